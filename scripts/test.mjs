@@ -1,0 +1,139 @@
+// The test command (`npm test`): builds, type-checks, starts a throwaway PostgreSQL (and CockroachDB
+// when one is available), runs the whole suite on each supported Node/kysely pair, checks the packed
+// package with publint and @arethetypeswrong/cli, and stops every server it started, whatever happens.
+//
+// Options (after `npm test --`):
+//   --matrix=full|node22|node20|current  which Node/kysely pairs to run (default: full)
+//   --no-pack                            skip the packed-package checks
+//   <filter> ...                         only test files whose path contains one of these strings
+import { execFileSync, spawn } from 'node:child_process'
+import { readdirSync, statSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join, relative } from 'node:path'
+import { startCockroach } from './lib/cockroach-server.mjs'
+import { node22 } from './lib/node22.mjs'
+import { startPostgres } from './lib/postgres-server.mjs'
+
+const args = process.argv.slice(2)
+const matrixArg = args.find((a) => a.startsWith('--matrix='))?.slice('--matrix='.length) ?? 'full'
+const pack = !args.includes('--no-pack')
+const filters = args.filter((a) => !a.startsWith('--'))
+const require = createRequire(import.meta.url)
+const log = (message) => console.log(message)
+
+function run(cmd, cmdArgs, options = {}) {
+  execFileSync(cmd, cmdArgs, { stdio: 'inherit', ...options })
+}
+
+function listTests(dir) {
+  const out = []
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry)
+    if (statSync(path).isDirectory()) out.push(...listTests(path))
+    else if (entry.endsWith('.test.js')) out.push(path)
+  }
+  return out.sort()
+}
+
+function nodeMajor(binary) {
+  return Number(execFileSync(binary, ['-p', 'process.versions.node.split(".")[0]']).toString().trim())
+}
+
+function matrix() {
+  const system = process.env.npm_node_execpath ?? process.execPath
+  const pairs = {
+    node22: () => ({ label: 'Node 22 + kysely 0.29', node: node22(), preload: [] }),
+    node20: () => ({
+      label: `Node ${nodeMajor(system)} + kysely 0.28`,
+      node: system,
+      preload: ['--import', './scripts/lib/kysely-0.28.mjs'],
+    }),
+    current: () =>
+      nodeMajor(process.execPath) >= 22
+        ? { label: `Node ${process.versions.node} + kysely 0.29`, node: process.execPath, preload: [] }
+        : { label: `Node ${process.versions.node} + kysely 0.28`, node: process.execPath, preload: ['--import', './scripts/lib/kysely-0.28.mjs'] },
+  }
+  if (matrixArg === 'full') return [pairs.node22(), pairs.node20()]
+  if (!(matrixArg in pairs)) throw new Error(`unknown --matrix=${matrixArg}; use full, node22, node20 or current`)
+  return [pairs[matrixArg]()]
+}
+
+function runTests(entry, files, env) {
+  return new Promise((resolve) => {
+    const child = spawn(
+      entry.node,
+      [...entry.preload, '--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=300000', ...files],
+      { stdio: 'inherit', env },
+    )
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)))
+  })
+}
+
+const stops = []
+let failed = false
+const stopAll = () => {
+  while (stops.length) stops.pop()()
+}
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    stopAll()
+    process.exit(130)
+  })
+}
+
+try {
+  log('[test] building dist/ (ESM + CommonJS) and type-checking src, test, bench and scripts')
+  run(process.execPath, ['scripts/build.mjs'])
+  run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'])
+
+  const entries = matrix()
+  const pg = await startPostgres({ log })
+  stops.push(pg.stop)
+  const crdb = await startCockroach({ log })
+  if (crdb.skipped) {
+    log(`[test] ${crdb.skipped}`)
+  } else {
+    stops.push(crdb.stop)
+    log(`[test] CockroachDB suite enabled (${crdb.source})`)
+  }
+
+  let files = listTests('.build/test')
+  if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)))
+  if (files.length === 0) throw new Error(`no test files match ${filters.join(', ')}`)
+
+  const env = {
+    ...process.env,
+    PG_URL: pg.url,
+    COCKROACH_URL: crdb.skipped ? '' : crdb.url,
+    COCKROACH_SKIP_REASON: crdb.skipped ?? '',
+  }
+  for (const entry of entries) {
+    log(`\n[test] ${entry.label}: ${files.length} test files (${files.map((f) => relative('.build', f)).join(', ')})`)
+    const code = await runTests(entry, files, { ...env, KYSELY_CRDB_TEST_LABEL: entry.label })
+    if (code !== 0) {
+      failed = true
+      log(`[test] ${entry.label}: FAILED (exit ${code})`)
+    }
+  }
+
+  if (pack && !filters.length) {
+    log('\n[test] checking the packed package with publint and @arethetypeswrong/cli')
+    const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', '.build'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+      .toString()
+      .trim()
+      .split('\n')
+      .pop()
+    const path = join('.build', tarball)
+    run(process.execPath, [join('node_modules', 'publint', 'src', 'cli.js'), 'run', '--strict', path])
+    run(process.execPath, [join('node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js'), path, '--profile', 'node16'])
+  }
+} catch (error) {
+  failed = true
+  console.error(`[test] ${error instanceof Error ? error.message : error}`)
+} finally {
+  stopAll()
+}
+log(failed ? '\n[test] FAILED' : '\n[test] all passed')
+process.exit(failed ? 1 : 0)

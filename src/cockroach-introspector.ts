@@ -1,0 +1,3 @@
+import { PostgresIntrospector } from 'kysely'
+
+export class CockroachIntrospector extends PostgresIntrospector {}

@@ -1,0 +1,110 @@
+import type { PostgresCursor, PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kysely'
+import { isConnectionError } from './error-classifiers.js'
+import type { PgTypeOverrides } from './int8-type-parsers.js'
+
+interface EventSource {
+  on(event: 'error', listener: (error: Error) => void): unknown
+}
+
+interface QueryConfigClient {
+  query<R>(config: {
+    text: string
+    values: ReadonlyArray<unknown>
+    types: PgTypeOverrides
+  }): Promise<PostgresQueryResult<R>>
+}
+
+/**
+ * Wraps the `pg.Pool` that Kysely's `PostgresDriver` takes connections from, so that every client
+ * it hands out:
+ *
+ * - has an `error` listener while checked out (pg-pool removes its own on checkout, and an
+ *   `error` event with no listener would crash the process when a connection drops between queries);
+ * - is destroyed, not pooled again, once it has seen a connection-level error;
+ * - parses INT8 with the dialect's per-query type overrides, leaving pg's global parsers alone.
+ *
+ * @internal
+ */
+export class CockroachPool implements PostgresPool {
+  readonly #pool: PostgresPool
+  readonly #types: PgTypeOverrides | undefined
+  readonly #clients = new WeakMap<PostgresPoolClient, CockroachPoolClient>()
+
+  constructor(pool: PostgresPool, types: PgTypeOverrides | undefined) {
+    this.#pool = pool
+    this.#types = types
+  }
+
+  // Kysely 0.29 builds its query-cancelling control client from these.
+  get Client(): PostgresPool['Client'] {
+    return this.#pool.Client
+  }
+
+  get options(): object {
+    return this.#pool.options
+  }
+
+  async connect(): Promise<PostgresPoolClient> {
+    const client = await this.#pool.connect()
+    let wrapper = this.#clients.get(client)
+    if (wrapper === undefined) {
+      wrapper = new CockroachPoolClient(client, this.#types)
+      this.#clients.set(client, wrapper)
+    }
+    return wrapper
+  }
+
+  async end(): Promise<void> {
+    await this.#pool.end()
+  }
+}
+
+/** @internal */
+export class CockroachPoolClient implements PostgresPoolClient {
+  readonly #client: PostgresPoolClient
+  readonly #types: PgTypeOverrides | undefined
+  #broken = false
+
+  constructor(client: PostgresPoolClient, types: PgTypeOverrides | undefined) {
+    this.#client = client
+    this.#types = types
+    const events = client as unknown as Partial<EventSource>
+    if (typeof events.on === 'function') {
+      events.on('error', () => {
+        this.#broken = true
+      })
+    }
+  }
+
+  get processID(): number | undefined {
+    return this.#client.processID
+  }
+
+  query<R>(sql: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>>
+  query<R>(cursor: PostgresCursor<R>): PostgresCursor<R>
+  query<R>(
+    sqlOrCursor: string | PostgresCursor<R>,
+    parameters?: ReadonlyArray<unknown>,
+  ): Promise<PostgresQueryResult<R>> | PostgresCursor<R> {
+    if (typeof sqlOrCursor !== 'string') {
+      return this.#client.query(sqlOrCursor)
+    }
+    const values = parameters ?? []
+    const pending =
+      this.#types === undefined
+        ? this.#client.query<R>(sqlOrCursor, values)
+        : (this.#client as unknown as QueryConfigClient).query<R>({ text: sqlOrCursor, values, types: this.#types })
+    return pending.catch((error: unknown) => {
+      if (isConnectionError(error)) {
+        this.#broken = true
+      }
+      throw error
+    })
+  }
+
+  release(destroy?: boolean): void {
+    const discard = destroy === true || this.#broken
+    this.#broken = false
+    this.#client.release(discard)
+  }
+}
