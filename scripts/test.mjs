@@ -1,15 +1,24 @@
-// The test command (`npm test`): builds, type-checks, starts a throwaway PostgreSQL (and CockroachDB
-// when one is available), runs the whole suite on each supported Node/kysely pair, checks the packed
-// package with publint and @arethetypeswrong/cli, and stops every server it started, whatever happens.
+// The test command (`npm test`): builds, type-checks, lints, starts a throwaway PostgreSQL (and
+// CockroachDB when one is available), runs the whole suite on each supported Node/kysely pair, checks
+// the packed package with publint and @arethetypeswrong/cli, and stops every server it started,
+// whatever happens.
 //
 // Options (after `npm test --`):
-//   --matrix=full|node22|node20|current  which Node/kysely pairs to run (default: full)
-//   --no-pack                            skip the packed-package checks
+//   --matrix=full|node22|node20|current  which Node/kysely pairs to run (default: full); `current` is
+//                                        this Node with kysely 0.29 on Node >= 22, 0.28 below
+//   --no-pack                            skip the packed-package checks and lint (the fast path)
+//   --no-lint                            skip ESLint only
+//   --no-tests                           build, type-check, lint and check the package; no servers
 //   <filter> ...                         only test files whose path contains one of these strings
+//                                        (also skips lint and the package checks)
+//
+// CockroachDB: COCKROACH_URL, else a `cockroach` binary on PATH (scripts/lib/cockroach-server.mjs);
+// otherwise one line says the CockroachDB suite was skipped and why.
 import { execFileSync, spawn } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join, relative } from 'node:path'
+import pg from 'pg'
 import { startCockroach } from './lib/cockroach-server.mjs'
 import { node22 } from './lib/node22.mjs'
 import { startPostgres } from './lib/postgres-server.mjs'
@@ -17,7 +26,15 @@ import { startPostgres } from './lib/postgres-server.mjs'
 const args = process.argv.slice(2)
 const matrixArg = args.find((a) => a.startsWith('--matrix='))?.slice('--matrix='.length) ?? 'full'
 const pack = !args.includes('--no-pack')
+const tests = !args.includes('--no-tests')
 const filters = args.filter((a) => !a.startsWith('--'))
+const lint = pack && !filters.length && !args.includes('--no-lint')
+const known = ['--no-pack', '--no-lint', '--no-tests']
+const unknown = args.filter((a) => a.startsWith('--') && !a.startsWith('--matrix=') && !known.includes(a))
+if (unknown.length) {
+  console.error(`[test] unknown option ${unknown.join(', ')}; use --matrix=..., ${known.join(', ')} or test-file filters`)
+  process.exit(2)
+}
 const require = createRequire(import.meta.url)
 const log = (message) => console.log(message)
 
@@ -69,6 +86,47 @@ function runTests(entry, files, env) {
   })
 }
 
+/** The URL without its password, for logs. */
+function redact(url) {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password) parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return '(unparsable URL)'
+  }
+}
+
+/** `select version()`: CI logs show which server the suite ran against, and a bad URL fails once, early. */
+async function serverVersion(url) {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 30_000 })
+  try {
+    await client.connect()
+    const { rows } = await client.query('select version() as version')
+    return String(rows[0].version)
+  } catch (error) {
+    throw new Error(`cannot query the CockroachDB server at ${redact(url)}: ${error instanceof Error ? error.message : error}`, {
+      cause: error,
+    })
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+function checkPackage() {
+  log('\n[test] checking the packed package with publint and @arethetypeswrong/cli')
+  const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', '.build'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+    .toString()
+    .trim()
+    .split('\n')
+    .pop()
+  const path = join('.build', tarball)
+  run(process.execPath, [join('node_modules', 'publint', 'src', 'cli.js'), 'run', '--strict', path])
+  run(process.execPath, [join('node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js'), path, '--profile', 'node16'])
+}
+
 const stops = []
 let failed = false
 const stopAll = () => {
@@ -86,48 +144,55 @@ try {
   run(process.execPath, ['scripts/build.mjs'])
   run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'])
 
-  const entries = matrix()
-  const pg = await startPostgres({ log })
-  stops.push(pg.stop)
-  const crdb = await startCockroach({ log })
-  if (crdb.skipped) {
-    log(`[test] ${crdb.skipped}`)
-  } else {
-    stops.push(crdb.stop)
-    log(`[test] CockroachDB suite enabled (${crdb.source})`)
-  }
-
-  let files = listTests('.build/test')
-  if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)))
-  if (files.length === 0) throw new Error(`no test files match ${filters.join(', ')}`)
-
-  const env = {
-    ...process.env,
-    PG_URL: pg.url,
-    COCKROACH_URL: crdb.skipped ? '' : crdb.url,
-    COCKROACH_SKIP_REASON: crdb.skipped ?? '',
-  }
-  for (const entry of entries) {
-    log(`\n[test] ${entry.label}: ${files.length} test files (${files.map((f) => relative('.build', f)).join(', ')})`)
-    const code = await runTests(entry, files, { ...env, KYSELY_CRDB_TEST_LABEL: entry.label })
-    if (code !== 0) {
+  if (lint) {
+    log('[test] linting with ESLint (eslint.config.js)')
+    try {
+      run(process.execPath, [join('node_modules', 'eslint', 'bin', 'eslint.js'), '.'])
+    } catch {
+      // Keep going: the test results are worth seeing too; the run still fails at the end.
       failed = true
-      log(`[test] ${entry.label}: FAILED (exit ${code})`)
+      log('[test] lint: FAILED')
+    }
+  }
+
+  if (tests) {
+    const entries = matrix()
+    const postgres = await startPostgres({ log })
+    stops.push(postgres.stop)
+    const crdb = await startCockroach({ log })
+    if (crdb.skipped) {
+      log(`[test] ${crdb.skipped}`)
+    } else {
+      stops.push(crdb.stop)
+      const version = await serverVersion(crdb.url)
+      log(`[test] CockroachDB suite enabled (${crdb.source}): ${version}`)
+      if (!version.startsWith('CockroachDB')) {
+        log('[test] warning: that server is not CockroachDB; the CockroachDB-only tests will fail against it')
+      }
+    }
+
+    let files = listTests('.build/test')
+    if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)))
+    if (files.length === 0) throw new Error(`no test files match ${filters.join(', ')}`)
+
+    const env = {
+      ...process.env,
+      PG_URL: postgres.url,
+      COCKROACH_URL: crdb.skipped ? '' : crdb.url,
+      COCKROACH_SKIP_REASON: crdb.skipped ?? '',
+    }
+    for (const entry of entries) {
+      log(`\n[test] ${entry.label}: ${files.length} test files (${files.map((f) => relative('.build', f)).join(', ')})`)
+      const code = await runTests(entry, files, { ...env, KYSELY_CRDB_TEST_LABEL: entry.label })
+      if (code !== 0) {
+        failed = true
+        log(`[test] ${entry.label}: FAILED (exit ${code})`)
+      }
     }
   }
 
   if (pack && !filters.length) {
-    log('\n[test] checking the packed package with publint and @arethetypeswrong/cli')
-    const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', '.build'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-      .toString()
-      .trim()
-      .split('\n')
-      .pop()
-    const path = join('.build', tarball)
-    run(process.execPath, [join('node_modules', 'publint', 'src', 'cli.js'), 'run', '--strict', path])
-    run(process.execPath, [join('node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js'), path, '--profile', 'node16'])
+    checkPackage()
   }
 } catch (error) {
   failed = true

@@ -14,9 +14,13 @@ function findOnPath(name) {
 }
 
 /**
- * Returns `{ url, stop, source }`, or `{ skipped: reason }` when no CockroachDB is available.
+ * Returns `{ url, stop, source }`, or `{ skipped: reason }` when no CockroachDB is available. A
+ * node it started also has `exited`, a promise that settles when the process has gone, and `stop()`
+ * (idempotent, also run on process exit) kills it and removes its temporary directory.
  * Flags from the `cockroach start-single-node` docs; `--listening-url-file` is in
- * cockroachdb/cockroach pkg/cli/cliflags/flags.go.
+ * cockroachdb/cockroach pkg/cli/cliflags/flags.go. The node writes that file with os.WriteFile and
+ * `"%s\n"` once it accepts SQL connections (pkg/cli/start.go), which is not atomic: a URL counts
+ * only once its trailing newline is there. Covered with a fake binary in test/cockroach-server.test.ts.
  */
 export async function startCockroach({ log = console.error, timeoutMs = 60_000 } = {}) {
   if (process.env.COCKROACH_URL) {
@@ -47,21 +51,39 @@ export async function startCockroach({ log = console.error, timeoutMs = 60_000 }
   )
   let stderr = ''
   child.stderr.on('data', (chunk) => (stderr += chunk))
+  let gone = false
+  let spawnError
+  const exited = new Promise((resolve) => {
+    child.once('close', resolve)
+    // Not executable, or vanished from PATH: 'close' may never come.
+    child.once('error', (error) => {
+      spawnError = error
+      resolve()
+    })
+  }).then(() => {
+    gone = true
+  })
   const stop = () => {
-    if (child.exitCode === null) child.kill('SIGKILL')
+    process.off('exit', stop)
+    if (!gone) child.kill('SIGKILL')
     rmSync(dir, { recursive: true, force: true })
   }
   process.once('exit', stop)
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) {
+    if (spawnError) {
       stop()
-      throw new Error(`cockroach start-single-node exited with ${child.exitCode}: ${stderr.trim()}`)
+      throw new Error(`cannot start ${binary}: ${spawnError.message}`, { cause: spawnError })
     }
-    const url = existsSync(urlFile) ? readFileSync(urlFile, 'utf8').trim() : ''
-    if (url) {
+    if (gone) {
+      stop()
+      throw new Error(`cockroach start-single-node exited with ${child.exitCode ?? child.signalCode}: ${stderr.trim()}`)
+    }
+    const text = existsSync(urlFile) ? readFileSync(urlFile, 'utf8') : ''
+    if (text.endsWith('\n') && text.trim()) {
+      const url = text.trim()
       log(`[cockroach] throwaway single node from ${binary}: ${url}`)
-      return { url, stop, source: binary }
+      return { url, stop, exited, source: binary }
     }
     await new Promise((resolve) => setTimeout(resolve, 200))
   }

@@ -2,8 +2,14 @@
 //
 // The server lives in a fresh temporary directory, listens on a free loopback port only, runs with
 // fsync off (its data is thrown away) and trusts local connections. `initdb` refuses to run as root,
-// so as root every server process runs as the `postgres` system user that Debian's package creates.
-import { execFileSync, spawn } from 'node:child_process'
+// so as root every server process runs as the `postgres` system user that Debian's package creates;
+// any other user (e.g. `runner` on GitHub Actions) runs the server itself.
+//
+// Binaries: PG_BIN_DIR if set (it must hold initdb and pg_ctl), else the first PostgreSQL found in
+// the usual places (15 preferred), else postgresql-15 is installed with apt-get, through passwordless
+// sudo when not root, adding the PostgreSQL project's apt repository (PGDG) when the distribution
+// does not carry version 15 (Ubuntu 24.04 ships 16).
+import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, rmSync, chownSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -15,9 +21,52 @@ function isRoot() {
   return typeof process.getuid === 'function' && process.getuid() === 0
 }
 
-/** Finds the directory holding `initdb` and `pg_ctl`, installing Debian's postgresql-15 if allowed. */
+function hasServerBinaries(dir) {
+  return Boolean(dir) && existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'))
+}
+
+/** Whether this user may install packages: as root, or through passwordless sudo (GitHub runners). */
+function canInstall() {
+  if (isRoot()) return true
+  try {
+    execFileSync('sudo', ['-n', 'true'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Runs `cmd` as root; sudo resets the environment, so DEBIAN_FRONTEND goes through `env`. */
+function runAsRoot(cmd, args) {
+  const [bin, argv] = isRoot() ? [cmd, args] : ['sudo', ['-n', 'env', 'DEBIAN_FRONTEND=noninteractive', cmd, ...args]]
+  execFileSync(bin, argv, {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  })
+}
+
+function aptInstall(log) {
+  const install = () => runAsRoot('apt-get', ['install', '-y', '-qq', '--no-install-recommends', `postgresql-${PG_MAJOR}`])
+  runAsRoot('apt-get', ['update', '-qq'])
+  try {
+    install()
+  } catch (error) {
+    // Not in the distribution's archive: add PGDG with the script postgresql-common ships.
+    const pgdg = '/usr/share/postgresql-common/pgdg/apt.postgresql.org.sh'
+    if (!existsSync(pgdg)) throw error
+    log(`[postgres] postgresql-${PG_MAJOR} is not in this distribution's archive: adding apt.postgresql.org`)
+    runAsRoot(pgdg, ['-y'])
+    install()
+  }
+}
+
+/** Finds the directory holding `initdb` and `pg_ctl`, installing postgresql-15 with apt if allowed. */
 export function findPostgresBinDir({ install = true, log = console.error } = {}) {
-  const candidates = [process.env.PG_BIN_DIR, `/usr/lib/postgresql/${PG_MAJOR}/bin`]
+  if (process.env.PG_BIN_DIR) {
+    if (hasServerBinaries(process.env.PG_BIN_DIR)) return process.env.PG_BIN_DIR
+    throw new Error(`PG_BIN_DIR=${process.env.PG_BIN_DIR} does not contain initdb and pg_ctl.`)
+  }
+  const candidates = [`/usr/lib/postgresql/${PG_MAJOR}/bin`]
   if (existsSync('/usr/lib/postgresql')) {
     for (const v of readdirSync('/usr/lib/postgresql').sort().reverse()) {
       candidates.push(`/usr/lib/postgresql/${v}/bin`)
@@ -27,26 +76,21 @@ export function findPostgresBinDir({ install = true, log = console.error } = {})
     candidates.push(dir)
   }
   for (const dir of candidates) {
-    if (dir && existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'))) {
+    if (hasServerBinaries(dir)) {
       return dir
     }
   }
   if (!install) {
     return undefined
   }
-  if (!isRoot() || !existsSync('/usr/bin/apt-get')) {
+  if (!existsSync('/usr/bin/apt-get') || !canInstall()) {
     throw new Error(
       `PostgreSQL ${PG_MAJOR} server binaries (initdb, pg_ctl) were not found. Install them ` +
         `(Debian/Ubuntu: "sudo apt-get install -y postgresql-${PG_MAJOR}") or point PG_BIN_DIR at their directory.`,
     )
   }
-  log(`[postgres] initdb not found: installing postgresql-${PG_MAJOR} with apt-get`)
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-  execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'], env })
-  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', `postgresql-${PG_MAJOR}`], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env,
-  })
+  log(`[postgres] initdb not found: installing postgresql-${PG_MAJOR} with ${isRoot() ? '' : 'sudo '}apt-get`)
+  aptInstall(log)
   return findPostgresBinDir({ install: false, log })
 }
 
@@ -120,6 +164,7 @@ export async function startPostgres({ log = console.error, maxConnections = 300 
   }
   process.once('exit', stop)
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`
-  log(`[postgres] throwaway PostgreSQL ${PG_MAJOR} on ${url} (data in ${dataDir})`)
+  const version = execFileSync(join(binDir, 'pg_ctl'), ['--version']).toString().trim().replace(/^pg_ctl \(PostgreSQL\) /, '')
+  log(`[postgres] throwaway PostgreSQL ${version} on ${url} (data in ${dataDir})`)
   return { url, port, dataDir, stop }
 }
