@@ -1,13 +1,331 @@
-import { PostgresAdapter } from 'kysely'
-import type { MigrationLeaseOptions } from './migration-lease-options.js'
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import { CompiledQuery, DialectAdapterBase } from 'kysely'
+import type { Kysely, MigrationLockOptions, PostgresPool } from 'kysely'
+import { getSqlState, isConnectionError } from './error-classifiers.js'
+import { MigrationLease } from './migration-lease.js'
+import { MigrationLeaseLostError } from './migration-lease-lost-error.js'
+import { resolveMigrationLeaseOptions } from './migration-lease-options.js'
+import type { MigrationLeaseOptions, ResolvedMigrationLeaseOptions } from './migration-lease-options.js'
+import { MigrationLeaseSession } from './migration-lease-session.js'
+import { MigrationLockTable } from './migration-lock-table.js'
+import type { LeaseSqlRunner } from './migration-lock-table.js'
+import { MigrationLockTimeoutError } from './migration-lock-timeout-error.js'
 
-export class CockroachAdapter extends PostgresAdapter {
-  readonly options: MigrationLeaseOptions
-  constructor(options: MigrationLeaseOptions = {}) {
+// Kysely's DialectAdapter methods take Kysely<any>.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyKysely = Kysely<any>
+
+/** Where {@link CockroachAdapter} finds the connection settings for its lease renewal session. */
+export type MigrationLeasePoolSource = PostgresPool | (() => Promise<PostgresPool>)
+
+const FIRST_RETRY_DELAY_MS = 50
+const MAX_RETRY_DELAY_MS = 1_000
+
+/**
+ * Kysely's dialect adapter for CockroachDB, with a migration lock that works there.
+ *
+ * - `supportsTransactionalDdl` is `false`: CockroachDB commits the open transaction before a
+ *   schema change by default (`autocommit_before_ddl`, cockroach PR #118440) and runs schema
+ *   changes as asynchronous jobs, so Kysely's `Migrator` runs each migration without a
+ *   transaction.
+ * - `supportsReturning` and `supportsCreateIfNotExists` are `true`.
+ * - It extends `DialectAdapterBase`, not `PostgresAdapter`, whose migration lock is a PostgreSQL
+ *   advisory lock: CockroachDB has no advisory lock functions (kysely#325, cockroach#13546).
+ *
+ * The migration lock is a lease on Kysely's lock row (`kysely_migration_lock`, or the configured
+ * table and schema). A migrator takes it with one conditional `UPDATE` that writes a random owner
+ * id and an expiry of `now() + leaseDurationMs` by the server's clock, and succeeds only if the
+ * lease is free or expired; others retry with exponential backoff and jitter until
+ * `acquireTimeoutMs`. The holder renews the lease every `renewIntervalMs` on a separate, short-lived
+ * connection (see below), and releases it only if it still owns it. A crashed migrator's lease
+ * runs out by itself and the next one proceeds. A row lock (`SELECT ... FOR UPDATE`) cannot do
+ * this job: Kysely >= 0.29.3 takes the lock outside any transaction (kysely PR #1919).
+ *
+ * The lease needs two columns Kysely's lock table does not have, `lease_owner` and
+ * `lease_expires_at`; the first migration run adds them (`ALTER TABLE ... ADD COLUMN IF NOT
+ * EXISTS`, safe when several migrators race).
+ *
+ * Renewal session: Kysely runs the migrations on the connection that took the lock, and a
+ * renewal queued behind a long statement there would arrive too late. Given the dialect's pool
+ * (second constructor argument), renewals open their own short-lived connection from the pool's
+ * `Client` class and options. Without one, they run on the migration connection between
+ * statements, and then the lease must outlast the longest single migration statement.
+ *
+ * ```ts
+ * import { Kysely, Migrator } from 'kysely'
+ * import { CockroachDialect } from 'kysely-cockroachdb'
+ *
+ * // CockroachDialect creates the adapter; `migrationLock` tunes the lease.
+ * const db = new Kysely<any>({
+ *   dialect: new CockroachDialect({
+ *     connectionString: process.env.DATABASE_URL,
+ *     migrationLock: { leaseDurationMs: 30_000, acquireTimeoutMs: 10 * 60_000 },
+ *   }),
+ * })
+ * const { error } = await new Migrator({ db, provider }).migrateToLatest()
+ * ```
+ */
+export class CockroachAdapter extends DialectAdapterBase {
+  /** The validated lease options, defaults filled in. */
+  readonly options: ResolvedMigrationLeaseOptions
+  readonly #poolSource: MigrationLeasePoolSource | undefined
+  readonly #leases = new WeakMap<AnyKysely, MigrationLease>()
+  #renewalSession: Promise<MigrationLeaseSession | undefined> | undefined
+
+  /**
+   * @param options The dialect's `migrationLock` options; validated here, so a bad value fails
+   *   when the Kysely instance is created.
+   * @param pool The pool (or the dialect's pool factory) whose `Client` class and connection
+   *   options the lease renewal session is built from. Its connections are never used, and it is
+   *   never ended; a factory is called at most once, on the first migration.
+   */
+  constructor(options?: MigrationLeaseOptions, pool?: MigrationLeasePoolSource) {
     super()
-    this.options = Object.freeze({ ...options })
+    this.options = resolveMigrationLeaseOptions(options)
+    if (pool !== undefined && typeof pool !== 'function' && (typeof pool !== 'object' || pool === null)) {
+      throw new TypeError('CockroachAdapter: `pool` must be a pg.Pool or an async function returning one.')
+    }
+    this.#poolSource = pool
   }
+
   override get supportsTransactionalDdl(): boolean {
     return false
   }
+
+  override get supportsReturning(): boolean {
+    return true
+  }
+
+  override get supportsCreateIfNotExists(): boolean {
+    return true
+  }
+
+  override async acquireMigrationLock(db: AnyKysely, options: MigrationLockOptions): Promise<void> {
+    if (this.#leases.has(db)) {
+      throw new Error('CockroachAdapter: this connection already holds the migration lock; release it first.')
+    }
+    const { acquireTimeoutMs, leaseDurationMs } = this.options
+    const deadline = performance.now() + acquireTimeoutMs
+    const connection = connectionRunner(db)
+    const table = await MigrationLockTable.resolve(connection, options)
+    await ensureLeaseColumns(table, connection, deadline)
+
+    const owner = createOwnerId()
+    for (let attempt = 0; ; attempt++) {
+      let acquired = false
+      try {
+        acquired = await table.tryAcquire(connection, owner, leaseDurationMs)
+      } catch (error) {
+        // 40001: CockroachDB could not serialize this UPDATE with a competing migrator's, and it
+        // changed nothing. 40003 (ambiguous result): it may have taken the lease, and taking it
+        // again under the same owner id succeeds, so trying again is safe either way.
+        if (!isRetryableAcquireError(error)) {
+          throw error
+        }
+      }
+      if (acquired) {
+        break
+      }
+      const holder = await table.readHolder(connection)
+      if (holder === undefined) {
+        throw new Error(
+          `kysely-cockroachdb: the migration lock row '${table.rowId}' is missing from ${table.sql}. Kysely's ` +
+            'Migrator inserts it before taking the lock; was it deleted while the Migrator started? Run the ' +
+            'migration again.',
+        )
+      }
+      const remaining = deadline - performance.now()
+      if (remaining <= 0) {
+        throw timeoutError(table, holder, acquireTimeoutMs)
+      }
+      await sleep(Math.min(backoff(attempt), remaining))
+    }
+
+    const renewer = (await this.#openRenewalSession()) ?? connection
+    const lease = new MigrationLease(table, owner, renewer, this.options)
+    this.#leases.set(db, lease)
+    lease.start()
+  }
+
+  override async releaseMigrationLock(db: AnyKysely, _options: MigrationLockOptions): Promise<void> {
+    const lease = this.#leases.get(db)
+    if (lease === undefined) {
+      // Kysely calls release in a `finally` even when acquiring failed; throwing here would hide
+      // the acquire error.
+      return
+    }
+    this.#leases.delete(db)
+    await lease.stop()
+
+    const connection = connectionRunner(db)
+    let released: boolean
+    try {
+      released = await lease.table.release(connection, lease.owner)
+    } catch (error) {
+      if (lease.renewer === connection || !isConnectionError(error)) {
+        throw releaseFailedError(lease, error)
+      }
+      // The migration connection broke; the renewal session can still clear the lease.
+      try {
+        released = await lease.table.release(lease.renewer, lease.owner)
+      } catch {
+        throw releaseFailedError(lease, error)
+      }
+    }
+    if (!released || lease.lost) {
+      const holder = await lease.table.readHolder(connection).catch(() => undefined)
+      throw leaseLostError(lease, holder, this.options)
+    }
+  }
+
+  async #openRenewalSession(): Promise<MigrationLeaseSession | undefined> {
+    const source = this.#poolSource
+    if (source === undefined) {
+      return undefined
+    }
+    this.#renewalSession ??= (async () => {
+      const pool = typeof source === 'function' ? await source() : source
+      return MigrationLeaseSession.fromPool(pool, this.options.renewIntervalMs)
+    })()
+    try {
+      return await this.#renewalSession
+    } catch (error) {
+      this.#renewalSession = undefined
+      throw error
+    }
+  }
+}
+
+/** Runs statements on the migration connection, without the user's plugins (CamelCasePlugin would rename result columns). */
+function connectionRunner(db: AnyKysely): LeaseSqlRunner {
+  const plain = db.withoutPlugins()
+  return {
+    async query(sql, parameters) {
+      const result = await plain.executeQuery<Record<string, unknown>>(CompiledQuery.raw(sql, [...parameters]))
+      return result.rows
+    },
+  }
+}
+
+async function ensureLeaseColumns(table: MigrationLockTable, connection: LeaseSqlRunner, deadline: number): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    if (await table.hasLeaseColumns(connection)) {
+      return
+    }
+    try {
+      for (const statement of table.addLeaseColumnStatements()) {
+        await connection.query(statement, [])
+      }
+      return
+    } catch (error) {
+      // Another migrator may have added them in between (PostgreSQL can fail a concurrent ADD
+      // COLUMN IF NOT EXISTS on a catalog conflict, CockroachDB with a retry error while another
+      // schema change on the table runs): look again before giving up.
+      if (await table.hasLeaseColumns(connection)) {
+        return
+      }
+      const remaining = deadline - performance.now()
+      if (!isRetryableDdlError(error) || remaining <= 0) {
+        const statements = table.addLeaseColumnStatements().join('; ')
+        throw new Error(
+          `kysely-cockroachdb: could not add the migration lease columns to ${table.sql}: ` +
+            `${error instanceof Error ? error.message : String(error)}. The migration lock needs them; if the ` +
+            `migrating role may not alter that table, have an administrator run: ${statements}`,
+          { cause: error },
+        )
+      }
+      await sleep(Math.min(backoff(attempt), remaining))
+    }
+  }
+}
+
+function isRetryableAcquireError(error: unknown): boolean {
+  const state = getSqlState(error)
+  return state === '40001' || state === '40003' || state === '40P01'
+}
+
+// Besides 40001 (CockroachDB retry errors, e.g. while another schema change on the table runs) and
+// 40P01, PostgreSQL can fail concurrent DDL on the same table with 23505 on a catalog index or
+// XX000 "tuple concurrently updated"; the statement then changed nothing and can be retried.
+function isRetryableDdlError(error: unknown): boolean {
+  const state = getSqlState(error)
+  return state === '40001' || state === '40P01' || state === '23505' || state === 'XX000'
+}
+
+function createOwnerId(): string {
+  // The host and pid tell an operator which process holds the lock; the random part keeps two
+  // migrators in one process apart.
+  return `${hostname().slice(0, 180)}/pid ${process.pid}/${randomBytes(6).toString('hex')}`
+}
+
+// Full-jitter exponential backoff: competing migrators spread out instead of retrying in step.
+function backoff(attempt: number): number {
+  const ceiling = Math.min(MAX_RETRY_DELAY_MS, FIRST_RETRY_DELAY_MS * 2 ** Math.min(attempt, 10))
+  return Math.ceil(ceiling / 2 + Math.random() * (ceiling / 2))
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+function timeoutError(
+  table: MigrationLockTable,
+  holder: { owner: string | undefined; expiresAt: Date | undefined; serverNow: Date },
+  acquireTimeoutMs: number,
+): MigrationLockTimeoutError {
+  const held =
+    holder.owner === undefined
+      ? 'it was free at the last look, but other migrators kept taking it first'
+      : `it is held by '${holder.owner}' until ${holder.expiresAt?.toISOString() ?? 'an unknown time'} by the ` +
+        `database clock (${formatRemaining(holder)})`
+  return new MigrationLockTimeoutError(
+    `kysely-cockroachdb: timed out after ${acquireTimeoutMs} ms waiting for the migration lock on ${table.sql}: ` +
+      `${held}. If that migrator is still running, wait for it or raise migrationLock.acquireTimeoutMs. If it ` +
+      'crashed, its lease runs out by itself at that time; to clear it now (only if you are sure no migrator is ' +
+      `running), run: ${table.clearStatement()}`,
+    { lockTable: table.sql, holder: holder.owner, expiresAt: holder.expiresAt },
+  )
+}
+
+function formatRemaining(holder: { expiresAt: Date | undefined; serverNow: Date }): string {
+  if (holder.expiresAt === undefined) {
+    return 'no expiry recorded'
+  }
+  const ms = holder.expiresAt.getTime() - holder.serverNow.getTime()
+  return ms > 0 ? `${Math.ceil(ms / 1000)} s from now` : 'already expired'
+}
+
+function leaseLostError(
+  lease: MigrationLease,
+  holder: { owner: string | undefined } | undefined,
+  options: ResolvedMigrationLeaseOptions,
+): MigrationLeaseLostError {
+  const now =
+    holder?.owner === undefined ? 'nobody holds it now' : `it is now held by '${holder.owner}'`
+  const renewal =
+    lease.lastRenewalError === undefined
+      ? ''
+      : ` The last ${lease.failedRenewals} renewal(s) failed: ${describeError(lease.lastRenewalError)}.`
+  return new MigrationLeaseLostError(
+    `kysely-cockroachdb: the migration lock lease of '${lease.owner}' on ${lease.table.sql} was lost while ` +
+      `migrations ran (${now}): it expired before it was renewed, or someone cleared the lock row. Another ` +
+      'migrator may have run migrations concurrently with this one: check the migration table and the schema ' +
+      `before running migrations again.${renewal} If renewals cannot get through within ` +
+      `migrationLock.leaseDurationMs (${options.leaseDurationMs} ms), raise it.`,
+    { lockTable: lease.table.sql, owner: lease.owner, currentHolder: holder?.owner, cause: lease.lastRenewalError },
+  )
+}
+
+function releaseFailedError(lease: MigrationLease, error: unknown): Error {
+  return new Error(
+    `kysely-cockroachdb: could not release the migration lock lease of '${lease.owner}' on ${lease.table.sql}: ` +
+      `${describeError(error)}. The lease runs out by itself within migrationLock.leaseDurationMs; the next ` +
+      'migrator waits until then.',
+    { cause: error },
+  )
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
 }

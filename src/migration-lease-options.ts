@@ -1,18 +1,117 @@
 /**
- * Tuning of the lease that {@link CockroachAdapter} takes on Kysely's migration lock row.
+ * Tuning of the lease that {@link CockroachAdapter} takes on Kysely's migration lock row, given
+ * as the `migrationLock` option of {@link CockroachDialect}. All values are whole milliseconds.
+ *
+ * A migrator holds the lock for `leaseDurationMs` at a time and renews it every
+ * `renewIntervalMs` while its migrations run. If it crashes, the lease simply runs out and the
+ * next migrator proceeds, at most `leaseDurationMs` later. Another migrator waits up to
+ * `acquireTimeoutMs` for the lock before giving up with {@link MigrationLockTimeoutError}.
  *
  * ```ts
- * new CockroachDialect({
- *   connectionString,
- *   migrationLock: { leaseDurationMs: 30_000, acquireTimeoutMs: 10 * 60_000 },
+ * import { Kysely } from 'kysely'
+ * import { CockroachDialect } from 'kysely-cockroachdb'
+ *
+ * const db = new Kysely<DB>({
+ *   dialect: new CockroachDialect({
+ *     connectionString: process.env.DATABASE_URL,
+ *     // A crashed deploy blocks the next one for at most 15 s; wait up to 20 minutes for a
+ *     // long-running migration of another deploy.
+ *     migrationLock: { leaseDurationMs: 15_000, acquireTimeoutMs: 20 * 60_000 },
+ *   }),
  * })
  * ```
  */
 export interface MigrationLeaseOptions {
-  /** How long a lease lasts without renewal. A crashed migrator blocks others at most this long. Default 30 s. */
+  /**
+   * How long a lease lasts unless renewed. Bounds how long a crashed migrator blocks the next
+   * one. Default 30 000 (30 s).
+   */
   readonly leaseDurationMs?: number
-  /** How long to wait for another migrator's lease before failing. Default 10 minutes. */
+  /**
+   * How long to wait for another migrator's lease before failing with
+   * {@link MigrationLockTimeoutError}. Default 600 000 (10 minutes).
+   */
   readonly acquireTimeoutMs?: number
-  /** How often the holder renews its lease. Default a third of `leaseDurationMs`. */
+  /**
+   * How often the holder renews its lease; must be shorter than `leaseDurationMs`. Default a
+   * third of `leaseDurationMs`, so two renewals in a row can fail before the lease is at risk.
+   */
   readonly renewIntervalMs?: number
+}
+
+/** {@link MigrationLeaseOptions} with every default filled in. @internal */
+export interface ResolvedMigrationLeaseOptions {
+  readonly leaseDurationMs: number
+  readonly acquireTimeoutMs: number
+  readonly renewIntervalMs: number
+}
+
+/** @internal */
+export const DEFAULT_LEASE_DURATION_MS = 30_000
+/** @internal */
+export const DEFAULT_ACQUIRE_TIMEOUT_MS = 10 * 60_000
+
+// setTimeout fires at once for delays above 2^31 - 1 ms, which would turn renewal into a busy loop.
+const MAX_TIMER_MS = 2 ** 31 - 1
+const KNOWN_OPTIONS = ['leaseDurationMs', 'acquireTimeoutMs', 'renewIntervalMs'] as const
+
+/**
+ * Validates `migrationLock` options and fills in the defaults. Throws a `TypeError` naming the
+ * bad option and what would be accepted.
+ *
+ * @internal
+ */
+export function resolveMigrationLeaseOptions(options: unknown): ResolvedMigrationLeaseOptions {
+  if (options === undefined || options === null) {
+    options = {}
+  }
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(
+      'CockroachDialect: `migrationLock` must be an object such as { leaseDurationMs: 30000 }, ' +
+        `not ${describe(options)}.`,
+    )
+  }
+  const given = options as Record<string, unknown>
+  for (const key of Object.keys(given)) {
+    if (!(KNOWN_OPTIONS as readonly string[]).includes(key)) {
+      throw new TypeError(
+        `CockroachDialect: unknown \`migrationLock\` option '${key}'. Known options: ${KNOWN_OPTIONS.join(', ')}.`,
+      )
+    }
+  }
+  const leaseDurationMs = readMs(given, 'leaseDurationMs', DEFAULT_LEASE_DURATION_MS, MAX_TIMER_MS)
+  const acquireTimeoutMs = readMs(given, 'acquireTimeoutMs', DEFAULT_ACQUIRE_TIMEOUT_MS, Number.MAX_SAFE_INTEGER)
+  const renewIntervalMs = readMs(given, 'renewIntervalMs', Math.max(1, Math.floor(leaseDurationMs / 3)), MAX_TIMER_MS)
+  if (renewIntervalMs >= leaseDurationMs) {
+    throw new TypeError(
+      `CockroachDialect: \`migrationLock.renewIntervalMs\` (${renewIntervalMs}) must be shorter than ` +
+        `\`leaseDurationMs\` (${leaseDurationMs}), or the lease expires before it is renewed. ` +
+        'A third of the lease duration is a good value (the default).',
+    )
+  }
+  return Object.freeze({ leaseDurationMs, acquireTimeoutMs, renewIntervalMs })
+}
+
+function readMs(options: Record<string, unknown>, name: string, fallback: number, max: number): number {
+  const value = options[name]
+  if (value === undefined) {
+    return fallback
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > max) {
+    throw new TypeError(
+      `CockroachDialect: \`migrationLock.${name}\` must be a positive whole number of milliseconds ` +
+        `(at most ${max}), not ${describe(value)}.`,
+    )
+  }
+  return value
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') {
+    return `the string '${value}'`
+  }
+  if (Array.isArray(value)) {
+    return 'an array'
+  }
+  return String(value)
 }
