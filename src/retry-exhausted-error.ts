@@ -1,0 +1,59 @@
+const RETRY_EXHAUSTED_ERROR = Symbol.for('kysely-cockroachdb.RetryExhaustedError')
+
+/** Which limit of {@link withRetry} ran out. */
+export type RetryLimit = 'maxAttempts' | 'maxElapsedMs'
+
+/**
+ * Thrown by {@link withRetry} when the transaction kept failing with retryable errors until
+ * `maxAttempts` or `maxElapsedMs` ran out. Nothing was committed. `cause` is the last error.
+ *
+ * ```ts
+ * import { RetryExhaustedError, withRetry } from 'kysely-cockroachdb'
+ *
+ * try {
+ *   await withRetry(db, transfer, { maxAttempts: 5 })
+ * } catch (error) {
+ *   if (error instanceof RetryExhaustedError) {
+ *     logger.warn({ attempts: error.attempts, cause: error.cause }, 'transfer gave up under contention')
+ *   }
+ *   throw error
+ * }
+ * ```
+ */
+export class RetryExhaustedError extends Error {
+  override readonly name = 'RetryExhaustedError'
+  /** How many times the transaction was attempted. */
+  readonly attempts: number
+  /** Milliseconds from the start of the first attempt until withRetry gave up. */
+  readonly elapsedMs: number
+  /** The limit that ran out. */
+  readonly limit: RetryLimit
+  declare readonly cause: unknown
+
+  constructor(cause: unknown, details: { readonly attempts: number; readonly elapsedMs: number; readonly limit: RetryLimit; readonly limitValue: number }) {
+    const detail = cause instanceof Error ? cause.message : String(cause)
+    super(
+      `withRetry gave up after ${details.attempts} attempt${details.attempts === 1 ? '' : 's'} ` +
+        `(${details.limit} is ${details.limitValue}); nothing was committed. Last error: ${detail}`,
+      { cause },
+    )
+    this.attempts = details.attempts
+    this.elapsedMs = details.elapsedMs
+    this.limit = details.limit
+    Object.defineProperty(this, RETRY_EXHAUSTED_ERROR, { value: true })
+  }
+}
+
+/**
+ * Whether `error` is a {@link RetryExhaustedError}, also when it comes from another copy of this
+ * package (for example the CommonJS build next to the ESM one).
+ *
+ * ```ts
+ * import { isRetryExhaustedError } from 'kysely-cockroachdb'
+ *
+ * if (isRetryExhaustedError(error)) response.status(503)
+ * ```
+ */
+export function isRetryExhaustedError(error: unknown): error is RetryExhaustedError {
+  return typeof error === 'object' && error !== null && RETRY_EXHAUSTED_ERROR in error
+}

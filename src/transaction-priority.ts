@@ -1,0 +1,104 @@
+import { CompiledQuery } from 'kysely'
+import type { Kysely } from 'kysely'
+
+/**
+ * A CockroachDB transaction priority. Under contention, a transaction with a higher priority is
+ * less likely to be the one that has to retry (docs /docs/stable/set-transaction, "PRIORITY";
+ * /docs/stable/transactions#transaction-priorities). `normal` is the default.
+ */
+export type TransactionPriority = 'low' | 'normal' | 'high'
+
+/**
+ * Every {@link TransactionPriority}, lowest first.
+ *
+ * ```ts
+ * import { TRANSACTION_PRIORITIES } from 'kysely-cockroachdb'
+ *
+ * const priority = TRANSACTION_PRIORITIES.includes(input) ? input : 'normal'
+ * ```
+ */
+export const TRANSACTION_PRIORITIES: readonly TransactionPriority[] = Object.freeze(['low', 'normal', 'high'])
+
+/**
+ * Whether `value` is one of `'low'`, `'normal'`, `'high'`.
+ *
+ * ```ts
+ * import { isTransactionPriority } from 'kysely-cockroachdb'
+ *
+ * if (isTransactionPriority(request.query.priority)) {
+ *   options.priority = request.query.priority
+ * }
+ * ```
+ */
+export function isTransactionPriority(value: unknown): value is TransactionPriority {
+  return typeof value === 'string' && (TRANSACTION_PRIORITIES as readonly string[]).includes(value)
+}
+
+/**
+ * Throws a `TypeError` naming the accepted values unless `value` is a {@link TransactionPriority}.
+ * `label` names the value in the message.
+ *
+ * ```ts
+ * import { assertTransactionPriority } from 'kysely-cockroachdb'
+ *
+ * assertTransactionPriority(process.env.TXN_PRIORITY, 'TXN_PRIORITY')
+ * ```
+ */
+export function assertTransactionPriority(
+  value: unknown,
+  label = 'transaction priority',
+): asserts value is TransactionPriority {
+  if (!isTransactionPriority(value)) {
+    const shown = typeof value === 'string' ? JSON.stringify(value) : String(value)
+    throw new TypeError(
+      `${label} must be one of ${TRANSACTION_PRIORITIES.map((p) => `'${p}'`).join(', ')} (lower case), got ${shown}.`,
+    )
+  }
+}
+
+/**
+ * The statement that sets a transaction's priority, validated: `set transaction priority high`.
+ * The value is one of three keywords, never user text, so it is rendered inline.
+ *
+ * ```ts
+ * import { transactionPriorityQuery } from 'kysely-cockroachdb'
+ *
+ * transactionPriorityQuery('high').sql // 'set transaction priority high'
+ * ```
+ */
+export function transactionPriorityQuery(priority: TransactionPriority): CompiledQuery {
+  assertTransactionPriority(priority)
+  return CompiledQuery.raw(`set transaction priority ${priority}`)
+}
+
+/**
+ * Sets the priority of the transaction `trx` with `SET TRANSACTION PRIORITY low|normal|high`.
+ *
+ * Call it first thing in the transaction: CockroachDB fixes the priority once the transaction has
+ * done any work, and then refuses a different one with "cannot change the user priority of a
+ * running transaction" (cockroachdb/cockroach pkg/kv/kvclient/kvcoord/txn_coord_sender.go,
+ * `SetUserPriority`; docs /docs/stable/set-transaction). PostgreSQL has no transaction priorities
+ * and rejects the statement. {@link withRetry} takes the same values as its `priority` option.
+ *
+ * ```ts
+ * import { setTransactionPriority } from 'kysely-cockroachdb'
+ *
+ * await db.transaction().execute(async (trx) => {
+ *   await setTransactionPriority(trx, 'high') // set transaction priority high
+ *   await trx.updateTable('account').set({ frozen: true }).where('id', '=', id).execute()
+ * })
+ * ```
+ */
+export async function setTransactionPriority<DB>(trx: Kysely<DB>, priority: TransactionPriority): Promise<void> {
+  const query = transactionPriorityQuery(priority)
+  if (typeof trx !== 'object' || trx === null || typeof trx.executeQuery !== 'function') {
+    throw new TypeError('setTransactionPriority: the first argument must be the transaction (`trx`) of db.transaction().')
+  }
+  if (!trx.isTransaction) {
+    throw new TypeError(
+      'setTransactionPriority: `trx` is not a transaction. Call it inside db.transaction().execute(async (trx) => ...) ' +
+        "with that callback's `trx`, or set the session default with `SET default_transaction_priority = ...`.",
+    )
+  }
+  await trx.executeQuery(query)
+}
