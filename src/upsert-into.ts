@@ -1,0 +1,40 @@
+import type { InsertQueryBuilder, InsertResult, Kysely, QueryCreator } from 'kysely'
+
+/**
+ * CockroachDB's `UPSERT INTO`, with Kysely's insert typing: `values`, multi-row values,
+ * `returning` and `returningAll` work as on `insertInto`. It is `db.replaceInto(table)`, which
+ * {@link CockroachQueryCompiler} prints as `upsert into` (on other dialects it stays `replace into`).
+ *
+ * ```ts
+ * const result = await upsertInto(db, 'account')
+ *   .values([{ id: 1, balance: '100' }, { id: 2, balance: '50' }])
+ *   .executeTakeFirstOrThrow()
+ * // upsert into "account" ("id", "balance") values ($1, $2), ($3, $4)
+ * result.numInsertedOrUpdatedRows // 2n: inserted plus updated rows
+ * ```
+ *
+ * UPSERT's conflict target is always the primary key, and it only overwrites the listed columns:
+ * the others keep their values (unlike MySQL's REPLACE, which deletes the row and inserts a new
+ * one). For a conflict on another unique index, use `insertInto(...).onConflict(...)`.
+ */
+export function upsertInto<DB, T extends keyof DB & string>(
+  db: Kysely<DB>,
+  table: T,
+): InsertQueryBuilder<DB, T, InsertResult>
+/** The same on a `QueryCreator`, e.g. `upsertInto(db.with('src', ...), 'account')`. */
+export function upsertInto<DB, T extends keyof DB & string>(
+  db: QueryCreator<DB>,
+  table: T,
+): InsertQueryBuilder<DB, T, InsertResult>
+export function upsertInto<DB, T extends keyof DB & string>(
+  db: QueryCreator<DB>,
+  table: T,
+): InsertQueryBuilder<DB, T, InsertResult> {
+  if (typeof (db as { replaceInto?: unknown } | undefined)?.replaceInto !== 'function') {
+    throw new TypeError('upsertInto(): the first argument must be a Kysely instance, a transaction or a QueryCreator.')
+  }
+  if (typeof table !== 'string' || table.length === 0) {
+    throw new TypeError('upsertInto(): the table must be a non-empty string such as "account".')
+  }
+  return db.replaceInto(table)
+}
