@@ -1,6 +1,6 @@
-import { CompiledQuery } from 'kysely'
-import type { DatabaseConnection, QueryResult } from 'kysely'
+import type { CompiledQuery, DatabaseConnection, QueryResult } from 'kysely'
 import { isMultipleActivePortalsError } from './error-classifiers.js'
+import { readSqlCursor } from './sql-cursor.js'
 
 type ExecuteOptions = Parameters<DatabaseConnection['executeQuery']>[1]
 type ControlConnectionProvider = Parameters<NonNullable<DatabaseConnection['cancelQuery']>>[0]
@@ -12,17 +12,18 @@ type ControlConnectionProvider = Parameters<NonNullable<DatabaseConnection['canc
  * Streaming needs that knowledge. Outside a transaction `stream()` reads a wire-protocol portal
  * with pg-cursor, as Kysely's `PostgresDialect` does. Inside an explicit transaction CockroachDB
  * refuses any other statement while such a portal is open ("multiple active portals not
- * supported", SQLSTATE 0A000, cockroach#40195), so there it reads through a SQL cursor instead:
- * `DECLARE ... CURSOR FOR`, `FETCH FORWARD n`, `CLOSE`, which CockroachDB supports inside
- * transactions from v22.1, with placeholders from v22.2 (cockroach PR #74006 and #82754), and
- * which lets other statements run between chunks, as on PostgreSQL.
+ * supported", SQLSTATE 0A000, cockroach#40195), so there `stream()` reads a SQL cursor instead
+ * (see {@link readSqlCursor}): no portal outlives a statement, pg-cursor is not needed, and a
+ * ROLLBACK that races an aborted stream's cleanup is not refused.
+ *
+ * Kysely itself runs one statement at a time on a transaction's connection and holds it for the
+ * whole stream, so statements between rows need {@link streamWithSqlCursor}.
  *
  * @internal
  */
 export class CockroachConnection implements DatabaseConnection {
   readonly #inner: DatabaseConnection
   #inTransaction = false
-  #cursorSequence = 0
 
   constructor(inner: DatabaseConnection) {
     this.#inner = inner
@@ -75,52 +76,8 @@ export class CockroachConnection implements DatabaseConnection {
     options?: ExecuteOptions,
   ): AsyncIterableIterator<QueryResult<R>> {
     if (this.#inTransaction) {
-      return this.#streamWithSqlCursor<R>(compiledQuery, chunkSize, options)
+      return readSqlCursor<R>((query) => this.#inner.executeQuery(query, options), compiledQuery, chunkSize)
     }
     return this.#inner.streamQuery<R>(compiledQuery, chunkSize, options)
-  }
-
-  async *#streamWithSqlCursor<R>(
-    compiledQuery: CompiledQuery,
-    chunkSize: number,
-    options?: ExecuteOptions,
-  ): AsyncIterableIterator<QueryResult<R>> {
-    if (!Number.isInteger(chunkSize) || chunkSize <= 0) {
-      throw new Error('chunkSize must be a positive integer')
-    }
-    const name = `kysely_stream_${++this.#cursorSequence}`
-    await this.#inner.executeQuery(
-      CompiledQuery.raw(`declare ${name} cursor for ${compiledQuery.sql}`, [...compiledQuery.parameters]),
-      options,
-    )
-    let failed = false
-    try {
-      while (true) {
-        const { rows } = await this.#inner.executeQuery<R>(
-          CompiledQuery.raw(`fetch forward ${chunkSize} from ${name}`),
-          options,
-        )
-        if (rows.length === 0) {
-          break
-        }
-        yield { rows }
-        if (rows.length < chunkSize) {
-          break
-        }
-      }
-    } catch (error) {
-      failed = true
-      throw error
-    } finally {
-      try {
-        await this.#inner.executeQuery(CompiledQuery.raw(`close ${name}`), options)
-      } catch (closeError) {
-        // After a failed FETCH the transaction is aborted and CLOSE fails too; the FETCH error is
-        // the one the caller needs, and the rollback that follows closes the cursor anyway.
-        if (!failed) {
-          throw closeError
-        }
-      }
-    }
   }
 }

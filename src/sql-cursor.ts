@@ -1,0 +1,99 @@
+import { CompiledQuery } from 'kysely'
+import type { Compilable, Kysely, QueryResult } from 'kysely'
+
+/** Runs one compiled statement; the SQL cursor loop is written once against this. */
+export type ExecuteCompiled = <R>(query: CompiledQuery) => Promise<QueryResult<R>>
+
+let cursorSequence = 0
+
+/**
+ * Reads `query` through a SQL cursor: `DECLARE <name> CURSOR FOR <query>`, then
+ * `FETCH FORWARD <chunkSize>` until the rows run out, then `CLOSE` (also on early exit and errors).
+ * Must run inside a transaction, where SQL cursors live. CockroachDB supports this from v22.1,
+ * with placeholders in the query from v22.2 (cockroach PR #74006, #82754; docs /stable/cursors).
+ *
+ * @internal
+ */
+export async function* readSqlCursor<R>(
+  execute: ExecuteCompiled,
+  query: CompiledQuery,
+  chunkSize: number,
+): AsyncIterableIterator<QueryResult<R>> {
+  if (!Number.isInteger(chunkSize) || chunkSize <= 0) {
+    throw new RangeError(`chunkSize must be a positive integer, got ${String(chunkSize)}`)
+  }
+  // A fixed prefix plus a counter: no user input reaches the cursor name.
+  const name = `kysely_cursor_${++cursorSequence}`
+  await execute(CompiledQuery.raw(`declare ${name} cursor for ${query.sql}`, [...query.parameters]))
+  let failed = false
+  try {
+    while (true) {
+      const result = await execute<R>(CompiledQuery.raw(`fetch forward ${chunkSize} from ${name}`))
+      if (result.rows.length > 0) {
+        yield result
+      }
+      if (result.rows.length < chunkSize) {
+        break
+      }
+    }
+  } catch (error) {
+    failed = true
+    throw error
+  } finally {
+    try {
+      await execute(CompiledQuery.raw(`close ${name}`))
+    } catch (closeError) {
+      // After a failed FETCH the transaction is aborted and CLOSE fails too: the FETCH error is the
+      // one that matters, and the rollback that follows discards the cursor anyway.
+      if (!failed) {
+        throw closeError
+      }
+    }
+  }
+}
+
+/** Options of {@link streamWithSqlCursor}. */
+export interface StreamWithSqlCursorOptions {
+  /** Rows per `FETCH`. Default 1000. */
+  readonly chunkSize?: number
+}
+
+/**
+ * Streams the rows of `query` inside a transaction through a SQL cursor, letting the loop body run
+ * other statements on the same transaction between rows.
+ *
+ * Kysely's own `trx...stream()` holds the transaction's connection until the stream ends, so a
+ * query awaited inside its loop waits for the stream forever (on every dialect); and CockroachDB
+ * refuses other statements while a wire-protocol portal is open in a transaction (cockroach#40195).
+ * This helper issues each `FETCH` as a separate statement instead, so the connection is free
+ * between chunks. Rows pass through the transaction's plugins (e.g. `CamelCasePlugin`).
+ *
+ * ```ts
+ * import { streamWithSqlCursor } from 'kysely-cockroachdb'
+ *
+ * await db.transaction().execute(async (trx) => {
+ *   const query = trx.selectFrom('order').selectAll().where('status', '=', 'new')
+ *   for await (const order of streamWithSqlCursor(trx, query, { chunkSize: 500 })) {
+ *     await trx.updateTable('order').set({ status: 'queued' }).where('id', '=', order.id).execute()
+ *   }
+ * })
+ * // BEGIN; DECLARE kysely_cursor_1 CURSOR FOR select * from "order" where "status" = $1;
+ * // FETCH FORWARD 500 FROM kysely_cursor_1; update ...; ...; CLOSE kysely_cursor_1; COMMIT
+ * ```
+ */
+export async function* streamWithSqlCursor<O>(
+  trx: Pick<Kysely<unknown>, 'isTransaction' | 'executeQuery'>,
+  query: Compilable<O>,
+  options: StreamWithSqlCursorOptions = {},
+): AsyncIterableIterator<O> {
+  if (!trx.isTransaction) {
+    throw new Error(
+      'streamWithSqlCursor needs a transaction, where SQL cursors live: call it with the `trx` of ' +
+        'db.transaction().execute(async (trx) => ...). Outside a transaction use query.stream().',
+    )
+  }
+  const execute: ExecuteCompiled = <R>(compiled: CompiledQuery) => trx.executeQuery<R>(compiled)
+  for await (const { rows } of readSqlCursor<O>(execute, query.compile(), options.chunkSize ?? 1000)) {
+    yield* rows
+  }
+}
