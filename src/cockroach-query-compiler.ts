@@ -165,7 +165,7 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     }
     if (this.parentNode === undefined) {
       // CockroachDB looks for the clause on the statement's top-level SELECT clause only; a set
-      // operation at the top is not one (pkg/sql/conn_executor_exec.go, isAsOf), so its branches'
+      // operation at the top is not one ((*planner).isAsOf in pkg/sql), so its branches'
       // clauses fail with "AS OF SYSTEM TIME must be provided on a top-level statement".
       if (node.setOperations !== undefined) {
         throw new Error(
@@ -177,7 +177,7 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
       return
     }
     // Nested SELECTs may repeat the clause only if the top level has it, with the same timestamp
-    // (pkg/sql/opt/optbuilder/select.go, validateAsOf).
+    // (Builder.validateAsOf in pkg/sql/opt/optbuilder).
     if (this.#topLevelAsOf === undefined) {
       throw new Error(
         'AS OF SYSTEM TIME must be on the top-level SELECT of the statement; CockroachDB refuses it on a subquery, ' +

@@ -1,0 +1,294 @@
+// CockroachDB SQL end to end. The ON CONFLICT forms and row locks run on every server (PostgreSQL
+// executes them too); UPSERT, AS OF SYSTEM TIME, bounded staleness, follower reads, readAt() and
+// the hints run on CockroachDB only: PostgreSQL cannot parse them, and their exact SQL is covered by
+// query-compiler.test.ts.
+import assert from 'node:assert/strict'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { after, before, describe, it } from 'node:test'
+import { sql } from 'kysely'
+import type { Generated, Kysely } from 'kysely'
+import {
+  asOfSystemTime,
+  followerReadTimestamp,
+  getSqlState,
+  indexHint,
+  joinHint,
+  readAt,
+  upsertInto,
+  withMaxStaleness,
+  withMinTimestamp,
+} from '../src/index.js'
+import { allTargets, cockroachSkip, cockroachTarget, createKysely, createTestDatabase } from './harness/targets.js'
+import type { TestDatabase } from './harness/targets.js'
+
+interface DB {
+  account: { id: number; name: string; balance: string; note: Generated<string | null> }
+  transfer: { id: number; accountId: number; amount: string }
+}
+
+async function createSchema(db: Kysely<DB>): Promise<void> {
+  await db.schema
+    .createTable('account')
+    .addColumn('id', 'int8', (c) => c.primaryKey())
+    .addColumn('name', 'text', (c) => c.notNull().unique())
+    .addColumn('balance', 'int8', (c) => c.notNull())
+    .addColumn('note', 'text')
+    .execute()
+  await db.schema
+    .createTable('transfer')
+    .addColumn('id', 'int8', (c) => c.primaryKey())
+    .addColumn('accountId', 'int8', (c) => c.notNull())
+    .addColumn('amount', 'int8', (c) => c.notNull())
+    .execute()
+  await db.schema.createIndex('transfer_account_idx').on('transfer').column('accountId').execute()
+  await db.schema.createIndex('account_balance_idx').on('account').column('balance').execute()
+}
+
+for (const target of allTargets) {
+  describe(`ON CONFLICT and row locks on ${target.name}`, () => {
+    let database: TestDatabase
+    let db: Kysely<DB>
+
+    before(async () => {
+      database = await createTestDatabase(target, 'sql_conflict')
+      db = createKysely<DB>(database)
+      await createSchema(db)
+    })
+
+    after(async () => {
+      await db?.destroy()
+      await database?.drop()
+    })
+
+    it('insert ... on conflict do update counts the inserted or updated row', async () => {
+      const upsert = (balance: string) =>
+        db
+          .insertInto('account')
+          .values({ id: 1, name: 'alice', balance })
+          .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ balance: eb.ref('excluded.balance') })))
+          .executeTakeFirstOrThrow()
+      assert.equal((await upsert('10')).numInsertedOrUpdatedRows, 1n)
+      assert.equal((await upsert('20')).numInsertedOrUpdatedRows, 1n)
+      const row = await db.selectFrom('account').select(['name', 'balance']).where('id', '=', 1).executeTakeFirstOrThrow()
+      assert.deepEqual(row, { name: 'alice', balance: '20' })
+    })
+
+    it('insert ... on conflict do nothing, by column and by constraint', async () => {
+      const byColumn = await db
+        .insertInto('account')
+        .values({ id: 2, name: 'alice', balance: '5' })
+        .onConflict((oc) => oc.column('name').doNothing())
+        .executeTakeFirstOrThrow()
+      assert.equal(byColumn.numInsertedOrUpdatedRows, 0n)
+      const byConstraint = await db
+        .insertInto('account')
+        .values({ id: 1, name: 'bob', balance: '5' })
+        .onConflict((oc) => oc.constraint('account_pkey').doNothing())
+        .executeTakeFirstOrThrow()
+      assert.equal(byConstraint.numInsertedOrUpdatedRows, 0n)
+      const count = await db.selectFrom('account').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
+      assert.equal(String(count.n), '1')
+    })
+
+    it('FOR UPDATE NOWAIT fails on a locked row and SKIP LOCKED skips it', async () => {
+      await db.insertInto('account').values({ id: 3, name: 'carol', balance: '0' }).execute()
+      await db.transaction().execute(async (holder) => {
+        await holder.selectFrom('account').select('id').where('id', '=', 1).forUpdate().execute()
+        const skipped = await db.transaction().execute((other) =>
+          other.selectFrom('account').select('id').where('id', 'in', [1, 3]).orderBy('id').forUpdate().skipLocked().execute(),
+        )
+        assert.deepEqual(skipped.map((row) => Number(row.id)), [3])
+        await assert.rejects(
+          db.transaction().execute((other) => other.selectFrom('account').select('id').where('id', '=', 1).forUpdate().noWait().execute()),
+          (error: unknown) => {
+            // 55P03 lock_not_available on both servers.
+            assert.equal(getSqlState(error), '55P03')
+            return true
+          },
+        )
+      })
+    })
+  })
+}
+
+describe('CockroachDB SQL on CockroachDB', { skip: cockroachSkip }, () => {
+  let database: TestDatabase
+  let db: Kysely<DB>
+
+  before(async () => {
+    database = await createTestDatabase(cockroachTarget!, 'crdb_sql')
+    db = createKysely<DB>(database)
+    await createSchema(db)
+  })
+
+  after(async () => {
+    await db?.destroy()
+    await database?.drop()
+  })
+
+  // The server's clock, as nanoseconds since the epoch: a read at this time sees everything
+  // committed before this statement.
+  async function serverNanos(): Promise<bigint> {
+    const { rows } = await sql<{ ts: string }>`select cluster_logical_timestamp()::string as ts`.execute(db)
+    return BigInt(rows[0]!.ts.split('.')[0]!)
+  }
+
+  it('UPSERT inserts, then updates only the listed columns, counting every row', async () => {
+    const inserted = await upsertInto(db, 'account')
+      .values([
+        { id: 10, name: 'dave', balance: '100', note: 'vip' },
+        { id: 11, name: 'erin', balance: '50' },
+      ])
+      .executeTakeFirstOrThrow()
+    assert.equal(inserted.numInsertedOrUpdatedRows, 2n)
+
+    const upserted = await db
+      .replaceInto('account')
+      .values([
+        { id: 10, name: 'dave', balance: '150' },
+        { id: 12, name: 'frank', balance: '1' },
+      ])
+      .returning(['id', 'balance', 'note'])
+      .execute()
+    assert.deepEqual(
+      upserted.map((row) => ({ ...row, id: Number(row.id) })).sort((a, b) => a.id - b.id),
+      [
+        { id: 10, balance: '150', note: 'vip' },
+        { id: 12, balance: '1', note: null },
+      ],
+    )
+    const count = await upsertInto(db, 'account').values({ id: 11, name: 'erin', balance: '55' }).executeTakeFirstOrThrow()
+    assert.equal(count.numInsertedOrUpdatedRows, 1n)
+    const erin = await db.selectFrom('account').select('balance').where('id', '=', 11).executeTakeFirstOrThrow()
+    assert.equal(erin.balance, '55')
+  })
+
+  it('AS OF SYSTEM TIME reads a row as it was before an update (Date, bigint, interval)', async () => {
+    await db.insertInto('account').values({ id: 20, name: 'grace', balance: '1' }).execute()
+    const before = await serverNanos()
+    // Rounded up to the next millisecond, the Date still lies between the insert and the update.
+    await sleep(5)
+    const beforeDate = new Date(Number((before + 999_999n) / 1_000_000n))
+    await sleep(3000)
+    await db.updateTable('account').set({ balance: '2' }).where('id', '=', 20).execute()
+
+    const read = (value: Parameters<typeof asOfSystemTime>[0]) =>
+      db.selectFrom('account').select('balance').where('id', '=', 20).$call(asOfSystemTime(value)).executeTakeFirstOrThrow()
+    assert.equal((await read(before)).balance, '1')
+    assert.equal((await read(beforeDate)).balance, '1')
+    // 3 s passed between insert and update: 2 s ago is after the one and before the other.
+    assert.equal((await read('-2s')).balance, '1')
+    assert.equal((await read({ seconds: 2 })).balance, '1')
+    const now = await db.selectFrom('account').select('balance').where('id', '=', 20).executeTakeFirstOrThrow()
+    assert.equal(now.balance, '2')
+
+    const joined = await db
+      .selectFrom('account')
+      .innerJoin(indexHint(db, 'transfer', 'transfer_account_idx').as('t'), 't.accountId', 'account.id')
+      .select('account.id')
+      .where('account.id', '=', 20)
+      .$call(asOfSystemTime(before))
+      .execute()
+    assert.deepEqual(joined, [])
+  })
+
+  it('readAt() runs a read-only transaction at a past timestamp', async () => {
+    await db.insertInto('account').values({ id: 30, name: 'heidi', balance: '7' }).execute()
+    const at = await serverNanos()
+    await db.updateTable('account').set({ balance: '8' }).where('id', '=', 30).execute()
+
+    const seen = await readAt(db, at, async (trx) => {
+      const first = await trx.selectFrom('account').select('balance').where('id', '=', 30).executeTakeFirstOrThrow()
+      const second = await trx.selectFrom('account').select('balance').where('id', '=', 30).executeTakeFirstOrThrow()
+      return [first.balance, second.balance]
+    })
+    assert.deepEqual(seen, ['7', '7'])
+
+    await assert.rejects(
+      readAt(db, at, (trx) => trx.updateTable('account').set({ balance: '9' }).where('id', '=', 30).execute()),
+      /read-only|AS OF SYSTEM TIME/i,
+    )
+  })
+
+  it('follower reads: follower_read_timestamp() on a query and in readAt()', async () => {
+    await db.insertInto('account').values({ id: 40, name: 'ivan', balance: '3' }).execute()
+    // follower_read_timestamp() lies about 4.8 s in the past (docs /docs/stable/follower-reads); the
+    // row and the table must exist at that time. On a single node, the only replica serves the read.
+    await sleep(6000)
+    const row = await db
+      .selectFrom('account')
+      .select('balance')
+      .where('id', '=', 40)
+      .$call(asOfSystemTime(followerReadTimestamp()))
+      .executeTakeFirstOrThrow()
+    assert.equal(row.balance, '3')
+    const inTransaction = await readAt(db, followerReadTimestamp(), (trx) =>
+      trx.selectFrom('account').select('balance').where('id', '=', 40).executeTakeFirstOrThrow(),
+    )
+    assert.equal(inTransaction.balance, '3')
+  })
+
+  it('bounded staleness: with_max_staleness and with_min_timestamp on a point lookup', async () => {
+    await db.insertInto('account').values({ id: 50, name: 'judy', balance: '4' }).execute()
+    const after = new Date(Number((await serverNanos()) / 1_000_000n))
+    const lookup = (value: Parameters<typeof asOfSystemTime>[0]) =>
+      db.selectFrom('account').select('balance').where('id', '=', 50).$call(asOfSystemTime(value)).executeTakeFirst()
+    // Bounded staleness reads the newest data the nearest replica can serve, at most 10 s old: the
+    // row may or may not be visible yet, but the read must succeed; on a single node the nearest
+    // replica is the only one, so nearest_only holds.
+    const stale = await lookup(withMaxStaleness('10s', { nearestOnly: true }))
+    assert.ok(stale === undefined || stale.balance === '4', JSON.stringify(stale))
+    // Not older than a time after the insert: the row must be there (served by the leaseholder if
+    // the replica's closed timestamp is not there yet, which nearest_only would forbid).
+    const fresh = await lookup(withMinTimestamp(after))
+    assert.equal(fresh?.balance, '4')
+  })
+
+  it('index hints pick the index, and NO_FULL_SCAN refuses a full scan', async () => {
+    await db.insertInto('transfer').values({ id: 1, accountId: 10, amount: '5' }).execute()
+    const hinted = await db
+      .selectFrom(indexHint(db, 'transfer', { forceIndex: 'transfer_account_idx', direction: 'desc' }).as('t'))
+      .select(['t.id', 't.accountId'])
+      .where('t.accountId', '=', 10)
+      .execute()
+    assert.deepEqual(hinted.map((row) => Number(row.id)), [1])
+
+    const plan = await db.selectFrom(indexHint(db, 'transfer', 'transfer_account_idx')).select('transfer.id').explain()
+    assert.match(JSON.stringify(plan), /transfer@transfer_account_idx/)
+
+    for (const hint of [{ noIndexJoin: true }, { noZigzagJoin: true }, { avoidFullScan: true }] as const) {
+      const rows = await db.selectFrom(indexHint(db, 'transfer', hint)).select('transfer.id').where('transfer.id', '=', 1).execute()
+      assert.deepEqual(rows.map((row) => Number(row.id)), [1])
+    }
+    await assert.rejects(
+      db.selectFrom(indexHint(db, 'transfer', { noFullScan: true })).selectAll().where('amount', '=', '5').execute(),
+      /NO_FULL_SCAN/,
+    )
+  })
+
+  it('join hints are executed as written', async () => {
+    const hash = await db
+      .selectFrom('account')
+      .innerJoin(joinHint('hash', db, 'transfer'), 'transfer.accountId', 'account.id')
+      .select(['account.name', 'transfer.amount'])
+      .execute()
+    assert.deepEqual(hash, [{ name: 'dave', amount: '5' }])
+    const lookupPlan = await db
+      .selectFrom('account')
+      .innerJoin(joinHint('lookup', indexHint(db, 'transfer', 'transfer_account_idx').as('t')), 't.accountId', 'account.id')
+      .select('t.amount')
+      .explain()
+    assert.match(JSON.stringify(plan(lookupPlan)), /lookup join/)
+    const merge = await db
+      .selectFrom('account')
+      .leftJoin(joinHint('merge', db, 'transfer'), 'transfer.accountId', 'account.id')
+      .select('account.id')
+      .where('account.id', '=', 10)
+      .execute()
+    assert.deepEqual(merge.map((row) => Number(row.id)), [10])
+  })
+})
+
+function plan(rows: readonly Record<string, unknown>[]): string {
+  return rows.map((row) => Object.values(row).join(' ')).join('\n')
+}
