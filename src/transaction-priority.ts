@@ -1,5 +1,4 @@
 import { CompiledQuery } from 'kysely'
-import type { Kysely } from 'kysely'
 
 /**
  * A CockroachDB transaction priority. Under contention, a transaction with a higher priority is
@@ -72,6 +71,15 @@ export function transactionPriorityQuery(priority: TransactionPriority): Compile
 }
 
 /**
+ * What {@link setTransactionPriority} needs of its `trx` argument: any Kysely `Transaction` (or
+ * `ControlledTransaction`) has it.
+ */
+export interface PrioritizableTransaction {
+  readonly isTransaction: boolean
+  executeQuery(query: CompiledQuery): Promise<unknown>
+}
+
+/**
  * Sets the priority of the transaction `trx` with `SET TRANSACTION PRIORITY low|normal|high`.
  *
  * Call it first thing in the transaction: CockroachDB fixes the priority once the transaction has
@@ -89,7 +97,7 @@ export function transactionPriorityQuery(priority: TransactionPriority): Compile
  * })
  * ```
  */
-export async function setTransactionPriority<DB>(trx: Kysely<DB>, priority: TransactionPriority): Promise<void> {
+export async function setTransactionPriority(trx: PrioritizableTransaction, priority: TransactionPriority): Promise<void> {
   const query = transactionPriorityQuery(priority)
   if (typeof trx !== 'object' || trx === null || typeof trx.executeQuery !== 'function') {
     throw new TypeError('setTransactionPriority: the first argument must be the transaction (`trx`) of db.transaction().')

@@ -86,6 +86,9 @@ describe('withRetry on PostgreSQL', () => {
     database = await createTestDatabase(postgresTarget, 'with_retry')
     // deadlock_timeout is how long PostgreSQL waits before looking for a lock cycle (1 s by default).
     pool = new pg.Pool({ connectionString: database.url, max: 24, options: '-c deadlock_timeout=50ms' })
+    // drop database ... with (force) in `after` may terminate backends that pool.end() has told
+    // to close but that have not exited yet; their idle clients then emit 'error' on the pool.
+    pool.on('error', () => {})
     statements = recordStatements(pool)
     db = new Kysely<DB>({ dialect: new CockroachDialect({ pool }) })
     await db.schema.createTable('account').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('balance', 'int8', (c) => c.notNull()).execute()
