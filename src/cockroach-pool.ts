@@ -64,14 +64,18 @@ export class CockroachPoolClient implements PostgresPoolClient {
   readonly #client: PostgresPoolClient
   readonly #types: PgTypeOverrides | undefined
   #broken = false
+  // node-postgres reports an error that arrives between queries only as an event; the next query
+  // then fails with a bare "not queryable". Kept to name the cause there.
+  #connectionError: Error | undefined
 
   constructor(client: PostgresPoolClient, types: PgTypeOverrides | undefined) {
     this.#client = client
     this.#types = types
     const events = client as unknown as Partial<EventSource>
     if (typeof events.on === 'function') {
-      events.on('error', () => {
+      events.on('error', (error) => {
         this.#broken = true
+        this.#connectionError ??= error
       })
     }
   }
@@ -97,6 +101,9 @@ export class CockroachPoolClient implements PostgresPoolClient {
     return pending.catch((error: unknown) => {
       if (isConnectionError(error)) {
         this.#broken = true
+        if (error instanceof Error && error.cause === undefined && this.#connectionError !== error) {
+          error.cause = this.#connectionError
+        }
       }
       throw error
     })
