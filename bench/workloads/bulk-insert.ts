@@ -1,0 +1,150 @@
+// Workload 3: bulk insert of 100,000 rows in multi-row batches, the same batch size for everyone:
+// raw pg (one multi-row INSERT per batch) vs Kysely on CockroachDialect (insertInto().values(batch)),
+// with Kysely's PostgresDialect alongside for reference.
+import type { Kysely } from 'kysely'
+import type pg from 'pg'
+import type { BenchContext, Workload, WorkloadResult } from '../bench-types.js'
+import { formatNumber, formatRatioSummary, formatSummary, markdownTable, nowMs, pairedRatio, runRounds, summarize } from '../stats.js'
+import { createBenchDatabase, createContenders } from '../support.js'
+
+interface Item {
+  id: number
+  sku: string
+  name: string
+  quantity: number
+  price: string
+  created_at: Date
+}
+
+interface DB {
+  items: Item
+}
+
+const COLUMNS = ['id', 'sku', 'name', 'quantity', 'price', 'created_at'] as const
+/** 1,000 rows x 6 columns = 6,000 parameters per statement, far below the protocol's 65,535. */
+const BATCH_SIZE = 1_000
+
+function makeRows(count: number): Item[] {
+  const base = Date.UTC(2024, 0, 1)
+  return Array.from({ length: count }, (_, i) => ({
+    id: i + 1,
+    sku: `SKU-${String(i + 1).padStart(7, '0')}`,
+    name: `Item number ${i + 1}`,
+    quantity: (i * 7) % 500,
+    price: ((i % 10_000) / 100).toFixed(2),
+    created_at: new Date(base + i * 1000),
+  }))
+}
+
+function batches<T>(rows: readonly T[], size: number): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size))
+  return out
+}
+
+/**
+ * What a careful raw-pg user writes: the statement text built once per batch length, values
+ * flattened per batch, one unnamed statement per batch.
+ */
+function rawInserter(pool: pg.Pool): (batch: readonly Item[]) => Promise<unknown> {
+  const texts = new Map<number, string>()
+  const textFor = (rows: number) => {
+    let text = texts.get(rows)
+    if (text === undefined) {
+      const tuples = Array.from({ length: rows }, (_, r) => `(${COLUMNS.map((_, c) => `$${r * COLUMNS.length + c + 1}`).join(', ')})`)
+      text = `insert into "items" (${COLUMNS.map((c) => `"${c}"`).join(', ')}) values ${tuples.join(', ')}`
+      texts.set(rows, text)
+    }
+    return text
+  }
+  return (batch) => {
+    const values: unknown[] = []
+    for (const row of batch) values.push(row.id, row.sku, row.name, row.quantity, row.price, row.created_at)
+    return pool.query(textFor(batch.length), values)
+  }
+}
+
+function kyselyInserter(db: Kysely<DB>): (batch: readonly Item[]) => Promise<unknown> {
+  return (batch) => db.insertInto('items').values(batch).execute()
+}
+
+export const workload: Workload = {
+  name: 'bulk-insert',
+  title: 'Bulk insert in multi-row batches',
+  async run(context: BenchContext): Promise<WorkloadResult> {
+    const rowCount = context.quick ? 20_000 : 100_000
+    const rounds = context.quick ? 3 : 9
+    const warmup = 1
+    const rows = makeRows(rowCount)
+    const chunks = batches(rows, BATCH_SIZE)
+    const database = await createBenchDatabase(context.pgUrl, 'bench_bulk_insert')
+    try {
+      const pools = createContenders<DB>(database.url, 1)
+      try {
+        await pools.raw.query(
+          'create table items (id integer primary key, sku text not null, name text not null, quantity integer not null, ' +
+            'price numeric(10, 2) not null, created_at timestamptz not null)',
+        )
+        const insertAll = (insert: (batch: readonly Item[]) => Promise<unknown>) => async () => {
+          // Emptying the table is not part of the timing.
+          await pools.raw.query('truncate items')
+          const start = nowMs()
+          for (const chunk of chunks) await insert(chunk)
+          const ms = nowMs() - start
+          const { rows: counted } = await pools.raw.query<{ n: number }>('select count(*)::int as n from items')
+          if (counted[0]!.n !== rowCount) {
+            throw new Error(`bulk insert: expected ${rowCount} rows, found ${counted[0]!.n}`)
+          }
+          return ms
+        }
+        context.log(`bulk-insert: ${formatNumber(rowCount)} rows in batches of ${BATCH_SIZE}, ${warmup} warm-up + ${rounds} rounds`)
+        const samples = await runRounds(
+          [
+            { name: 'raw pg', run: insertAll(rawInserter(pools.raw)) },
+            { name: 'Kysely + CockroachDialect', run: insertAll(kyselyInserter(pools.cockroach)) },
+            { name: 'Kysely + PostgresDialect', run: insertAll(kyselyInserter(pools.postgres)) },
+          ],
+          { warmup, rounds },
+        )
+        const raw = samples.get('raw pg')!
+        const crdb = samples.get('Kysely + CockroachDialect')!
+        const ratio = pairedRatio(crdb, raw)
+        const table = [...samples].map(([name, ms]) => [
+          name,
+          formatSummary(summarize(ms), ' ms'),
+          formatNumber((rowCount / summarize(ms).median) * 1000),
+          name === 'raw pg' ? 'baseline' : formatRatioSummary(pairedRatio(ms, raw)),
+        ])
+        const markdown = [
+          `${formatNumber(rowCount)} rows of 6 columns (integer, 2 text, integer, numeric, timestamptz) into a table ` +
+            `with a primary key, ${chunks.length} multi-row INSERTs of ${BATCH_SIZE} rows (${BATCH_SIZE * COLUMNS.length} ` +
+            `parameters each) sent one after another on one connection. Raw pg builds each statement text once per ` +
+            `batch length and flattens the values; Kysely builds and compiles \`insertInto('items').values(batch)\` for ` +
+            `every batch. The table is truncated before each run, outside the timing. ${warmup} warm-up and ${rounds} ` +
+            `measured rounds, contenders in rotating order. The package has no insertMany-style helper, so none is measured.`,
+          markdownTable(['Contender', 'Time for all rows', 'Rows/s', 'Time vs raw pg'], table),
+        ]
+        return {
+          markdown: markdown.join('\n\n'),
+          targets: [
+            {
+              description: `bulk insert of ${formatNumber(rowCount)} rows: time <= 1.1x raw pg`,
+              ratio: ratio.median,
+              limit: 1.1,
+              kind: 'max',
+              met: ratio.median <= 1.1,
+            },
+          ],
+          chart: [
+            { label: 'Time vs raw pg (lower is better)', ratio: ratio.median },
+            { label: 'Time vs PostgresDialect (lower is better)', ratio: pairedRatio(crdb, samples.get('Kysely + PostgresDialect')!).median },
+          ],
+        }
+      } finally {
+        await pools.close()
+      }
+    } finally {
+      await database.drop()
+    }
+  },
+}
