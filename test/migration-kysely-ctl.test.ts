@@ -2,7 +2,9 @@
 // from the built package; `kysely migrate:*` runs on Node 22 (kysely-ctl and kysely 0.29 need it).
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { resolve } from 'node:path'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
@@ -12,7 +14,7 @@ import type { TestDatabase } from './harness/targets.js'
 
 const run = promisify(execFile)
 const root = fileURLToPath(new URL('../..', import.meta.url))
-const project = resolve(root, 'test/fixtures/kysely-ctl')
+const fixture = resolve(root, 'test/fixtures/kysely-ctl')
 const kyselyCtl = resolve(root, 'node_modules/kysely-ctl/dist/bin.mjs')
 const MIGRATIONS = ['1700000000000_create_account', '1700000000001_index_account_owner', '1700000000002_seed_account']
 
@@ -29,9 +31,32 @@ async function query<R extends pg.QueryResultRow = Record<string, unknown>>(
   }
 }
 
+/**
+ * Lays the fixture out as an application: its config and migrations, with the built package
+ * installed in node_modules/kysely-cockroachdb (package.json and dist/, as npm would) and kysely-ctl and the peer
+ * dependencies linked from this repository. Working on a copy also keeps the test independent of
+ * later rebuilds of dist/.
+ */
+function createProject(): string {
+  if (!existsSync(resolve(root, 'dist/cjs/index.js')) || !existsSync(resolve(root, 'dist/esm/index.js'))) {
+    throw new Error('dist/ is not built: run the tests with `npm test`, which builds it first.')
+  }
+  const project = mkdtempSync(join(tmpdir(), 'kysely-ctl-'))
+  cpSync(fixture, project, { recursive: true })
+  const installed = join(project, 'node_modules', 'kysely-cockroachdb')
+  mkdirSync(installed, { recursive: true })
+  cpSync(resolve(root, 'package.json'), join(installed, 'package.json'))
+  cpSync(resolve(root, 'dist'), join(installed, 'dist'), { recursive: true })
+  for (const dependency of ['kysely', 'kysely-ctl', 'pg', 'pg-cursor']) {
+    symlinkSync(resolve(root, 'node_modules', dependency), join(project, 'node_modules', dependency), 'dir')
+  }
+  return project
+}
+
 describe('kysely-ctl with CockroachDialect on PostgreSQL', () => {
   let database: TestDatabase
   let node: string
+  let project: string
 
   before(async () => {
     const lib = (await import(pathToFileURL(resolve(root, 'scripts/lib/node22.mjs')).href)) as {
@@ -39,11 +64,15 @@ describe('kysely-ctl with CockroachDialect on PostgreSQL', () => {
     }
     // node22() answers relative to the repository root.
     node = resolve(root, lib.node22({ log: () => {} }))
+    project = createProject()
     database = await createTestDatabase(postgresTarget, 'kysely_ctl')
   })
 
   after(async () => {
     await database?.drop()
+    if (project) {
+      rmSync(project, { recursive: true, force: true })
+    }
   })
 
   async function kysely(...args: string[]): Promise<string> {
@@ -52,7 +81,8 @@ describe('kysely-ctl with CockroachDialect on PostgreSQL', () => {
         cwd: project,
         env: { ...process.env, DATABASE_URL: database.url, NO_COLOR: '1', CI: '1' },
       })
-      return stdout + stderr
+      // Without a TTY, consola wraps the status marks in backticks: [`✓`].
+      return (stdout + stderr).replace(/`/g, '')
     } catch (error) {
       const { stdout, stderr } = error as { stdout?: string; stderr?: string }
       assert.fail(`kysely ${args.join(' ')} failed:\n${stdout ?? ''}${stderr ?? ''}`)
@@ -88,7 +118,7 @@ describe('kysely-ctl with CockroachDialect on PostgreSQL', () => {
     const down = await kysely('migrate:down')
     assert.match(down, /Undone 1 migration/, down)
     assert.deepEqual(await executed(), MIGRATIONS.slice(0, 2))
-    assert.equal((await query<{ n: number }>(database.url, 'select count(*)::int as n from account')).rows[0]?.n, 0)
+    assert.equal((await query<{ n: number }>(database.url, 'select count(*)::int4 as n from account')).rows[0]?.n, 0)
     assert.match(await kysely('migrate:list'), new RegExp(`\\[ \\] ${MIGRATIONS[2]}`))
   })
 })

@@ -1,6 +1,8 @@
 // The migration lock lease of CockroachAdapter under Kysely's Migrator, on PostgreSQL and (when
 // COCKROACH_URL is set) CockroachDB: concurrent migrators, a killed migrator, renewal during a long
 // statement, a lost lease, and the lock timeout.
+// Counts are cast to int4: plain INT is INT8 on CockroachDB, which node-postgres returns as a string.
+// pg_sleep(float) exists on CockroachDB too (cockroach docs/generated/sql/functions.md).
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -66,7 +68,7 @@ async function recordSideEffect(db: AnyDb, migration: string, migrator: number):
 async function sideEffectCounts(database: TestDatabase): Promise<Record<string, number>> {
   const { rows } = await query<{ migration: string; n: number }>(
     database.url,
-    'select migration, count(*)::int as n from side_effects group by migration order by migration',
+    'select migration, count(*)::int4 as n from side_effects group by migration order by migration',
   )
   return Object.fromEntries(rows.map((row) => [row.migration, row.n]))
 }
@@ -83,7 +85,7 @@ async function lockRow(
 ): Promise<LockRow> {
   const { rows } = await query<LockRow>(
     database.url,
-    `select is_locked::int as is_locked, lease_owner, lease_expires_at > now() as live from ${table} where id = 'migration_lock'`,
+    `select is_locked::int4 as is_locked, lease_owner, lease_expires_at > now() as live from ${table} where id = 'migration_lock'`,
   )
   assert.equal(rows.length, 1, 'the lock row exists')
   return rows[0]
@@ -149,7 +151,7 @@ for (const target of allTargets) {
         assert.deepEqual(await sideEffectCounts(database), { '001_create_a': 1, '002_create_b': 1, '003_fill_a': 1 })
         const executed = await query<{ name: string }>(database.url, 'select name from kysely_migration order by name')
         assert.deepEqual(executed.rows.map((r) => r.name), ['001_create_a', '002_create_b', '003_fill_a'])
-        assert.equal((await query<{ n: number }>(database.url, 'select count(*)::int as n from a')).rows[0]?.n, 1)
+        assert.equal((await query<{ n: number }>(database.url, 'select count(*)::int4 as n from a')).rows[0]?.n, 1)
         assert.deepEqual(await lockRow(database), { is_locked: 0, lease_owner: null, live: null })
       } finally {
         await Promise.all(dbs.map((db) => db.destroy()))
@@ -350,7 +352,7 @@ for (const target of allTargets) {
         const down = await migrator.migrateDown()
         assertSucceeded(down, 'migrateDown')
         assert.deepEqual(down.results?.map((r) => [r.migrationName, r.direction, r.status]), [[names[2], 'Down', 'Success']])
-        assert.equal((await query<{ n: number }>(database.url, 'select count(*)::int as n from person')).rows[0]?.n, 0)
+        assert.equal((await query<{ n: number }>(database.url, 'select count(*)::int4 as n from person')).rows[0]?.n, 0)
         assert.deepEqual((await migrator.getMigrations()).map((m) => m.executedAt instanceof Date), [true, true, false])
 
         const { NO_MIGRATIONS } = await loadMigrationModule()
