@@ -1,4 +1,4 @@
-// End to end: `kysely-cockroachdb codegen` (the built bin) against the PostgreSQL test server, the
+// End to end: `kysely-cockroachdb codegen` (the compiled bin) against the PostgreSQL test server, the
 // generated file against test/fixtures/codegen/expected-db.ts, and a program using it type-checked
 // with tsc. The CockroachDB run is in the cockroachSkip block (CI).
 import { after, before, describe, it } from 'node:test'
@@ -15,7 +15,9 @@ import type { TestDatabase } from './harness/targets.js'
 
 const run = promisify(execFile)
 const root = resolve(new URL('../..', import.meta.url).pathname)
-const bin = join(root, 'dist/esm/codegen-cli.js')
+// The bin as compiled with the tests (.build/src), the same ESM output as dist/esm: dist/ is deleted
+// and rebuilt by every build, which other test runs in a shared working tree may start at any time.
+const bin = join(root, '.build/src/codegen-cli.js')
 const tsc = join(root, 'node_modules/typescript/bin/tsc')
 const expectedFile = join(root, 'test/fixtures/codegen/expected-db.ts')
 // Run the bin on the same kysely the tests run on (the node20 matrix preloads kysely 0.28).
@@ -139,6 +141,13 @@ describe('kysely-cockroachdb codegen on PostgreSQL', () => {
     } finally {
       await sql`alter table users drop column nickname`.execute(db)
     }
+  })
+
+  it('is the package bin, with a shebang', () => {
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin?: Record<string, string> }
+    assert.equal(manifest.bin?.['kysely-cockroachdb'], './dist/esm/codegen-cli.js')
+    assert.match(readFileSync(join(root, 'src/codegen-cli.ts'), 'utf8'), /^#!\/usr\/bin\/env node\n/)
+    assert.match(readFileSync(bin, 'utf8'), /^#!\/usr\/bin\/env node\n/)
   })
 
   it('rejects bad input with the fix in the message', async () => {
