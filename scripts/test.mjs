@@ -15,8 +15,9 @@
 // CockroachDB: COCKROACH_URL, else a `cockroach` binary on PATH (scripts/lib/cockroach-server.mjs);
 // otherwise one line says the CockroachDB suite was skipped and why.
 import { execFileSync, spawn } from 'node:child_process'
-import { readdirSync, statSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import pg from 'pg'
 import { startCockroach } from './lib/cockroach-server.mjs'
@@ -113,16 +114,36 @@ async function serverVersion(url) {
   }
 }
 
-function checkPackage() {
+/**
+ * Packs the package right after the build into a directory of this run's own, and checks the
+ * tarball holds both builds: other runs in the same working tree rebuild dist/ at any time, so the
+ * suite (test/package.test.ts, via PACKAGE_TARBALL) and the checks below use this one file, and a
+ * tarball caught mid-rebuild is built and packed again.
+ */
+function packPackage() {
+  const dir = mkdtempSync(join(tmpdir(), 'kysely-crdb-tarball-'))
+  stops.push(() => rmSync(dir, { recursive: true, force: true }))
+  const required = ['dist/esm/index.js', 'dist/cjs/index.js', 'dist/cjs/package.json']
+  for (let attempt = 1; ; attempt++) {
+    const name = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { stdio: ['ignore', 'pipe', 'inherit'] })
+      .toString()
+      .trim()
+      .split('\n')
+      .pop()
+    const path = join(dir, name)
+    const listing = new Set(execFileSync('tar', ['-tzf', path]).toString().split('\n'))
+    const missing = required.filter((entry) => !listing.has(`package/${entry}`))
+    if (!missing.length) return path
+    if (attempt === 3) {
+      throw new Error(`the packed package lacks ${missing.join(', ')}, three times: is another run rebuilding dist/ in a loop?`)
+    }
+    log(`[test] the packed package lacks ${missing.join(', ')} (another run rebuilding dist/?): building and packing again`)
+    run(process.execPath, ['scripts/build.mjs'])
+  }
+}
+
+function checkPackage(path) {
   log('\n[test] checking the packed package with publint and @arethetypeswrong/cli')
-  const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', '.build'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-    .toString()
-    .trim()
-    .split('\n')
-    .pop()
-  const path = join('.build', tarball)
   run(process.execPath, [join('node_modules', 'publint', 'src', 'cli.js'), 'run', '--strict', path])
   run(process.execPath, [join('node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js'), path, '--profile', 'node16'])
 }
@@ -143,6 +164,11 @@ try {
   log('[test] building dist/ (ESM + CommonJS) and type-checking src, test, bench and scripts')
   run(process.execPath, ['scripts/build.mjs'])
   run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'])
+  let files = tests ? listTests('.build/test') : []
+  if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)))
+  if (tests && files.length === 0) throw new Error(`no test files match ${filters.join(', ')}`)
+  const checkPack = pack && !filters.length
+  const tarball = checkPack || files.some((f) => f.endsWith('package.test.js')) ? packPackage() : ''
 
   if (lint) {
     log('[test] linting with ESLint (eslint.config.js)')
@@ -171,15 +197,12 @@ try {
       }
     }
 
-    let files = listTests('.build/test')
-    if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)))
-    if (files.length === 0) throw new Error(`no test files match ${filters.join(', ')}`)
-
     const env = {
       ...process.env,
       PG_URL: postgres.url,
       COCKROACH_URL: crdb.skipped ? '' : crdb.url,
       COCKROACH_SKIP_REASON: crdb.skipped ?? '',
+      PACKAGE_TARBALL: tarball,
     }
     for (const entry of entries) {
       log(`\n[test] ${entry.label}: ${files.length} test files (${files.map((f) => relative('.build', f)).join(', ')})`)
@@ -191,8 +214,8 @@ try {
     }
   }
 
-  if (pack && !filters.length) {
-    checkPackage()
+  if (checkPack) {
+    checkPackage(tarball)
   }
 } catch (error) {
   failed = true

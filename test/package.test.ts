@@ -1,6 +1,7 @@
-// The packed package, installed the way a user gets it: `npm pack`, unpacked into a fresh
-// node_modules outside the repository next to the peer dependencies, then loaded with `import` and
-// with `require()` in child processes on this Node.
+// The packed package, installed the way a user gets it: the tarball `npm test` packed right after
+// its build (PACKAGE_TARBALL; else `npm pack` here), unpacked into a fresh node_modules outside the
+// repository next to the peer dependencies, then loaded with `import` and with `require()` in
+// child processes on this Node.
 //
 // What the CommonJS build supports: kysely 0.28 (which ships CommonJS) on Node >= 20; and kysely 0.29,
 // which is ESM only and needs Node >= 22, wherever Node can require() ES modules
@@ -56,11 +57,16 @@ describe('the packed package', () => {
 
   before(() => {
     work = mkdtempSync(join(tmpdir(), 'kysely-crdb-pack-'))
-    const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: root })
-      .toString()
-      .trim()
-      .split('\n')
-      .pop()!
+    const tarball =
+      process.env.PACKAGE_TARBALL ||
+      join(
+        work,
+        execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: root })
+          .toString()
+          .trim()
+          .split('\n')
+          .pop()!,
+      )
     // One consumer per kysely minor: kysely-cockroachdb from the tarball, the peers linked from
     // this repository's node_modules (kysely 0.28 is installed there as `kysely-0.28`).
     for (const [minor, kyselyDir] of [
@@ -70,7 +76,7 @@ describe('the packed package', () => {
       const consumer = join(work, `kysely-${minor}`)
       const modules = join(consumer, 'node_modules')
       mkdirSync(modules, { recursive: true })
-      execFileSync('tar', ['-xzf', join(work, tarball), '-C', modules])
+      execFileSync('tar', ['-xzf', tarball, '-C', modules])
       renameSync(join(modules, 'package'), join(modules, 'kysely-cockroachdb'))
       symlinkSync(join(root, 'node_modules', kyselyDir), join(modules, 'kysely'), 'dir')
       symlinkSync(join(root, 'node_modules', 'pg'), join(modules, 'pg'), 'dir')
