@@ -33,6 +33,9 @@ export class CockroachDialect implements Dialect {
   readonly #config: CockroachDialectConfig
   readonly #createPool: () => Promise<PostgresPool>
   readonly #types: PgTypeOverrides | undefined
+  // Kysely creates a driver and then the adapter for each instance; the adapter renews migration
+  // leases with connections configured like that driver's pool.
+  #lastDriver: CockroachDriver | undefined
 
   constructor(config: CockroachDialectConfig) {
     if (typeof config !== 'object' || config === null) {
@@ -49,7 +52,7 @@ export class CockroachDialect implements Dialect {
     // A pool the dialect builds gets application_name as a startup parameter; a pool the user
     // built keeps its own unless applicationName is given explicitly.
     const setApplicationName = pool !== undefined && applicationName !== undefined
-    return new CockroachDriver({
+    return (this.#lastDriver = new CockroachDriver({
       createPool: this.#createPool,
       cursor,
       types: this.#types,
@@ -60,7 +63,7 @@ export class CockroachDialect implements Dialect {
           }
         : onCreateConnection,
       onReserveConnection,
-    })
+    }))
   }
 
   createQueryCompiler(): QueryCompiler {
@@ -68,7 +71,8 @@ export class CockroachDialect implements Dialect {
   }
 
   createAdapter(): DialectAdapter {
-    return new CockroachAdapter(this.#config.migrationLock)
+    const driver = this.#lastDriver
+    return new CockroachAdapter(this.#config.migrationLock, driver === undefined ? this.#createPool : () => driver.pool())
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Kysely's Dialect interface takes Kysely<any>

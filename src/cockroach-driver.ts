@@ -48,17 +48,27 @@ export interface CockroachDriverConfig {
  */
 export class CockroachDriver extends PostgresDriver {
   readonly #connections = new WeakMap<DatabaseConnection, CockroachConnection>()
+  readonly #pool: () => Promise<PostgresPool>
 
   constructor(config: CockroachDriverConfig) {
     const { createPool, types } = config
+    let created: Promise<PostgresPool> | undefined
+    // Memoized, so `init` and `pool()` (the migration lock's renewal sessions) share one pool.
+    const pool = () => (created ??= createPool().then((inner) => new CockroachPool(inner, types)))
     super(
       Object.freeze({
-        pool: async () => new CockroachPool(await createPool(), types),
+        pool,
         cursor: withTypes(config.cursor, types),
         onCreateConnection: config.onCreateConnection,
         onReserveConnection: config.onReserveConnection,
       }),
     )
+    this.#pool = pool
+  }
+
+  /** The pool this driver takes connections from (created on first use). */
+  async pool(): Promise<PostgresPool> {
+    return await this.#pool()
   }
 
   override async acquireConnection(options?: DriverOptions): Promise<DatabaseConnection> {

@@ -11,13 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import pg from 'pg'
 import { Kysely, sql } from 'kysely'
-import {
-  CockroachAdapter,
-  CockroachDialect,
-  MigrationLeaseLostError,
-  MigrationLockTimeoutError,
-} from '../src/index.js'
-import type { CockroachDialectConfig, MigrationLeaseOptions } from '../src/index.js'
+import { CockroachDialect, MigrationLeaseLostError, MigrationLockTimeoutError } from '../src/index.js'
 import { allTargets, createKysely, createTestDatabase } from './harness/targets.js'
 import type { TestDatabase } from './harness/targets.js'
 import { loadMigrationModule } from './fixtures/migrations/kysely-migration.js'
@@ -38,22 +32,6 @@ async function query<R extends pg.QueryResultRow = Record<string, unknown>>(
     return await client.query<R>(text, values)
   } finally {
     await client.end()
-  }
-}
-
-/** CockroachDialect whose adapter renews on a separate session built from a pool of `url`. */
-class SeparateRenewalDialect extends CockroachDialect {
-  readonly #lease: MigrationLeaseOptions
-  readonly #url: string
-
-  constructor(config: CockroachDialectConfig & { connectionString: string }) {
-    super(config)
-    this.#lease = config.migrationLock ?? {}
-    this.#url = config.connectionString
-  }
-
-  override createAdapter(): CockroachAdapter {
-    return new CockroachAdapter(this.#lease, async () => new pg.Pool({ connectionString: this.#url }))
   }
 }
 
@@ -244,8 +222,8 @@ for (const target of allTargets) {
           },
         },
       })
-      const first = new Kysely<unknown>({ dialect: new SeparateRenewalDialect(config) })
-      const second = new Kysely<unknown>({ dialect: new SeparateRenewalDialect(config) })
+      const first = new Kysely<unknown>({ dialect: new CockroachDialect(config) })
+      const second = new Kysely<unknown>({ dialect: new CockroachDialect(config) })
       try {
         const firstRun = new Migrator({ db: first, provider: staticProvider(migrations(1)) }).migrateToLatest()
         await waitFor(async () => (await sideEffectCounts(database))['001_long'] === 1)
