@@ -48,6 +48,8 @@ export interface Machine {
   readonly kysely: string
   readonly pg: string
   readonly pgCursor: string
+  /** The 1-minute load average when the run started and when it ended: how busy the machine was. */
+  readonly loadAverage: { readonly start: number; readonly end: number }
 }
 
 export interface Results {
@@ -124,7 +126,12 @@ async function describeMachine(options: Options): Promise<Machine> {
     kysely: packageVersion(options.kyselyPackage),
     pg: packageVersion('pg'),
     pgCursor: packageVersion('pg-cursor'),
+    loadAverage: { start: round2(os.loadavg()[0]!), end: Number.NaN },
   }
+}
+
+function round2(value: number): number {
+  return Math.round(value * 100) / 100
 }
 
 function targetRows(reports: readonly WorkloadReport[]): string[][] {
@@ -140,7 +147,8 @@ function targetRows(reports: readonly WorkloadReport[]): string[][] {
 }
 
 function missedBy(t: TargetCheck): string {
-  return `${Math.abs((t.ratio / t.limit - 1) * 100).toFixed(1)}%`
+  const percent = Math.abs((t.ratio / t.limit - 1) * 100)
+  return `${percent.toFixed(percent < 0.1 ? 2 : 1)}%`
 }
 
 function renderMarkdown(results: Results): string {
@@ -163,6 +171,11 @@ function renderMarkdown(results: Results): string {
         ['Database', machine.postgres],
         ['kysely', machine.kysely],
         ['pg / pg-cursor', `${machine.pg} / ${machine.pgCursor}`],
+        [
+          'Load average (1 min)',
+          `${machine.loadAverage.start} at the start, ${machine.loadAverage.end} at the end (${machine.cores} cores; ` +
+            'above the core count, other processes competed with the benchmark for the CPU)',
+        ],
       ],
     ),
     '',
@@ -236,7 +249,7 @@ async function main(): Promise<number> {
     generatedAt: new Date().toISOString(),
     mode: options.quick ? 'quick' : 'full',
     only: options.only,
-    machine,
+    machine: { ...machine, loadAverage: { start: machine.loadAverage.start, end: round2(os.loadavg()[0]!) } },
     workloads: reports,
   }
   if (!existsSync(options.out)) mkdirSync(options.out, { recursive: true })

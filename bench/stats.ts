@@ -50,6 +50,14 @@ export interface RoundsOptions {
   readonly rounds: number
   readonly log?: (message: string) => void
   readonly label?: string
+  /**
+   * Force a full garbage collection before every run (needs --expose-gc, which scripts/bench.mjs
+   * passes), so one contender's garbage is not collected on the next one's time. Worth it for long
+   * runs that leave a lot of garbage (bulk inserts, streams). Not for short CPU-bound runs: forced
+   * full collections every few milliseconds are nothing like an application's steady state, and
+   * were seen to penalise the compiler that ran right after them.
+   */
+  readonly collectGarbage?: boolean
 }
 
 /**
@@ -66,9 +74,9 @@ export async function runRounds<S>(contenders: readonly Contender<S>[], options:
     const measured = round >= options.warmup
     for (let i = 0; i < contenders.length; i++) {
       const contender = contenders[(round + i) % contenders.length]!
-      // Collect the previous contender's garbage now, not during this one's timing (runs with
-      // --expose-gc; scripts/bench.mjs passes it).
-      collectGarbage()
+      if (options.collectGarbage === true) {
+        collectGarbage()
+      }
       const sample = await contender.run()
       if (measured) {
         samples.get(contender.name)!.push(sample)

@@ -6,10 +6,11 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-const WIDTH = 960
-const LABEL_WIDTH = 400
-const PLOT_LEFT = LABEL_WIDTH + 12
 const PLOT_WIDTH = 400
+/** Room right of the plot for the value and its target. */
+const VALUE_WIDTH = 190
+/** Average advance of a 12px sans-serif character, for sizing the label column without a font engine. */
+const CHAR_WIDTH = 6.4
 const BAR_HEIGHT = 16
 const ROW_HEIGHT = 22
 const GROUP_HEADER = 26
@@ -40,10 +41,14 @@ export function renderChart(results) {
   const limits = groups.flatMap((g) => g.targets.map((t) => t.limit))
   const top = Math.max(1.25, ...ratios.map((r) => r * 1.08), ...limits.map((l) => l * 1.08))
   const scaleMax = Math.min(MAX_SCALE, Math.ceil(top * 4) / 4)
+  const longest = Math.max(...groups.flatMap((g) => g.chart.map((b) => b.label.length)), 20)
+  const LABEL_WIDTH = Math.ceil(24 + longest * CHAR_WIDTH)
+  const PLOT_LEFT = LABEL_WIDTH + 12
+  const WIDTH = Math.max(900, PLOT_LEFT + PLOT_WIDTH + VALUE_WIDTH)
   const x = (ratio) => PLOT_LEFT + (Math.min(Math.max(ratio, 0), scaleMax) / scaleMax) * PLOT_WIDTH
   const rows = groups.reduce((n, g) => n + g.chart.length, 0)
   const plotHeight = groups.length * GROUP_HEADER + rows * ROW_HEIGHT
-  const height = TOP + plotHeight + 40
+  const height = TOP + plotHeight + 50
 
   const parts = []
   parts.push(
@@ -90,11 +95,11 @@ export function renderChart(results) {
       const clipped = bar.ratio > scaleMax
       const target = targetOf(group, bar)
       const color = target === undefined ? CONTEXT : target.met ? MET : MISSED
-      const goal = target === undefined ? '' : ` (target ${target.kind === 'max' ? '≤' : '≥'} ${target.limit})`
+      const goal = target === undefined ? '' : `(target ${target.kind === 'max' ? '≤' : '≥'} ${target.limit})`
       parts.push(
         `<text x="${LABEL_WIDTH}" y="${y + 15}" text-anchor="end" fill="#1f2328">${escape(bar.label)}</text>`,
         `<rect x="${PLOT_LEFT}" y="${y + 3}" width="${width.toFixed(1)}" height="${BAR_HEIGHT}" rx="2" fill="${color}">` +
-          `<title>${escape(`${bar.label}: ${bar.ratio.toFixed(3)}x${goal}`)}</title></rect>`,
+          `<title>${escape(`${bar.label}: ${bar.ratio.toFixed(3)}x ${goal}`.trim())}</title></rect>`,
       )
       if (target !== undefined) {
         const tx = x(target.limit).toFixed(1)
@@ -103,7 +108,7 @@ export function renderChart(results) {
       const textX = Math.max(PLOT_LEFT + width, target === undefined ? 0 : x(target.limit)) + 6
       parts.push(
         `<text x="${textX.toFixed(1)}" y="${y + 15}" fill="#1f2328">${bar.ratio.toFixed(2)}x${clipped ? ' →' : ''}` +
-          `<tspan fill="#59636e">${escape(goal)}</tspan></text>`,
+          `<tspan dx="5" fill="#59636e">${escape(goal)}</tspan></text>`,
       )
       y += ROW_HEIGHT
     }

@@ -104,7 +104,7 @@ export const workload: Workload = {
             { name: 'Kysely + CockroachDialect', run: insertAll(kyselyInserter(pools.cockroach)) },
             { name: 'Kysely + PostgresDialect', run: insertAll(kyselyInserter(pools.postgres)) },
           ],
-          { warmup, rounds },
+          { warmup, rounds, collectGarbage: true },
         )
         const raw = samples.get('raw pg')!
         const crdb = samples.get('Kysely + CockroachDialect')!

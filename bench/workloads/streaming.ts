@@ -149,7 +149,7 @@ export const workload: Workload = {
             { name: 'Kysely + PostgresDialect', run: kyselyStream(pools.postgres, total) },
             { name: 'pg-cursor, one row per await', run: rawCursorRowIterator(pools.raw, total) },
           ],
-          { warmup, rounds },
+          { warmup, rounds, collectGarbage: true },
         )
         const raw = samples.get('raw pg-cursor')!
         const crdb = samples.get('Kysely + CockroachDialect')!
