@@ -239,7 +239,7 @@ function readCertificateFile(path: string, parameter: string): string {
     return readFileSync(path.replace(/^~(?=\/)/, process.env.HOME ?? '~'), 'utf8')
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error)
-    throw new TypeError(`CockroachDialect: cannot read the ${parameter} file '${path}': ${reason}`)
+    throw new TypeError(`CockroachDialect: cannot read the ${parameter} file '${path}': ${reason}`, { cause: error })
   }
 }
 
