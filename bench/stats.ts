@@ -133,6 +133,23 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n')
 }
 
+/** Wall time and this process's CPU time (user + system) of one measured run, in milliseconds. */
+export interface Timing {
+  readonly ms: number
+  readonly cpuMs: number
+}
+
+/** Starts a stopwatch for wall and CPU time; call the returned function to read both. */
+export function startTimer(): () => Timing {
+  const wall = nowMs()
+  const cpu = process.cpuUsage()
+  return () => {
+    const ms = nowMs() - wall
+    const { user, system } = process.cpuUsage(cpu)
+    return { ms, cpuMs: (user + system) / 1000 }
+  }
+}
+
 /** A full garbage collection, if the process runs with --expose-gc. */
 export function collectGarbage(): void {
   const gc = (globalThis as { gc?: () => void }).gc

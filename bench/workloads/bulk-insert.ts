@@ -4,7 +4,7 @@
 import type { Kysely } from 'kysely'
 import type pg from 'pg'
 import type { BenchContext, Workload, WorkloadResult } from '../bench-types.js'
-import { formatNumber, formatRatioSummary, formatSummary, markdownTable, nowMs, pairedRatio, runRounds, summarize } from '../stats.js'
+import { formatNumber, formatRatioSummary, formatSummary, markdownTable, pairedRatio, runRounds, startTimer, summarize } from '../stats.js'
 import { createBenchDatabase, createContenders } from '../support.js'
 
 interface Item {
@@ -73,7 +73,7 @@ export const workload: Workload = {
   title: 'Bulk insert in multi-row batches',
   async run(context: BenchContext): Promise<WorkloadResult> {
     const rowCount = context.quick ? 20_000 : 100_000
-    const rounds = context.quick ? 3 : 9
+    const rounds = context.quick ? 3 : 15
     const warmup = 1
     const rows = makeRows(rowCount)
     const chunks = batches(rows, BATCH_SIZE)
@@ -88,14 +88,14 @@ export const workload: Workload = {
         const insertAll = (insert: (batch: readonly Item[]) => Promise<unknown>) => async () => {
           // Emptying the table is not part of the timing.
           await pools.raw.query('truncate items')
-          const start = nowMs()
+          const stop = startTimer()
           for (const chunk of chunks) await insert(chunk)
-          const ms = nowMs() - start
+          const timing = stop()
           const { rows: counted } = await pools.raw.query<{ n: number }>('select count(*)::int as n from items')
           if (counted[0]!.n !== rowCount) {
             throw new Error(`bulk insert: expected ${rowCount} rows, found ${counted[0]!.n}`)
           }
-          return ms
+          return timing
         }
         context.log(`bulk-insert: ${formatNumber(rowCount)} rows in batches of ${BATCH_SIZE}, ${warmup} warm-up + ${rounds} rounds`)
         const samples = await runRounds(
@@ -106,14 +106,18 @@ export const workload: Workload = {
           ],
           { warmup, rounds, collectGarbage: true },
         )
-        const raw = samples.get('raw pg')!
-        const crdb = samples.get('Kysely + CockroachDialect')!
+        const wall = (name: string) => samples.get(name)!.map((t) => t.ms)
+        const cpu = (name: string) => samples.get(name)!.map((t) => t.cpuMs)
+        const raw = wall('raw pg')
+        const crdb = wall('Kysely + CockroachDialect')
         const ratio = pairedRatio(crdb, raw)
-        const table = [...samples].map(([name, ms]) => [
+        const table = [...samples.keys()].map((name) => [
           name,
-          formatSummary(summarize(ms), ' ms'),
-          formatNumber((rowCount / summarize(ms).median) * 1000),
-          name === 'raw pg' ? 'baseline' : formatRatioSummary(pairedRatio(ms, raw)),
+          formatSummary(summarize(wall(name)), ' ms'),
+          formatNumber((rowCount / summarize(wall(name)).median) * 1000),
+          name === 'raw pg' ? 'baseline' : formatRatioSummary(pairedRatio(wall(name), raw)),
+          formatSummary(summarize(cpu(name)), ' ms'),
+          name === 'raw pg' ? 'baseline' : formatRatioSummary(pairedRatio(cpu(name), cpu('raw pg'))),
         ])
         const markdown = [
           `${formatNumber(rowCount)} rows of 6 columns (integer, 2 text, integer, numeric, timestamptz) into a table ` +
@@ -121,8 +125,9 @@ export const workload: Workload = {
             `parameters each) sent one after another on one connection. Raw pg builds each statement text once per ` +
             `batch length and flattens the values; Kysely builds and compiles \`insertInto('items').values(batch)\` for ` +
             `every batch. The table is truncated before each run, outside the timing. ${warmup} warm-up and ${rounds} ` +
-            `measured rounds, contenders in rotating order. The package has no insertMany-style helper, so none is measured.`,
-          markdownTable(['Contender', 'Time for all rows', 'Rows/s', 'Time vs raw pg'], table),
+            `measured rounds, contenders in rotating order. Client CPU is this process's user + system time for the run. The package has no insertMany-style ` +
+            `helper, so none is measured.`,
+          markdownTable(['Contender', 'Time for all rows', 'Rows/s', 'Time vs raw pg', 'Client CPU', 'Client CPU vs raw pg'], table),
         ]
         return {
           markdown: markdown.join('\n\n'),
@@ -137,7 +142,7 @@ export const workload: Workload = {
           ],
           chart: [
             { label: 'Time vs raw pg (lower is better)', ratio: ratio.median },
-            { label: 'Time vs PostgresDialect (lower is better)', ratio: pairedRatio(crdb, samples.get('Kysely + PostgresDialect')!).median },
+            { label: 'Time vs PostgresDialect (lower is better)', ratio: pairedRatio(crdb, wall('Kysely + PostgresDialect')).median },
           ],
         }
       } finally {

@@ -8,7 +8,8 @@ import type { Kysely } from 'kysely'
 import Cursor from 'pg-cursor'
 import type pg from 'pg'
 import type { BenchContext, TargetCheck, Workload, WorkloadResult } from '../bench-types.js'
-import { formatNumber, formatRatioSummary, formatSummary, markdownTable, nowMs, pairedRatio, runRounds, summarize } from '../stats.js'
+import { formatNumber, formatRatioSummary, formatSummary, markdownTable, pairedRatio, runRounds, startTimer, summarize } from '../stats.js'
+import type { Timing } from '../stats.js'
 import { createBenchDatabase, createContenders } from '../support.js'
 
 export interface StreamRow {
@@ -33,12 +34,12 @@ interface RssSample {
   readonly peakRssKiB: number
 }
 
-function rawCursorStream(pool: pg.Pool, limit: number): () => Promise<number> {
+function rawCursorStream(pool: pg.Pool, limit: number): () => Promise<Timing> {
   const text = `select ${STREAM_COLUMNS.map((c) => `"${c}"`).join(', ')} from "stream_rows" where "id" <= $1`
   return async () => {
     const client = await pool.connect()
     try {
-      const start = nowMs()
+      const stop = startTimer()
       const cursor = client.query(new Cursor<StreamRow>(text, [limit]))
       let count = 0
       for (;;) {
@@ -47,7 +48,7 @@ function rawCursorStream(pool: pg.Pool, limit: number): () => Promise<number> {
         for (const row of rows) count += row.id > 0 ? 1 : 0
       }
       await cursor.close()
-      return check(count, limit, nowMs() - start)
+      return check(count, limit, stop())
     } finally {
       client.release()
     }
@@ -58,7 +59,7 @@ function rawCursorStream(pool: pg.Pool, limit: number): () => Promise<number> {
  * pg-cursor behind an async generator that yields one row at a time: the shape of Kysely's
  * `stream()`. Not a target baseline; it shows what that shape costs without Kysely.
  */
-function rawCursorRowIterator(pool: pg.Pool, limit: number): () => Promise<number> {
+function rawCursorRowIterator(pool: pg.Pool, limit: number): () => Promise<Timing> {
   const text = `select ${STREAM_COLUMNS.map((c) => `"${c}"`).join(', ')} from "stream_rows" where "id" <= $1`
   async function* rows(client: pg.PoolClient): AsyncGenerator<StreamRow> {
     const cursor = client.query(new Cursor<StreamRow>(text, [limit]))
@@ -75,32 +76,32 @@ function rawCursorRowIterator(pool: pg.Pool, limit: number): () => Promise<numbe
   return async () => {
     const client = await pool.connect()
     try {
-      const start = nowMs()
+      const stop = startTimer()
       let count = 0
       for await (const row of rows(client)) count += row.id > 0 ? 1 : 0
-      return check(count, limit, nowMs() - start)
+      return check(count, limit, stop())
     } finally {
       client.release()
     }
   }
 }
 
-function kyselyStream(db: Kysely<StreamDB>, limit: number): () => Promise<number> {
+function kyselyStream(db: Kysely<StreamDB>, limit: number): () => Promise<Timing> {
   return async () => {
-    const start = nowMs()
+    const stop = startTimer()
     let count = 0
     for await (const row of db.selectFrom('stream_rows').select(STREAM_COLUMNS).where('id', '<=', limit).stream(CHUNK_SIZE)) {
       count += row.id > 0 ? 1 : 0
     }
-    return check(count, limit, nowMs() - start)
+    return check(count, limit, stop())
   }
 }
 
-function check(count: number, expected: number, ms: number): number {
+function check(count: number, expected: number, timing: Timing): Timing {
   if (count !== expected) {
     throw new Error(`streaming: expected ${expected} rows, got ${count}`)
   }
-  return ms
+  return timing
 }
 
 async function measureRss(url: string, rows: number, mode: 'kysely' | 'pg-cursor'): Promise<RssSample> {
@@ -124,7 +125,7 @@ export const workload: Workload = {
   async run(context: BenchContext): Promise<WorkloadResult> {
     const total = context.quick ? 200_000 : 1_000_000
     const small = total / 10
-    const rounds = context.quick ? 4 : 9
+    const rounds = context.quick ? 4 : 11
     const warmup = 1
     const rssRepeats = context.quick ? 2 : 3
     const database = await createBenchDatabase(context.pgUrl, 'bench_streaming')
@@ -151,17 +152,21 @@ export const workload: Workload = {
           ],
           { warmup, rounds, collectGarbage: true },
         )
-        const raw = samples.get('raw pg-cursor')!
-        const crdb = samples.get('Kysely + CockroachDialect')!
-        const pgDialect = samples.get('Kysely + PostgresDialect')!
+        const wall = (name: string) => samples.get(name)!.map((t) => t.ms)
+        const cpu = (name: string) => samples.get(name)!.map((t) => t.cpuMs)
+        const raw = wall('raw pg-cursor')
+        const crdb = wall('Kysely + CockroachDialect')
+        const pgDialect = wall('Kysely + PostgresDialect')
         // Rows per second relative to the baseline = baseline time / contender time.
         const speed = pairedRatio(raw, crdb)
         const speedVsPostgresDialect = pairedRatio(pgDialect, crdb)
-        const throughputRows = [...samples].map(([name, ms]) => [
+        const throughputRows = [...samples.keys()].map((name) => [
           name,
-          formatSummary(summarize(ms), ' ms'),
-          formatNumber((total / summarize(ms).median) * 1000),
-          name === 'raw pg-cursor' ? 'baseline' : formatRatioSummary(pairedRatio(raw, ms)),
+          formatSummary(summarize(wall(name)), ' ms'),
+          formatNumber((total / summarize(wall(name)).median) * 1000),
+          name === 'raw pg-cursor' ? 'baseline' : formatRatioSummary(pairedRatio(raw, wall(name))),
+          formatSummary(summarize(cpu(name)), ' ms'),
+          name === 'raw pg-cursor' ? 'baseline' : formatRatioSummary(pairedRatio(cpu(name), cpu('raw pg-cursor'))),
         ])
 
         context.log(`streaming: peak RSS of fresh processes at ${formatNumber(small)} and ${formatNumber(total)} rows, ${rssRepeats} each`)
@@ -206,8 +211,12 @@ export const workload: Workload = {
             `\`select ... where id <= $1\` in chunks of ${CHUNK_SIZE} rows: Kysely's \`stream(${CHUNK_SIZE})\` (an ` +
             `async iterator of rows) vs pg-cursor's \`read(${CHUNK_SIZE})\` loop on a pooled client. ${warmup} warm-up ` +
             `and ${rounds} measured rounds, contenders in rotating order. Rows/s ratios are the contender's rows per ` +
-            `second over the baseline's (higher is better).`,
-          markdownTable(['Contender', 'Time for all rows', 'Rows/s', 'Rows/s vs raw pg-cursor'], throughputRows),
+            `second over the baseline's (higher is better). Client CPU is this process's user + system time for the run ` +
+            `(lower is better): the library's own cost, and the figure least disturbed by other load on the machine.`,
+          markdownTable(
+            ['Contender', 'Time for all rows', 'Rows/s', 'Rows/s vs raw pg-cursor', 'Client CPU', 'Client CPU vs raw pg-cursor'],
+            throughputRows,
+          ),
           `Kysely + CockroachDialect vs Kysely + PostgresDialect: ${formatRatioSummary(speedVsPostgresDialect)} the rows per second. ` +
             `"pg-cursor, one row per await" is raw pg-cursor behind an async generator that yields row by row, the ` +
             `shape of \`stream()\`: what is left between it and Kysely is Kysely's own per-row work.`,
