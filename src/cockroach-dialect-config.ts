@@ -1,5 +1,6 @@
 import type { DatabaseConnection, PostgresCursorConstructor, PostgresPool } from 'kysely'
 import type { PoolConfig } from 'pg'
+import type { CockroachIntrospectorOptions } from './cockroach-introspector.js'
 import type { Int8Mode } from './int8-type-parsers.js'
 import type { MigrationLeaseOptions } from './migration-lease-options.js'
 
@@ -54,6 +55,12 @@ export interface CockroachDialectConfig {
   readonly applicationName?: string
   /** How INT8 values are returned. Defaults to `'string'`. See {@link Int8Mode}. */
   readonly int8?: Int8Mode
+  /**
+   * Options of the introspector behind `db.introspection` (used by the Migrator and by
+   * `kysely-cockroachdb codegen`), e.g. `{ includeHiddenColumns: true }` to list `rowid` and other
+   * `NOT VISIBLE` columns.
+   */
+  readonly introspection?: CockroachIntrospectorOptions
   /** Tuning of the migration lock lease used by Kysely's `Migrator`. */
   readonly migrationLock?: MigrationLeaseOptions
 }

@@ -77,7 +77,7 @@ export class CockroachDialect implements Dialect {
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Kysely's Dialect interface takes Kysely<any>
   createIntrospector(db: Kysely<any>): DatabaseIntrospector {
-    return new CockroachIntrospector(db)
+    return new CockroachIntrospector(db, this.#config.introspection)
   }
 }
 

@@ -228,9 +228,18 @@ describe('CockroachIntrospector on CockroachDB', { skip: cockroachSkip }, () => 
   })
 
   it('includes hidden columns when asked', async () => {
+    const expectedHidden = ['counters.secret', 'events.rowid', 'order_totals.rowid', 'orders.crdb_internal_created_at_shard_16']
+    const hiddenOf = (tables: readonly CockroachTableMetadata[]) =>
+      tables.flatMap((t) => t.columns.filter((c) => c.isHidden).map((c) => `${t.name}.${c.name}`))
     const tables = await new CockroachIntrospector(db, { includeHiddenColumns: true }).getTables()
-    const hidden = tables.flatMap((t) => t.columns.filter((c) => c.isHidden).map((c) => `${t.name}.${c.name}`))
-    assert.deepEqual(hidden, ['counters.secret', 'events.rowid', 'order_totals.rowid', 'orders.crdb_internal_created_at_shard_16'])
+    assert.deepEqual(hiddenOf(tables), expectedHidden)
+    // The same through the dialect option, i.e. what db.introspection and codegen use.
+    const viaDialect = createKysely(database, { introspection: { includeHiddenColumns: true } })
+    try {
+      assert.deepEqual(hiddenOf((await viaDialect.introspection.getTables()) as CockroachTableMetadata[]), expectedHidden)
+    } finally {
+      await viaDialect.destroy()
+    }
   })
 
   it('getSchemas() leaves out crdb_internal, pg_extension and the other system schemas', async () => {
