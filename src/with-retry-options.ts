@@ -127,8 +127,8 @@ export interface ResolvedRetryOptions {
  * ```
  */
 export const DEFAULT_RETRY_OPTIONS = Object.freeze({
-  maxAttempts: 10,
-  baseDelayMs: 10,
+  maxAttempts: 20,
+  baseDelayMs: 100,
   maxDelayMs: 1000,
   strategy: 'restart' as RetryStrategy,
 })
@@ -221,7 +221,8 @@ export function resolveRetryOptions(options: WithRetryOptions = {}): ResolvedRet
       throw new TypeError(`withRetry: ${name} must be a function.`)
     }
   }
-  const retryOn = options.retryOn === undefined ? [] : typeof options.retryOn === 'function' ? [options.retryOn] : options.retryOn
+  const retryOn: readonly unknown[] | undefined =
+    options.retryOn === undefined ? [] : typeof options.retryOn === 'function' ? [options.retryOn] : options.retryOn
   if (!Array.isArray(retryOn) || !retryOn.every((p) => typeof p === 'function')) {
     throw new TypeError('withRetry: retryOn must be a function (error) => boolean, or an array of them.')
   }
@@ -239,7 +240,7 @@ export function resolveRetryOptions(options: WithRetryOptions = {}): ResolvedRet
     strategy,
     signal: options.signal,
     onRetry: options.onRetry,
-    retryOn: Object.freeze([...retryOn]),
+    retryOn: Object.freeze([...(retryOn as readonly RetryPredicate[])]),
     idempotent: options.idempotent ?? false,
   })
 }

@@ -28,6 +28,7 @@ export type RetryCallback<DB, T> = (trx: Transaction<DB>, attempt: RetryAttempt)
 const SAVEPOINT = CompiledQuery.raw('savepoint cockroach_restart')
 const RELEASE = CompiledQuery.raw('release savepoint cockroach_restart')
 const ROLLBACK_TO = CompiledQuery.raw('rollback to savepoint cockroach_restart')
+const BEGIN = CompiledQuery.raw('begin')
 
 /**
  * Where an attempt was when it failed: before any COMMIT (`begin`, `fn`), while the statement that
@@ -107,48 +108,47 @@ async function runWithRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, opt
       return result
     } catch (error) {
       const open = trx
-      trx = undefined
+      const end = phase === 'finish' || (phase === 'commit' && options.strategy === 'restart') ? endAfterFailedCommit : rollBack
       if (signal?.aborted && error === signal.reason) {
-        await rollBack(open)
+        await end(open)
         throw error
       }
       let decision: Decision
       try {
         decision = decide(error, phase, options)
       } catch (predicateError) {
-        await rollBack(open)
+        await end(open)
         throw predicateError
       }
       if (decision === 'ambiguous') {
         if (!options.idempotent) {
           // The connection is unusable or the transaction over: this ROLLBACK only releases it.
-          await rollBack(open)
+          await end(open)
           throw new AmbiguousCommitError(error, attempt, commitStatement(phase, options))
         }
         decision = 'retry'
       }
       if (decision === 'fail') {
-        await rollBack(open)
+        await end(open)
         throw error
       }
       if (signal?.aborted) {
-        await rollBack(open)
+        await end(open)
         throw signal.reason
       }
       let delayMs: number
       try {
         delayMs = nextDelay(error, attempt, started, options)
       } catch (exhaustedError) {
-        await rollBack(open)
+        await end(open)
         throw exhaustedError
       }
-      trx = await keepForRetryInPlace(open, error, phase, options)
+      trx = await keepForRetryInPlace(open, error, phase, options, end)
       try {
         await options.onRetry?.(Object.freeze({ attempt, error, delayMs }))
         await sleepUnlessAborted(delayMs, options)
       } catch (stop) {
         await rollBack(trx)
-        trx = undefined
         throw stop
       }
     }
@@ -242,6 +242,7 @@ async function keepForRetryInPlace<DB>(
   error: unknown,
   phase: Phase,
   options: ResolvedRetryOptions,
+  end: (trx: ControlledTransaction<DB> | undefined) => Promise<void>,
 ): Promise<ControlledTransaction<DB> | undefined> {
   if (trx === undefined) {
     return undefined
@@ -256,7 +257,7 @@ async function keepForRetryInPlace<DB>(
       // Start over in a new transaction; the next attempt reports its own errors.
     }
   }
-  await rollBack(trx)
+  await end(trx)
   return undefined
 }
 
@@ -306,6 +307,26 @@ function sleepUnlessAborted(ms: number, options: ResolvedRetryOptions): Promise<
       },
     )
   })
+}
+
+/**
+ * Releases the connection after COMMIT itself failed. A failed COMMIT ends the transaction on both
+ * servers, and CockroachDB answers a ROLLBACK outside a transaction with an error ("there is no
+ * transaction in progress", pkg/sql/conn_executor_exec.go `execStmtInNoTxnState`), which would make
+ * Kysely destroy a healthy connection: a reconnect for every commit-time retry under contention.
+ * An empty transaction opened first gives the ROLLBACK something to end. If the session is still in
+ * a transaction after all, BEGIN fails (or only warns, on PostgreSQL) and ROLLBACK ends that one.
+ */
+async function endAfterFailedCommit<DB>(trx: ControlledTransaction<DB> | undefined): Promise<void> {
+  if (trx === undefined || trx.isCommitted || trx.isRolledBack) {
+    return
+  }
+  try {
+    await trx.executeQuery(BEGIN)
+  } catch {
+    // See above: ROLLBACK follows either way.
+  }
+  await rollBack(trx)
 }
 
 /**

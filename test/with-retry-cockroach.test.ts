@@ -167,6 +167,9 @@ describe('withRetry on CockroachDB', { skip: cockroachSkip }, () => {
         },
         { baseDelayMs: 1, onRetry: (e) => void retries.push(e) },
       )
+      // 3, not 2: every attempt ran on the same session, where the injection was switched on. A
+      // ROLLBACK sent after the failed COMMIT would have failed ("there is no transaction in
+      // progress") and cost the connection; withRetry sends BEGIN first.
       assert.equal(result, 3)
       assert.equal(retries.length, 2)
       assert.deepEqual(
@@ -176,6 +179,7 @@ describe('withRetry on CockroachDB', { skip: cockroachSkip }, () => {
           ['commit', '40001'],
         ],
       )
+      assert.equal(singlePool.totalCount, 1)
     } finally {
       await sql`reset inject_retry_errors_on_commit_enabled`.execute(single)
     }

@@ -60,27 +60,49 @@ class ScriptedPool {
   async connect(): Promise<PostgresPoolClient> {
     const id = ++this.connects
     this.checkedOut++
-    const pool = this
     let released = false
+    let inTransaction = false
+    const run = (statement: string): Failure => {
+      this.log.push(`${id}: ${statement}`)
+      const n = (this.#counts.get(statement) ?? 0) + 1
+      this.#counts.set(statement, n)
+      const failure = this.#script(statement, n)
+      // CockroachDB's transaction states, as far as these tests need them: COMMIT ends the
+      // transaction even when it fails, and ROLLBACK outside a transaction is an error
+      // (cockroachdb/cockroach pkg/sql/conn_executor_exec.go, execStmtInNoTxnState).
+      if (/^(begin|start transaction)/.test(statement)) {
+        inTransaction ||= failure === undefined
+      } else if (statement === 'commit') {
+        inTransaction = false
+      } else if (statement === 'rollback') {
+        const wasInTransaction = inTransaction
+        inTransaction = false
+        if (failure === undefined && !wasInTransaction) {
+          return pgError('25P01', 'there is no transaction in progress')
+        }
+      }
+      return failure
+    }
+    const answersRollback = () => this.commitAnswersRollback
+    const onRelease = (destroy: boolean) => {
+      this.checkedOut--
+      this.releases.push(destroy)
+    }
     return {
       processID: id,
       async query(text: unknown) {
         const statement = String(text)
-        pool.log.push(`${id}: ${statement}`)
-        const n = (pool.#counts.get(statement) ?? 0) + 1
-        pool.#counts.set(statement, n)
-        const failure = pool.#script(statement, n)
+        const failure = run(statement)
         if (failure !== undefined) {
           throw failure
         }
-        const command = statement === 'commit' && pool.commitAnswersRollback ? 'ROLLBACK' : statement.split(' ')[0]!.toUpperCase()
+        const command = statement === 'commit' && answersRollback() ? 'ROLLBACK' : statement.split(' ')[0]!.toUpperCase()
         return { command, rowCount: 0, rows: [] }
       },
       release(destroy?: boolean) {
         assert.equal(released, false, 'released twice')
         released = true
-        pool.checkedOut--
-        pool.releases.push(destroy === true)
+        onRelease(destroy === true)
       },
     } as unknown as PostgresPoolClient
   }
@@ -243,7 +265,10 @@ describe('withRetry control flow (scripted connection)', () => {
         await update(trx)
       }, recorded().options)
       assert.equal(calls, 2, code)
-      assert.deepEqual(pool.statements.slice(2, 5), ['commit', 'rollback', 'begin'], code)
+      // COMMIT failed, so the transaction is over: BEGIN gives the releasing ROLLBACK a
+      // transaction to end, and the healthy connection goes back to the pool.
+      assert.deepEqual(pool.statements.slice(2, 6), ['commit', 'begin', 'rollback', 'begin'], code)
+      assert.deepEqual(pool.releases, [false, false], code)
       assert.equal(pool.checkedOut, 0)
       await db.destroy()
     }
@@ -635,6 +660,7 @@ describe('withRetry savepoint strategy (scripted connection)', () => {
       `1: ${UPDATE}`,
       '1: release savepoint cockroach_restart',
       '1: commit',
+      '1: begin',
       '1: rollback',
       '2: begin',
       '2: savepoint cockroach_restart',
