@@ -4,6 +4,7 @@
 //
 //   node .build/bench/run.js --pg-url=postgres://... [--quick] [--only=name,name] [--out=bench]
 //                            [--kysely-package=kysely]
+//   node .build/bench/run.js --render=bench      (RESULTS.md again from bench/results.json)
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { dirname, join } from 'node:path'
@@ -147,6 +148,9 @@ function targetRows(reports: readonly WorkloadReport[]): string[][] {
 }
 
 function missedBy(t: TargetCheck): string {
+  if (t.limit === 0) {
+    return String(Math.abs(t.ratio))
+  }
   const percent = Math.abs((t.ratio / t.limit - 1) * 100)
   return `${percent.toFixed(percent < 0.1 ? 2 : 1)}%`
 }
@@ -198,7 +202,17 @@ function renderMarkdown(results: Results): string {
 }
 
 async function main(): Promise<number> {
-  const options = parseOptions(process.argv.slice(2))
+  const argv = process.argv.slice(2)
+  const render = argv.find((a) => a.startsWith('--render='))
+  if (render !== undefined) {
+    // Re-renders RESULTS.md from a saved results.json (after a change to this file's format).
+    const dir = render.slice('--render='.length)
+    const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as Results
+    writeFileSync(join(dir, 'RESULTS.md'), renderMarkdown(results))
+    console.log(`[bench] wrote ${join(dir, 'RESULTS.md')} from ${join(dir, 'results.json')}`)
+    return 0
+  }
+  const options = parseOptions(argv)
   const here = dirname(fileURLToPath(import.meta.url))
   let workloads = await loadWorkloads(join(here, 'workloads'))
   if (options.only.length) {

@@ -20,7 +20,7 @@ const MET = '#2da44e'
 const MISSED = '#cf222e'
 const CONTEXT = '#8c959f'
 /** Ratios beyond this are drawn to the edge, with their value printed: one outlier must not flatten the rest. */
-const MAX_SCALE = 3
+const MAX_SCALE = 2
 
 function escape(text) {
   return String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
