@@ -1,5 +1,4 @@
 import type { CompiledQuery, DatabaseConnection, QueryResult } from 'kysely'
-import { isMultipleActivePortalsError } from './error-classifiers.js'
 import { readSqlCursor } from './sql-cursor.js'
 
 type ExecuteOptions = Parameters<DatabaseConnection['executeQuery']>[1]
@@ -56,18 +55,8 @@ export class CockroachConnection implements DatabaseConnection {
     this.#inTransaction = value
   }
 
-  async executeQuery<R>(compiledQuery: CompiledQuery, options?: ExecuteOptions): Promise<QueryResult<R>> {
-    try {
-      return await this.#inner.executeQuery<R>(compiledQuery, options)
-    } catch (error) {
-      if (isMultipleActivePortalsError(error) && error instanceof Error) {
-        error.message +=
-          ' (kysely-cockroachdb: a pg-cursor stream was still open on this connection inside a transaction ' +
-          'that this dialect did not start. Finish or break out of the stream before running other ' +
-          'statements, or use db.transaction(), where stream() reads through a SQL cursor.)'
-      }
-      throw error
-    }
+  executeQuery<R>(compiledQuery: CompiledQuery, options?: ExecuteOptions): Promise<QueryResult<R>> {
+    return this.#inner.executeQuery<R>(compiledQuery, options)
   }
 
   streamQuery<R>(

@@ -101,6 +101,16 @@ export class CockroachIntrospector extends PostgresIntrospector implements Datab
   }
 }
 
+// Columns of relations with their relation, schema, type and default: the part both servers share.
+const COLUMN_CATALOGS = sql`
+  from pg_catalog.pg_attribute a
+  join pg_catalog.pg_class c on c.oid = a.attrelid
+  join pg_catalog.pg_namespace ns on ns.oid = c.relnamespace
+  join pg_catalog.pg_type typ on typ.oid = a.atttypid
+  join pg_catalog.pg_namespace tns on tns.oid = typ.typnamespace
+  left join pg_catalog.pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
+`
+
 const RELATION_FILTER = sql`
   where c.relkind in ('r', 'v', 'm', 'p', 'f')
     and a.attnum > 0
@@ -142,12 +152,7 @@ function columnsQuery(server: ServerInfo) {
         isc.is_hidden as "is_hidden",
         ${attIsHidden} as "att_is_hidden",
         isc.column_comment as "comment"
-      from pg_catalog.pg_attribute a
-      join pg_catalog.pg_class c on c.oid = a.attrelid
-      join pg_catalog.pg_namespace ns on ns.oid = c.relnamespace
-      join pg_catalog.pg_type typ on typ.oid = a.atttypid
-      join pg_catalog.pg_namespace tns on tns.oid = typ.typnamespace
-      left join pg_catalog.pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
+      ${COLUMN_CATALOGS}
       left join information_schema.columns isc
         on isc.table_catalog = current_database()
         and isc.table_schema = ns.nspname
@@ -176,12 +181,7 @@ function columnsQuery(server: ServerInfo) {
       null::text as "is_hidden",
       null::bool as "att_is_hidden",
       d.description as "comment"
-    from pg_catalog.pg_attribute a
-    join pg_catalog.pg_class c on c.oid = a.attrelid
-    join pg_catalog.pg_namespace ns on ns.oid = c.relnamespace
-    join pg_catalog.pg_type typ on typ.oid = a.atttypid
-    join pg_catalog.pg_namespace tns on tns.oid = typ.typnamespace
-    left join pg_catalog.pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
+    ${COLUMN_CATALOGS}
     left join pg_catalog.pg_description d
       on d.objoid = a.attrelid
       and d.objsubid = a.attnum

@@ -20,7 +20,8 @@ interface QueryConfigClient {
  *
  * - has an `error` listener while checked out (pg-pool removes its own on checkout, and an
  *   `error` event with no listener would crash the process when a connection drops between queries);
- * - is destroyed, not pooled again, once it has seen a connection-level error;
+ * - is destroyed, not pooled again, once it has seen a connection-level error, and names that
+ *   error as the `cause` of the bare "not queryable" error of a statement sent on it afterwards;
  * - parses INT8 with the dialect's per-query type overrides, leaving pg's global parsers alone.
  *
  * @internal
@@ -64,6 +65,9 @@ export class CockroachPoolClient implements PostgresPoolClient {
   readonly #client: PostgresPoolClient
   readonly #types: PgTypeOverrides | undefined
   #broken = false
+  // pg clients are event emitters that emit `error` on every connection loss; other clients (a
+  // custom PostgresPool) only show it in query rejections.
+  readonly #emitsErrors: boolean
   // node-postgres reports an error that arrives between queries only as an event; the next query
   // then fails with a bare "not queryable". Kept to name the cause there.
   #connectionError: Error | undefined
@@ -72,8 +76,9 @@ export class CockroachPoolClient implements PostgresPoolClient {
     this.#client = client
     this.#types = types
     const events = client as unknown as Partial<EventSource>
-    if (typeof events.on === 'function') {
-      events.on('error', (error) => {
+    this.#emitsErrors = typeof events.on === 'function'
+    if (this.#emitsErrors) {
+      events.on!('error', (error) => {
         this.#broken = true
         this.#connectionError ??= error
       })
@@ -98,15 +103,19 @@ export class CockroachPoolClient implements PostgresPoolClient {
       this.#types === undefined
         ? this.#client.query<R>(sqlOrCursor, values)
         : (this.#client as unknown as QueryConfigClient).query<R>({ text: sqlOrCursor, values, types: this.#types })
-    return pending.catch((error: unknown) => {
-      if (isConnectionError(error)) {
-        this.#broken = true
-        if (error instanceof Error && error.cause === undefined && this.#connectionError !== error) {
-          error.cause = this.#connectionError
-        }
+    // A healthy pg client reports connection loss through the listener above: no handler needed on
+    // the hot path. A broken one gets the cause named; a non-emitting client is classified here.
+    return this.#emitsErrors && !this.#broken ? pending : pending.catch((error: unknown) => this.#failed(error))
+  }
+
+  #failed(error: unknown): never {
+    if (isConnectionError(error)) {
+      this.#broken = true
+      if (error instanceof Error && error.cause === undefined && this.#connectionError !== error) {
+        error.cause = this.#connectionError
       }
-      throw error
-    })
+    }
+    throw error
   }
 
   release(destroy?: boolean): void {

@@ -18,49 +18,11 @@ import { CockroachDialect, findSqlState, withRetry } from '../src/index.js'
 import type { RetryEvent } from '../src/index.js'
 import { cockroachSkip, cockroachTarget, createTestDatabase } from './harness/targets.js'
 import type { TestDatabase } from './harness/targets.js'
+import { barrier, recordStatements } from './harness/concurrency.js'
+import type { SentStatement } from './harness/concurrency.js'
 
 interface DB {
   account: { id: number; balance: string }
-}
-
-interface Sent {
-  readonly sql: string
-  readonly error?: unknown
-}
-
-/** Records the statements the pool's clients send (below the dialect, so BEGIN/COMMIT show). */
-function recordStatements(pool: pg.Pool): Sent[] {
-  const sent: Sent[] = []
-  pool.on('connect', (client) => {
-    const query = client.query.bind(client) as (...args: unknown[]) => unknown
-    ;(client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-      const first = args[0] as string | { text?: string }
-      const text = typeof first === 'string' ? first : first.text
-      const result = query(...args)
-      if (text === undefined || !(result instanceof Promise)) return result
-      return result.then(
-        (value: unknown) => {
-          sent.push({ sql: text })
-          return value
-        },
-        (error: unknown) => {
-          sent.push({ sql: text, error })
-          throw error
-        },
-      )
-    }
-  })
-  return sent
-}
-
-function barrier(parties: number): () => Promise<void> {
-  let arrived = 0
-  let open!: () => void
-  const opened = new Promise<void>((resolve) => (open = resolve))
-  return () => {
-    if (++arrived === parties) open()
-    return opened
-  }
 }
 
 describe('withRetry on CockroachDB', { skip: cockroachSkip }, () => {
@@ -68,7 +30,7 @@ describe('withRetry on CockroachDB', { skip: cockroachSkip }, () => {
   // One connection, so session variables set on it apply to the transactions withRetry runs.
   let singlePool: pg.Pool
   let single: Kysely<DB>
-  let sent: Sent[]
+  let sent: SentStatement[]
   let pool: pg.Pool
   let db: Kysely<DB>
 

@@ -25,6 +25,7 @@ import {
   withRetry,
 } from '../../src/index.js'
 import type { WithRetryOptions } from '../../src/index.js'
+import { seeded } from '../../test/harness/concurrency.js'
 import type { BenchContext, ChartBar, TargetCheck, Workload, WorkloadResult } from '../bench-types.js'
 import { formatNumber, markdownTable, median, nowMs, quantile, runRounds } from '../stats.js'
 import type { Contender } from '../stats.js'
@@ -102,17 +103,6 @@ function withRetryTransfer(options: WithRetryOptions): Transfer {
   }
 }
 
-/** A small deterministic generator, so every contender gets the same sequence of transfers. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** `workers` closed-loop workers doing transfers for `durationMs`; unfinished transfers complete. */
 async function measure(db: Kysely<DB>, transfer: Transfer, workers: number, durationMs: number): Promise<Sample> {
