@@ -76,12 +76,40 @@ export function isConnectionError(error: unknown): boolean {
  * ("multiple active portals not supported", later "... is in preview, please set session variable
  * multiple_active_portals_enabled ..."), see cockroachdb/cockroach pkg/sql/distsql_running.go and
  * cockroach#40195.
+ *
+ * Kysely never runs into this through this dialect (statements on a connection are serialized,
+ * and `stream()` inside transactions reads a SQL cursor); it is for code that drives
+ * node-postgres directly.
+ *
+ * ```ts
+ * import { isMultipleActivePortalsError } from 'kysely-cockroachdb'
+ *
+ * try {
+ *   await client.query('update job set done = true where id = $1', [id]) // a pg-cursor is still open
+ * } catch (error) {
+ *   if (isMultipleActivePortalsError(error)) {
+ *     // close the cursor first, or read through DECLARE ... CURSOR / FETCH
+ *   }
+ *   throw error
+ * }
+ * ```
  */
 export function isMultipleActivePortalsError(error: unknown): boolean {
   const message = readProperty(error, 'message')
   return getSqlState(error) === '0A000' && typeof message === 'string' && message.includes('multiple active portals')
 }
 
+/**
+ * Reads `value[key]` when `value` is an object, else `undefined`: for inspecting errors of unknown
+ * shape.
+ *
+ * ```ts
+ * import { readProperty } from 'kysely-cockroachdb'
+ *
+ * readProperty(new Error('x'), 'message') // 'x'
+ * readProperty(undefined, 'message') // undefined
+ * ```
+ */
 export function readProperty(value: unknown, key: string): unknown {
   return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined
 }
