@@ -2,7 +2,15 @@
 // package (the CommonJS build next to the ESM one).
 const AMBIGUOUS_COMMIT_ERROR = Symbol.for('kysely-cockroachdb.AmbiguousCommitError')
 
-/** The statement that was in flight when the outcome of the commit became unknown. */
+/**
+ * The statement that was in flight when the outcome of the commit became unknown.
+ *
+ * ```ts
+ * if (error instanceof AmbiguousCommitError && error.statement === 'commit') {
+ *   // reconcile: check whether the row exists before writing it again
+ * }
+ * ```
+ */
 export type CommitStatement = 'commit' | 'release savepoint cockroach_restart'
 
 /**

@@ -17,7 +17,17 @@ type CompileQuery = QueryCompiler['compileQuery']
 // Kysely's driver types these with its unexported PostgresConnection class.
 type InnerConnection = Parameters<PostgresDriver['releaseConnection']>[0]
 
-/** What {@link CockroachDialect} resolves its configuration to for the driver. */
+/**
+ * What {@link CockroachDialect} resolves its configuration to for the driver. Build a driver
+ * yourself only to subclass it; the dialect normally does this.
+ *
+ * ```ts
+ * import pg from 'pg'
+ * import { CockroachDriver } from 'kysely-cockroachdb'
+ *
+ * const driver = new CockroachDriver({ createPool: async () => new pg.Pool({ connectionString }) })
+ * ```
+ */
 export interface CockroachDriverConfig {
   /** Creates the underlying `pg.Pool` (called once, by `init`). */
   readonly createPool: () => Promise<PostgresPool>

@@ -6,6 +6,11 @@ import { parseTable, quoteIdentifier } from './table-hint-marker.js'
  * Index hints for {@link indexHint}, CockroachDB's `@{...}` flags (docs
  * /docs/stable/table-expressions#force-index-selection; `index_flags_param` in
  * pkg/sql/parser/sql.y). Index names are used exactly as given, quoted; plugins do not rename them.
+ *
+ * ```ts
+ * db.selectFrom(indexHint(db, 'account', { forceIndex: 'account_name_key', direction: 'desc' })).selectAll()
+ * // select * from "account"@{FORCE_INDEX="account_name_key",DESC}
+ * ```
  */
 export interface IndexHintOptions {
   /** `FORCE_INDEX=<index>`: scan this index (`'primary'` for the primary index). */

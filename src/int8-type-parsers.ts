@@ -10,6 +10,10 @@ import pg from 'pg'
  * - `'bigint'`: exact, as a native `bigint`.
  * - `'number'`: a JS `number`; a value outside ±(2^53 - 1) makes the query fail with a `RangeError`
  *   instead of being rounded silently.
+ *
+ * ```ts
+ * new CockroachDialect({ connectionString, int8: 'bigint' }) // select id ... -> { id: 1048576123456789n }
+ * ```
  */
 export type Int8Mode = 'string' | 'bigint' | 'number'
 

@@ -7,7 +7,16 @@ import type { ColumnMetadata, TableMetadata } from 'kysely'
 // 'kysely/migration', which kysely 0.28 does not have.
 const KYSELY_MIGRATION_TABLES: ReadonlySet<string> = new Set(['kysely_migration', 'kysely_migration_lock'])
 
-/** Which server a connection talks to, from `select version()`. */
+/**
+ * Which server a connection talks to, from `select version()`.
+ *
+ * ```ts
+ * const server: ServerInfo = await new CockroachIntrospector(db).getServerInfo()
+ * if (server.kind === 'cockroachdb' && server.version[0] >= 24) {
+ *   // ...
+ * }
+ * ```
+ */
 export interface ServerInfo {
   readonly kind: 'cockroachdb' | 'postgres'
   /** `[major, minor, patch]`, e.g. `[24, 2, 3]` for CockroachDB v24.2.3 or `[15, 4, 0]` for PostgreSQL 15.4. */

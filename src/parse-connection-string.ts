@@ -13,10 +13,21 @@ import type { ConnectionOptions } from 'node:tls'
  * node-postgres on its own treats `require` and `verify-ca` as `verify-full` unless
  * `uselibpqcompat=true` is set (node-postgres PR #3473), so a URL copied from a libpq tool or from
  * sqlalchemy-cockroachdb would silently mean something else there.
+ *
+ * ```ts
+ * const sslmode: SslMode = parseConnectionString(process.env.DATABASE_URL!).sslmode
+ * ```
  */
 export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full'
 
-/** The subset of node-postgres' client configuration that a connection string can set. */
+/**
+ * The subset of node-postgres' client configuration that a connection string can set.
+ *
+ * ```ts
+ * const { host, port, ssl, sslmode } = parseConnectionString('postgresql://root@localhost:26257/defaultdb?sslmode=disable')
+ * // 'localhost', 26257, false, 'disable'
+ * ```
+ */
 export interface ParsedConnectionString {
   readonly host?: string
   readonly port?: number
@@ -160,7 +171,14 @@ export function parseConnectionString(connectionString: string): ParsedConnectio
   })
 }
 
-/** Replaces the password of a connection string (or anything that looks like one) with `****`. */
+/**
+ * Replaces the password of a connection string (in the authority or as a `password` parameter)
+ * with `****`, for logs and error messages.
+ *
+ * ```ts
+ * redactConnectionString('postgresql://app:s3cret@db:26257/bank') // 'postgresql://app:****@db:26257/bank'
+ * ```
+ */
 export function redactConnectionString(connectionString: string): string {
   return connectionString
     .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:)[^@/?#]*@/i, '$1****@')

@@ -8,6 +8,11 @@ import type { AsOfSystemTimeValue, BoundedStaleness } from './as-of-system-time-
  * CockroachDB only allows on single-statement queries (pkg/sql/sem/asof/as_of.go accepts
  * `with_min_timestamp`/`with_max_staleness` only where the caller opts in, which SET TRANSACTION
  * does not).
+ *
+ * ```ts
+ * const at: ReadAtValue = followerReadTimestamp() // or '-10s', a Date, { minutes: 5 }, a bigint of nanoseconds
+ * await readAt(db, at, (trx) => trx.selectFrom('account').selectAll().execute())
+ * ```
  */
 export type ReadAtValue = Exclude<AsOfSystemTimeValue, BoundedStaleness>
 

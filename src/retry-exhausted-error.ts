@@ -1,6 +1,14 @@
 const RETRY_EXHAUSTED_ERROR = Symbol.for('kysely-cockroachdb.RetryExhaustedError')
 
-/** Which limit of {@link withRetry} ran out. */
+/**
+ * Which limit of {@link withRetry} ran out.
+ *
+ * ```ts
+ * if (error instanceof RetryExhaustedError && error.limit === 'maxElapsedMs') {
+ *   metrics.increment('db.retry_budget_exhausted')
+ * }
+ * ```
+ */
 export type RetryLimit = 'maxAttempts' | 'maxElapsedMs'
 
 /**

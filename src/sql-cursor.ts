@@ -53,7 +53,13 @@ export async function* readSqlCursor<R>(
   }
 }
 
-/** Options of {@link streamWithSqlCursor}. */
+/**
+ * Options of {@link streamWithSqlCursor}.
+ *
+ * ```ts
+ * streamWithSqlCursor(trx, query, { chunkSize: 500 })
+ * ```
+ */
 export interface StreamWithSqlCursorOptions {
   /** Rows per `FETCH`. Default 1000. */
   readonly chunkSize?: number

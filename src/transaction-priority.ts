@@ -4,6 +4,11 @@ import { CompiledQuery } from 'kysely'
  * A CockroachDB transaction priority. Under contention, a transaction with a higher priority is
  * less likely to be the one that has to retry (docs /docs/stable/set-transaction, "PRIORITY";
  * /docs/stable/transactions#transaction-priorities). `normal` is the default.
+ *
+ * ```ts
+ * const priority: TransactionPriority = 'high'
+ * await withRetry(db, fn, { priority })
+ * ```
  */
 export type TransactionPriority = 'low' | 'normal' | 'high'
 
@@ -73,6 +78,11 @@ export function transactionPriorityQuery(priority: TransactionPriority): Compile
 /**
  * What {@link setTransactionPriority} needs of its `trx` argument: any Kysely `Transaction` (or
  * `ControlledTransaction`) has it.
+ *
+ * ```ts
+ * const trx = await db.startTransaction().execute()
+ * await setTransactionPriority(trx, 'low') // a ControlledTransaction is a PrioritizableTransaction
+ * ```
  */
 export interface PrioritizableTransaction {
   readonly isTransaction: boolean

@@ -15,6 +15,10 @@ import type { TransactionPriority } from './transaction-priority.js'
  *   The transaction keeps its connection, its priority and its locks between attempts ("holds its
  *   place in line"). CockroachDB only in effect: PostgreSQL accepts the statements, but a rolled
  *   back savepoint keeps the transaction's snapshot, so a PostgreSQL serialization failure repeats.
+ *
+ * ```ts
+ * await withRetry(db, fn, { strategy: 'savepoint', priority: 'high' })
+ * ```
  */
 export type RetryStrategy = 'restart' | 'savepoint'
 
@@ -29,7 +33,15 @@ export type RetryStrategy = 'restart' | 'savepoint'
  */
 export const RETRY_STRATEGIES: readonly RetryStrategy[] = Object.freeze(['restart', 'savepoint'])
 
-/** What {@link WithRetryOptions.onRetry} is told before each wait. */
+/**
+ * What {@link WithRetryOptions.onRetry} is told before each wait.
+ *
+ * ```ts
+ * await withRetry(db, fn, {
+ *   onRetry: ({ attempt, error, delayMs }) => logger.warn({ attempt, delayMs, code: findSqlState(error) }, 'retrying transaction'),
+ * })
+ * ```
+ */
 export interface RetryEvent {
   /** The attempt that failed, from 1. The next one is `attempt + 1`. */
   readonly attempt: number
@@ -39,7 +51,14 @@ export interface RetryEvent {
   readonly delayMs: number
 }
 
-/** An extra condition under which {@link withRetry} retries, see {@link WithRetryOptions.retryOn}. */
+/**
+ * An extra condition under which {@link withRetry} retries, see {@link WithRetryOptions.retryOn}.
+ *
+ * ```ts
+ * const lockTimeout: RetryPredicate = (error) => findSqlState(error) === '55P03'
+ * await withRetry(db, fn, { retryOn: [lockTimeout] })
+ * ```
+ */
 export type RetryPredicate = (error: unknown) => boolean
 
 /**

@@ -9,7 +9,16 @@ import { transactionPriorityQuery } from './transaction-priority.js'
 import { resolveRetryOptions, retryDelay } from './with-retry-options.js'
 import type { ResolvedRetryOptions, WithRetryOptions } from './with-retry-options.js'
 
-/** What the callback of {@link withRetry} is told about the attempt it runs in. */
+/**
+ * What the callback of {@link withRetry} is told about the attempt it runs in.
+ *
+ * ```ts
+ * await withRetry(db, async (trx, { attempt, signal }) => {
+ *   if (attempt > 1) log.debug({ attempt }, 'running the transfer again')
+ *   return trx.selectFrom('account').selectAll().execute()
+ * })
+ * ```
+ */
 export interface RetryAttempt {
   /** 1 for the first run of the callback, 2 for the first retry, ... */
   readonly attempt: number
@@ -20,7 +29,17 @@ export interface RetryAttempt {
   readonly signal: AbortSignal | undefined
 }
 
-/** The callback of {@link withRetry}. */
+/**
+ * The callback of {@link withRetry}: it may run more than once, so it does nothing outside the
+ * database.
+ *
+ * ```ts
+ * const transfer: RetryCallback<DB, void> = async (trx) => {
+ *   await trx.updateTable('account').set({ balance: 0n }).where('id', '=', id).execute()
+ * }
+ * await withRetry(db, transfer)
+ * ```
+ */
 export type RetryCallback<DB, T> = (trx: Transaction<DB>, attempt: RetryAttempt) => Promise<T>
 
 // The savepoint name CockroachDB's client-side retry protocol uses

@@ -6,8 +6,9 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { CamelCasePlugin, Kysely, PostgresAdapter, PostgresQueryCompiler } from 'kysely'
 import type { CompiledQuery, DatabaseConnection, Dialect, Driver, QueryResult } from 'kysely'
-import { CockroachIntrospector, detectServer, isSystemSchema, mapIntrospectionRows } from '../src/index.js'
-import type { IntrospectionColumnRow } from '../src/index.js'
+import { CockroachIntrospector } from '../src/index.js'
+import { detectServer, isSystemSchema, mapIntrospectionRows } from '../src/introspection-rows.js'
+import type { IntrospectionColumnRow } from '../src/introspection-rows.js'
 
 interface Fixture {
   readonly version: string

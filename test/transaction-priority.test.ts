@@ -3,13 +3,13 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql } from 'kysely'
+import { setTransactionPriority } from '../src/index.js'
 import {
   TRANSACTION_PRIORITIES,
   assertTransactionPriority,
   isTransactionPriority,
-  setTransactionPriority,
   transactionPriorityQuery,
-} from '../src/index.js'
+} from '../src/transaction-priority.js'
 import { cockroachSkip, cockroachTarget, createKysely, createTestDatabase } from './harness/targets.js'
 import type { TestDatabase } from './harness/targets.js'
 

@@ -18,10 +18,9 @@ import {
   isRetryExhaustedError,
   isRetryableError,
   isSerializationFailure,
-  resolveRetryOptions,
-  retryDelay,
   withRetry,
 } from '../src/index.js'
+import { resolveRetryOptions, retryDelay } from '../src/with-retry-options.js'
 import type { RetryEvent, WithRetryOptions } from '../src/index.js'
 
 interface DB {
