@@ -103,9 +103,9 @@ export function isMultipleActivePortalsError(error: unknown): boolean {
  * Reads `value[key]` when `value` is an object, else `undefined`: for inspecting errors of unknown
  * shape.
  *
- * ```ts
- * import { readProperty } from 'kysely-cockroachdb'
+ * @internal
  *
+ * ```ts
  * readProperty(new Error('x'), 'message') // 'x'
  * readProperty(undefined, 'message') // undefined
  * ```
