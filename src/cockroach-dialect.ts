@@ -134,7 +134,13 @@ function poolFactory(config: CockroachDialectConfig): () => Promise<PostgresPool
     if (config.applicationName !== undefined) {
       options.application_name = config.applicationName
     }
-    return new pg.Pool(options) as unknown as PostgresPool
+    const pool = new pg.Pool(options)
+    // pg-pool emits `error` on the pool when the server ends an idle connection (57P01 during a
+    // CockroachDB rolling restart or node drain, a load balancer timeout) and has already dropped
+    // that client; unheard, the event would crash the process. Nobody else can reach this pool to
+    // listen, and the next query simply opens a new connection.
+    pool.on('error', () => undefined)
+    return pool as unknown as PostgresPool
   }
 }
 

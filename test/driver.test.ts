@@ -121,6 +121,24 @@ for (const target of allTargets) {
   })
 }
 
+describe('idle pooled connections ended by the server (PostgreSQL)', () => {
+  it('do not crash the process, and the pool opens a new connection', async () => {
+    const database = await createTestDatabase(postgresTarget, 'idle_drop')
+    const db = createKysely<DB>(database)
+    try {
+      const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db)
+      // The connection is idle in the pool now; the server ends it as a rolling restart would.
+      await adminQuery(postgresTarget, 'select pg_terminate_backend($1)', [rows[0]!.pid])
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      const after = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db)
+      assert.notEqual(after.rows[0]!.pid, rows[0]!.pid)
+    } finally {
+      await db.destroy()
+      await database.drop()
+    }
+  })
+})
+
 describe('broken connections (PostgreSQL)', () => {
   let database: TestDatabase
   let pool: pg.Pool
