@@ -25,8 +25,8 @@ export { getSqlState, isConnectionError, isMultipleActivePortalsError } from './
 // Transactions that retry
 export { withRetry } from './with-retry.js'
 export type { RetryAttempt, RetryCallback } from './with-retry.js'
-export { DEFAULT_RETRY_OPTIONS } from './with-retry-options.js'
-export type { RetryEvent, RetryPredicate, RetryStrategy, WithRetryOptions } from './with-retry-options.js'
+export { DEFAULT_RETRY_OPTIONS, resolveRetryOptions, retryDelay } from './with-retry-options.js'
+export type { ResolvedRetryOptions, RetryEvent, RetryPredicate, RetryStrategy, WithRetryOptions } from './with-retry-options.js'
 export { AmbiguousCommitError } from './ambiguous-commit-error.js'
 export type { CommitStatement } from './ambiguous-commit-error.js'
 export { RetryExhaustedError, isRetryExhaustedError } from './retry-exhausted-error.js'

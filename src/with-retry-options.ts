@@ -116,7 +116,13 @@ export interface WithRetryOptions {
   readonly idempotent?: boolean
 }
 
-/** {@link WithRetryOptions} after validation and defaults. */
+/**
+ * {@link WithRetryOptions} after validation and defaults, frozen.
+ *
+ * ```ts
+ * const { maxAttempts, baseDelayMs } = resolveRetryOptions({ maxAttempts: 5 }) // 5, 100
+ * ```
+ */
 export interface ResolvedRetryOptions {
   readonly maxAttempts: number
   readonly maxElapsedMs: number | undefined
