@@ -9,6 +9,7 @@ import { CockroachQueryCompiler } from './cockroach-query-compiler.js'
 import { createInt8TypeOverrides, INT8_MODES } from './int8-type-parsers.js'
 import type { PgTypeOverrides } from './int8-type-parsers.js'
 import { parseConnectionString } from './parse-connection-string.js'
+import { quoteLiteral } from './sql-quoting.js'
 
 /** The `application_name` of connections in pools this dialect builds, unless configured. */
 export const DEFAULT_APPLICATION_NAME = 'kysely-cockroachdb'
@@ -146,8 +147,4 @@ function poolFactory(config: CockroachDialectConfig): () => Promise<PostgresPool
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
-}
-
-function quoteLiteral(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`
 }

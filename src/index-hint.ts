@@ -1,6 +1,6 @@
 import type { Kysely, QueryCreator } from 'kysely'
 import { HintedTable } from './hinted-table.js'
-import { parseTable, quoteIdentifier } from './table-hint-marker.js'
+import { parseTable, quoteUserIdentifier } from './table-hint-marker.js'
 
 /**
  * Index hints for {@link indexHint}, CockroachDB's `@{...}` flags (docs
@@ -97,7 +97,7 @@ export function indexHint<DB, T extends keyof DB & string>(
 
 function renderIndexHint(hint: string | IndexHintOptions): string {
   if (typeof hint === 'string') {
-    return quoteIdentifier(hint, 'indexHint(): the index name')
+    return quoteUserIdentifier(hint, 'indexHint(): the index name')
   }
   if (typeof hint !== 'object' || hint === null) {
     throw new TypeError("indexHint(): the hint must be an index name or options such as { forceIndex: 'idx' }.")
@@ -110,7 +110,7 @@ function renderIndexHint(hint: string | IndexHintOptions): string {
   const parts: string[] = []
   const forceIndex = hint.forceIndex
   if (forceIndex !== undefined) {
-    parts.push(`FORCE_INDEX=${quoteIdentifier(forceIndex, 'indexHint(): forceIndex')}`)
+    parts.push(`FORCE_INDEX=${quoteUserIdentifier(forceIndex, 'indexHint(): forceIndex')}`)
   }
   if (hint.direction !== undefined) {
     if (hint.direction !== 'asc' && hint.direction !== 'desc') {
@@ -159,5 +159,5 @@ function renderZigzag(value: IndexHintOptions['forceZigzag']): string[] {
   if (!Array.isArray(names) || names.length === 0) {
     throw new TypeError('indexHint(): forceZigzag must be true, an index name or a non-empty array of index names.')
   }
-  return names.map((name) => `FORCE_ZIGZAG=${quoteIdentifier(name, 'indexHint(): a forceZigzag index name')}`)
+  return names.map((name) => `FORCE_ZIGZAG=${quoteUserIdentifier(name, 'indexHint(): a forceZigzag index name')}`)
 }

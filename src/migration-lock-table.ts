@@ -1,5 +1,6 @@
 import type { MigrationLockOptions } from 'kysely'
 import { getSqlState } from './error-classifiers.js'
+import { quoteIdentifier, quoteLiteral } from './sql-quoting.js'
 
 /** Runs one statement and returns its rows; the adapter has one per session it uses. @internal */
 export interface LeaseSqlRunner {
@@ -164,12 +165,4 @@ function toDate(value: unknown): Date | undefined {
     return Number.isNaN(date.getTime()) ? undefined : date
   }
   return undefined
-}
-
-function quoteIdentifier(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`
-}
-
-function quoteLiteral(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`
 }

@@ -9,6 +9,7 @@
 // plugins' treatment. CockroachQueryCompiler recognises the fragment by its shape.
 import { RawNode, TableNode } from 'kysely'
 import type { OperationNode } from 'kysely'
+import { quoteIdentifier } from './sql-quoting.js'
 
 /** CockroachDB's join hints (`opt_join_hint` in pkg/sql/parser/sql.y). */
 export type JoinAlgorithm = 'hash' | 'merge' | 'lookup' | 'inverted'
@@ -50,12 +51,12 @@ export function readTableHint(node: RawNode): TableHint | undefined {
   }
 }
 
-/** Quotes an identifier for SQL text: double quotes, embedded quotes doubled. */
-export function quoteIdentifier(name: unknown, what: string): string {
+/** Quotes a user-given identifier for SQL text, after checking it is a usable name. */
+export function quoteUserIdentifier(name: unknown, what: string): string {
   if (typeof name !== 'string' || name.length === 0 || name.includes('\0')) {
     throw new TypeError(`${what} must be a non-empty string without NUL characters, got ${JSON.stringify(name)}.`)
   }
-  return `"${name.replace(/"/g, '""')}"`
+  return quoteIdentifier(name)
 }
 
 /** A table name as Kysely reads it: `table` or `schema.table`, without an alias. */
