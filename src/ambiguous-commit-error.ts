@@ -60,3 +60,13 @@ export class AmbiguousCommitError extends Error {
     Object.defineProperty(this, AMBIGUOUS_COMMIT_ERROR, { value: true })
   }
 }
+
+/**
+ * Whether `error` is an {@link AmbiguousCommitError}, also one thrown by another copy of the
+ * package (the CommonJS build next to the ESM one), where `instanceof` fails.
+ *
+ * @internal
+ */
+export function hasAmbiguousCommitBrand(error: unknown): error is AmbiguousCommitError {
+  return typeof error === 'object' && error !== null && AMBIGUOUS_COMMIT_ERROR in error
+}

@@ -1,9 +1,7 @@
 import { isAbortedTransactionError } from 'kysely'
+import { hasAmbiguousCommitBrand } from './ambiguous-commit-error.js'
 import { getSqlState, isConnectionError, readProperty } from './error-classifiers.js'
 import { isRetryExhaustedError } from './retry-exhausted-error.js'
-
-// The brand AmbiguousCommitError instances carry (see ambiguous-commit-error.ts).
-const AMBIGUOUS_COMMIT_ERROR = Symbol.for('kysely-cockroachdb.AmbiguousCommitError')
 
 // How deep `cause` chains are followed: application code wraps database errors a few times at most,
 // and the bound keeps a cyclic chain from looping.
@@ -15,10 +13,6 @@ const MAX_CAUSE_DEPTH = 8
  * RetryExhaustedError): their cause was already judged, and retrying it again from an outer loop
  * would multiply attempts.
  */
-function hasAmbiguousCommitBrand(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && AMBIGUOUS_COMMIT_ERROR in error
-}
-
 function someInCauseChain(error: unknown, predicate: (error: unknown) => boolean): boolean {
   let current = error
   for (let depth = 0; depth <= MAX_CAUSE_DEPTH && current !== undefined && current !== null; depth++) {
