@@ -20,6 +20,11 @@ interface DB {
 }
 
 const HOT_ROWS = 4
+
+/** Fails the statement with SQLSTATE 40001 and `message`, as a real serialization conflict would. */
+async function raiseSerializationFailure(trx: Kysely<DB>, message: string): Promise<void> {
+  await sql`do $$ begin raise exception '${sql.raw(message)}' using errcode = '40001'; end $$`.execute(trx)
+}
 const INITIAL_BALANCE = 1000
 
 describe('withRetry on PostgreSQL', () => {
@@ -259,7 +264,7 @@ describe('withRetry on PostgreSQL', () => {
         pids.push(rows[0]!.pid)
         await trx.insertInto('note').values({ id: attempt, body: `attempt ${attempt}` }).execute()
         if (attempt < 3) {
-          await sql`do $$ begin raise exception 'restart transaction: injected' using errcode = '40001'; end $$`.execute(trx)
+          await raiseSerializationFailure(trx, 'restart transaction: injected')
         }
         return attempt
       },
@@ -321,7 +326,7 @@ describe('withRetry on PostgreSQL', () => {
         async (trx) => {
           calls++
           await trx.insertInto('note').values({ id: calls, body: 'never' }).execute()
-          await sql`do $$ begin raise exception 'could not serialize' using errcode = '40001'; end $$`.execute(trx)
+          await raiseSerializationFailure(trx, 'could not serialize')
         },
         { maxAttempts: 3, baseDelayMs: 1 },
       ),
@@ -345,7 +350,7 @@ describe('withRetry on PostgreSQL', () => {
         db,
         async (trx) => {
           calls++
-          await sql`do $$ begin raise exception 'could not serialize' using errcode = '40001'; end $$`.execute(trx)
+          await raiseSerializationFailure(trx, 'could not serialize')
         },
         {
           signal: controller.signal,
