@@ -2,14 +2,16 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { CompiledQuery, DialectAdapterBase } from 'kysely'
 import type { Kysely, MigrationLockOptions, PostgresPool } from 'kysely'
-import { getSqlState, isConnectionError } from './error-classifiers.js'
+import { isConnectionError } from './error-classifiers.js'
 import { MigrationLease } from './migration-lease.js'
 import { MigrationLeaseLostError } from './migration-lease-lost-error.js'
 import { resolveMigrationLeaseOptions } from './migration-lease-options.js'
 import type { MigrationLeaseOptions, ResolvedMigrationLeaseOptions } from './migration-lease-options.js'
 import { MigrationLeaseSession } from './migration-lease-session.js'
 import { MigrationLockTable } from './migration-lock-table.js'
-import type { LeaseSqlRunner } from './migration-lock-table.js'
+import type { LeaseHolder, LeaseSqlRunner } from './migration-lock-table.js'
+import { classifyMigrationLockError, migrationLockRetryDelay } from './migration-lock-retry.js'
+import type { MigrationLockStatement } from './migration-lock-retry.js'
 import { MigrationLockTimeoutError } from './migration-lock-timeout-error.js'
 
 // Kysely's DialectAdapter methods take Kysely<any>.
@@ -18,9 +20,6 @@ type AnyKysely = Kysely<any>
 
 /** Where {@link CockroachAdapter} finds the connection settings for its lease renewal session. */
 export type MigrationLeasePoolSource = PostgresPool | (() => Promise<PostgresPool>)
-
-const FIRST_RETRY_DELAY_MS = 50
-const MAX_RETRY_DELAY_MS = 1_000
 
 /**
  * Kysely's dialect adapter for CockroachDB, with a migration lock that works there.
@@ -44,7 +43,11 @@ const MAX_RETRY_DELAY_MS = 1_000
  *
  * The lease needs two columns Kysely's lock table does not have, `lease_owner` and
  * `lease_expires_at`; the first migration run adds them (`ALTER TABLE ... ADD COLUMN IF NOT
- * EXISTS`, safe when several migrators race).
+ * EXISTS`). Several migrators starting at once race on those schema changes and on the lock row;
+ * the errors such races raise (CockroachDB's 42701 "in the middle of being added" and 55000
+ * "being dropped, try again later", 40001, PostgreSQL's 23505 on a catalog index, ...) are
+ * retried with the same backoff until `acquireTimeoutMs`; the table of them, with the source of
+ * each, is in src/migration-lock-retry.ts.
  *
  * Renewal session: Kysely runs the migrations on the connection that took the lock, and a
  * renewal queued behind a long statement there would arrive too late. Given the dialect's pool
@@ -103,7 +106,10 @@ export class CockroachAdapter extends DialectAdapterBase {
 
   override async acquireMigrationLock(db: AnyKysely, options: MigrationLockOptions): Promise<void> {
     if (this.#leases.has(db)) {
-      throw new Error('CockroachAdapter: this connection already holds the migration lock; release it first.')
+      throw new Error(
+        'CockroachAdapter.acquireMigrationLock: this Kysely instance already holds the migration lock. Run one ' +
+          'Migrator call at a time per instance, or wait for the running one to finish.',
+      )
     }
     const { acquireTimeoutMs, leaseDurationMs } = this.options
     const deadline = performance.now() + acquireTimeoutMs
@@ -112,34 +118,31 @@ export class CockroachAdapter extends DialectAdapterBase {
     await ensureLeaseColumns(table, connection, deadline)
 
     const owner = createOwnerId()
+    let holder: LeaseHolder | undefined
+    let lastRace: unknown
     for (let attempt = 0; ; attempt++) {
-      let acquired = false
-      try {
-        acquired = await table.tryAcquire(connection, owner, leaseDurationMs)
-      } catch (error) {
-        // 40001: CockroachDB could not serialize this UPDATE with a competing migrator's, and it
-        // changed nothing. 40003 (ambiguous result): it may have taken the lease, and taking it
-        // again under the same owner id succeeds, so trying again is safe either way.
-        if (!isRetryableAcquireError(error)) {
-          throw error
-        }
-      }
-      if (acquired) {
+      const taken = await retryOnRace('lock-row', () => table.tryAcquire(connection, owner, leaseDurationMs))
+      if (taken.ok && taken.value) {
         break
       }
-      const holder = await table.readHolder(connection)
-      if (holder === undefined) {
-        throw new Error(
-          `kysely-cockroachdb: the migration lock row '${table.rowId}' is missing from ${table.sql}. Kysely's ` +
-            'Migrator inserts it before taking the lock; was it deleted while the Migrator started? Run the ' +
-            'migration again.',
-        )
+      const seen = taken.ok ? await retryOnRace('lock-row', () => table.readHolder(connection)) : taken
+      if (seen.ok) {
+        if (seen.value === undefined) {
+          throw new Error(
+            `CockroachAdapter.acquireMigrationLock: the migration lock row '${table.rowId}' is missing from ${table.sql}. ` +
+              "Kysely's Migrator inserts it before taking the lock; was it deleted while the Migrator started? Run " +
+              'the migration again.',
+          )
+        }
+        holder = seen.value
+      } else {
+        lastRace = seen.error
       }
       const remaining = deadline - performance.now()
       if (remaining <= 0) {
-        throw timeoutError(table, holder, acquireTimeoutMs)
+        throw timeoutError(table, holder, lastRace, acquireTimeoutMs)
       }
-      await sleep(Math.min(backoff(attempt), remaining))
+      await sleep(Math.min(migrationLockRetryDelay(attempt), remaining))
     }
 
     const renewer = (await this.#openRenewalSession()) ?? connection
@@ -159,24 +162,32 @@ export class CockroachAdapter extends DialectAdapterBase {
     await lease.stop()
 
     const connection = connectionRunner(db)
-    let released: boolean
+    // Past the lease's own duration, giving up costs nothing: the lease has run out by then.
+    const deadline = performance.now() + this.options.leaseDurationMs
+    let released: Released
     try {
-      released = await lease.table.release(connection, lease.owner)
+      released = await releaseLease(lease, connection, deadline)
     } catch (error) {
       if (lease.renewer === connection || !isConnectionError(error)) {
         throw releaseFailedError(lease, error)
       }
       // The migration connection broke; the renewal session can still clear the lease.
       try {
-        released = await lease.table.release(lease.renewer, lease.owner)
+        released = await releaseLease(lease, lease.renewer, deadline)
       } catch {
         throw releaseFailedError(lease, error)
       }
     }
-    if (!released || lease.lost) {
-      const holder = await lease.table.readHolder(connection).catch(() => undefined)
-      throw leaseLostError(lease, holder, this.options)
+    if (released === 'released' && !lease.lost) {
+      return
     }
+    const holder = await lease.table.readHolder(connection).catch(() => undefined)
+    // After an ambiguous result the first release may have gone through: a free lock is then ours
+    // to have cleared, unless a renewal had already found the lease taken over.
+    if (released === 'not-found-after-ambiguous' && !lease.lost && holder !== undefined && holder.owner === undefined) {
+      return
+    }
+    throw leaseLostError(lease, holder, this.options)
   }
 
   async #openRenewalSession(): Promise<MigrationLeaseSession | undefined> {
@@ -219,38 +230,57 @@ async function ensureLeaseColumns(table: MigrationLockTable, connection: LeaseSq
       }
       return
     } catch (error) {
-      // Another migrator may have added them in between (PostgreSQL can fail a concurrent ADD
-      // COLUMN IF NOT EXISTS on a catalog conflict, CockroachDB with a retry error while another
-      // schema change on the table runs): look again before giving up.
+      // Another migrator may have added them in between: look again before anything else.
       if (await table.hasLeaseColumns(connection)) {
         return
       }
       const remaining = deadline - performance.now()
-      if (!isRetryableDdlError(error) || remaining <= 0) {
+      if (!classifyMigrationLockError(error, 'lease-columns').retry || remaining <= 0) {
         const statements = table.addLeaseColumnStatements().join('; ')
         throw new Error(
-          `kysely-cockroachdb: could not add the migration lease columns to ${table.sql}: ` +
-            `${error instanceof Error ? error.message : String(error)}. The migration lock needs them; if the ` +
-            `migrating role may not alter that table, have an administrator run: ${statements}`,
+          `CockroachAdapter.acquireMigrationLock: could not add the migration lease columns to ${table.sql}: ` +
+            `${describeError(error)}. The migration lock needs them. If another migrator's schema change on that ` +
+            'table is still running, raise migrationLock.acquireTimeoutMs; if the migrating role may not alter the ' +
+            `table, have an administrator run: ${statements}`,
           { cause: error },
         )
       }
-      await sleep(Math.min(backoff(attempt), remaining))
+      await sleep(Math.min(migrationLockRetryDelay(attempt), remaining))
     }
   }
 }
 
-function isRetryableAcquireError(error: unknown): boolean {
-  const state = getSqlState(error)
-  return state === '40001' || state === '40003' || state === '40P01'
+type RaceOutcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown }
+
+/** Runs one lock statement; a race the classification retries comes back as `ok: false`, anything else is thrown. */
+async function retryOnRace<T>(statement: MigrationLockStatement, run: () => Promise<T>): Promise<RaceOutcome<T>> {
+  try {
+    return { ok: true, value: await run() }
+  } catch (error) {
+    if (!classifyMigrationLockError(error, statement).retry) {
+      throw error
+    }
+    return { ok: false, error }
+  }
 }
 
-// Besides 40001 (CockroachDB retry errors, e.g. while another schema change on the table runs) and
-// 40P01, PostgreSQL can fail concurrent DDL on the same table with 23505 on a catalog index or
-// XX000 "tuple concurrently updated"; the statement then changed nothing and can be retried.
-function isRetryableDdlError(error: unknown): boolean {
-  const state = getSqlState(error)
-  return state === '40001' || state === '40P01' || state === '23505' || state === 'XX000'
+type Released = 'released' | 'not-found' | 'not-found-after-ambiguous'
+
+/** Clears the lease on `runner`, trying again after a race until `deadline`. */
+async function releaseLease(lease: MigrationLease, runner: LeaseSqlRunner, deadline: number): Promise<Released> {
+  let ambiguous = false
+  for (let attempt = 0; ; attempt++) {
+    const outcome = await retryOnRace('lock-row', () => lease.table.release(runner, lease.owner))
+    if (outcome.ok) {
+      return outcome.value ? 'released' : ambiguous ? 'not-found-after-ambiguous' : 'not-found'
+    }
+    ambiguous ||= classifyMigrationLockError(outcome.error, 'lock-row').rule?.sqlState === '40003'
+    const remaining = deadline - performance.now()
+    if (remaining <= 0) {
+      throw outcome.error
+    }
+    await sleep(Math.min(migrationLockRetryDelay(attempt), remaining))
+  }
 }
 
 function createOwnerId(): string {
@@ -259,32 +289,29 @@ function createOwnerId(): string {
   return `${hostname().slice(0, 180)}/pid ${process.pid}/${randomBytes(6).toString('hex')}`
 }
 
-// Full-jitter exponential backoff: competing migrators spread out instead of retrying in step.
-function backoff(attempt: number): number {
-  const ceiling = Math.min(MAX_RETRY_DELAY_MS, FIRST_RETRY_DELAY_MS * 2 ** Math.min(attempt, 10))
-  return Math.ceil(ceiling / 2 + Math.random() * (ceiling / 2))
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 function timeoutError(
   table: MigrationLockTable,
-  holder: { owner: string | undefined; expiresAt: Date | undefined; serverNow: Date },
+  holder: LeaseHolder | undefined,
+  lastRace: unknown,
   acquireTimeoutMs: number,
 ): MigrationLockTimeoutError {
   const held =
-    holder.owner === undefined
-      ? 'it was free at the last look, but other migrators kept taking it first'
-      : `it is held by '${holder.owner}' until ${holder.expiresAt?.toISOString() ?? 'an unknown time'} by the ` +
-        `database clock (${formatRemaining(holder)})`
+    holder === undefined
+      ? `the lock row could not be read for the races of competing migrators (last: ${describeError(lastRace)})`
+      : holder.owner === undefined
+        ? 'it was free at the last look, but other migrators kept taking it first'
+        : `it is held by '${holder.owner}' until ${holder.expiresAt?.toISOString() ?? 'an unknown time'} by the ` +
+          `database clock (${formatRemaining(holder)})`
   return new MigrationLockTimeoutError(
-    `kysely-cockroachdb: timed out after ${acquireTimeoutMs} ms waiting for the migration lock on ${table.sql}: ` +
-      `${held}. If that migrator is still running, wait for it or raise migrationLock.acquireTimeoutMs. If it ` +
-      'crashed, its lease runs out by itself at that time; to clear it now (only if you are sure no migrator is ' +
-      `running), run: ${table.clearStatement()}`,
-    { lockTable: table.sql, holder: holder.owner, expiresAt: holder.expiresAt },
+    `CockroachAdapter.acquireMigrationLock: timed out after ${acquireTimeoutMs} ms waiting for the migration lock on ` +
+      `${table.sql}: ${held}. If that migrator is still running, wait for it or raise migrationLock.acquireTimeoutMs. ` +
+      'If it crashed, its lease runs out by itself at that time; to clear it now (only if you are sure no migrator ' +
+      `is running), run: ${table.clearStatement()}`,
+    { lockTable: table.sql, holder: holder?.owner, expiresAt: holder?.expiresAt },
   )
 }
 
@@ -308,7 +335,7 @@ function leaseLostError(
       ? ''
       : ` The last ${lease.failedRenewals} renewal(s) failed: ${describeError(lease.lastRenewalError)}.`
   return new MigrationLeaseLostError(
-    `kysely-cockroachdb: the migration lock lease of '${lease.owner}' on ${lease.table.sql} was lost while ` +
+    `CockroachAdapter.releaseMigrationLock: the migration lock lease of '${lease.owner}' on ${lease.table.sql} was lost while ` +
       `migrations ran (${now}): it expired before it was renewed, or someone cleared the lock row. Another ` +
       'migrator may have run migrations concurrently with this one: check the migration table and the schema ' +
       `before running migrations again.${renewal} If renewals cannot get through within ` +
@@ -319,9 +346,10 @@ function leaseLostError(
 
 function releaseFailedError(lease: MigrationLease, error: unknown): Error {
   return new Error(
-    `kysely-cockroachdb: could not release the migration lock lease of '${lease.owner}' on ${lease.table.sql}: ` +
-      `${describeError(error)}. The lease runs out by itself within migrationLock.leaseDurationMs; the next ` +
-      'migrator waits until then.',
+    `CockroachAdapter.releaseMigrationLock: could not release the migration lock lease of '${lease.owner}' on ` +
+      `${lease.table.sql}: ${describeError(error)}. The lease runs out by itself within migrationLock.leaseDurationMs ` +
+      `(the next migrator waits until then); to free it sooner, once you are sure no migrator is running, run: ` +
+      lease.table.clearStatement(),
     { cause: error },
   )
 }

@@ -49,8 +49,9 @@ export class MigrationLockTable {
     const schema = options.lockTableSchema ?? row?.schema
     if (typeof schema !== 'string' || schema === '') {
       throw new Error(
-        `kysely-cockroachdb: cannot tell which schema the migration lock table '${options.lockTable}' is in: ` +
-          "current_schema() is empty (check the connection's search_path) and no migrationTableSchema was given.",
+        `CockroachAdapter.acquireMigrationLock: cannot tell which schema the migration lock table '${options.lockTable}' ` +
+          "is in: current_schema() is empty and the Migrator was given no migrationTableSchema. Set the connection's " +
+          'search_path to an existing schema, or pass migrationTableSchema to the Migrator.',
       )
     }
     const parts = [schema, options.lockTable]

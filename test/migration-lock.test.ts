@@ -1,6 +1,7 @@
 // The migration lock lease of CockroachAdapter under Kysely's Migrator, on PostgreSQL and (when
-// COCKROACH_URL is set) CockroachDB: concurrent migrators, a killed migrator, renewal during a long
-// statement, a lost lease, and the lock timeout.
+// COCKROACH_URL is set) CockroachDB: concurrent migrators, migrators racing to create the lock table
+// on a fresh database, a killed migrator, renewal during a long statement, a lost lease, and the
+// lock timeout. Without CockroachDB its suite is skipped, and node:test prints why.
 // Counts are cast to int4: plain INT is INT8 on CockroachDB, which node-postgres returns as a string.
 // pg_sleep(float) exists on CockroachDB too (cockroach docs/generated/sql/functions.md).
 import assert from 'node:assert/strict'
@@ -10,10 +11,12 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import pg from 'pg'
-import { Kysely, sql } from 'kysely'
+import { CompiledQuery, Kysely, sql } from 'kysely'
+import type { DatabaseConnection } from 'kysely'
 import { CockroachDialect, MigrationLeaseLostError, MigrationLockTimeoutError } from '../src/index.js'
-import { allTargets, createKysely, createTestDatabase } from './harness/targets.js'
-import type { TestDatabase } from './harness/targets.js'
+import { cockroachSkip, cockroachTarget, createKysely, createTestDatabase, postgresTarget } from './harness/targets.js'
+import type { Target, TestDatabase } from './harness/targets.js'
+import { recordStatements } from './harness/concurrency.js'
 import { loadMigrationModule } from './fixtures/migrations/kysely-migration.js'
 import type { Migration, MigrationResultSet } from './fixtures/migrations/kysely-migration.js'
 
@@ -77,11 +80,83 @@ function assertSucceeded(result: MigrationResultSet, label: string): void {
   assert.equal(result.error, undefined, `${label} failed: ${String(result.error)}`)
 }
 
-for (const target of allTargets) {
-  describe(`migration lock lease on ${target.name}`, () => {
+// Three migrations that record each run in side_effects; the first keeps the lock long enough for
+// every other migrator to be waiting on it (without the lock they would all see it as pending).
+function threeMigrations(migrator: number): Record<string, Migration> {
+  return {
+    '001_create_a': {
+      async up(db) {
+        await recordSideEffect(db, '001_create_a', migrator)
+        await sql`select pg_sleep(0.3)`.execute(db)
+        await db.schema.createTable('a').addColumn('id', 'uuid', (col) => col.primaryKey()).execute()
+      },
+    },
+    '002_create_b': {
+      async up(db) {
+        await recordSideEffect(db, '002_create_b', migrator)
+        await db.schema.createTable('b').addColumn('id', 'uuid', (col) => col.primaryKey()).execute()
+      },
+    },
+    '003_fill_a': {
+      async up(db) {
+        await recordSideEffect(db, '003_fill_a', migrator)
+        await sql`insert into a (id) values (gen_random_uuid())`.execute(db)
+      },
+    },
+  }
+}
+
+/** Every migrator succeeded, and together they applied each of threeMigrations exactly once. */
+async function assertRanOnce(database: TestDatabase, results: readonly MigrationResultSet[]): Promise<void> {
+  results.forEach((result, i) => assertSucceeded(result, `migrator ${i + 1}`))
+  const succeeded = results.flatMap((result) => (result.results ?? []).filter((r) => r.status === 'Success'))
+  assert.deepEqual(succeeded.map((r) => r.migrationName).sort(), ['001_create_a', '002_create_b', '003_fill_a'])
+  assert.deepEqual(await sideEffectCounts(database), { '001_create_a': 1, '002_create_b': 1, '003_fill_a': 1 })
+  const executed = await query<{ name: string }>(database.url, 'select name from kysely_migration order by name')
+  assert.deepEqual(executed.rows.map((r) => r.name), ['001_create_a', '002_create_b', '003_fill_a'])
+  assert.equal((await query<{ n: number }>(database.url, 'select count(*)::int4 as n from a')).rows[0]?.n, 1)
+  assert.deepEqual(await lockRow(database), { is_locked: 0, lease_owner: null, live: null })
+}
+
+/**
+ * Runs `count` migrators of threeMigrations at once on `database` (fresh: no Kysely tables yet).
+ * With `warm`, each opens its connection first, so that their first statements go out together.
+ */
+async function runConcurrentMigrators(
+  database: TestDatabase,
+  count: number,
+  options: { warm?: boolean; onCreateConnection?: (connection: DatabaseConnection) => Promise<void> } = {},
+): Promise<void> {
+  await createSideEffectsTable(database)
+  const dbs = Array.from({ length: count }, () =>
+    createKysely<unknown>(database, {
+      migrationLock: { leaseDurationMs: 5_000 },
+      ...(options.onCreateConnection ? { onCreateConnection: options.onCreateConnection } : {}),
+    }),
+  )
+  try {
+    if (options.warm) {
+      await Promise.all(dbs.map((db) => sql`select 1`.execute(db)))
+    }
+    const results = await Promise.all(
+      dbs.map((db, i) => new Migrator({ db, provider: staticProvider(threeMigrations(i + 1)) }).migrateToLatest()),
+    )
+    await assertRanOnce(database, results)
+  } finally {
+    await Promise.all(dbs.map((db) => db.destroy()))
+  }
+}
+
+const suites: ReadonlyArray<{ name: string; target: Target | undefined; skip: false | string }> = [
+  { name: 'postgres', target: postgresTarget, skip: false },
+  { name: 'cockroachdb', target: cockroachTarget, skip: cockroachSkip },
+]
+
+for (const { name, target, skip } of suites) {
+  describe(`migration lock lease on ${name}`, { skip }, () => {
     const databases: TestDatabase[] = []
     const fresh = async (label: string): Promise<TestDatabase> => {
-      const database = await createTestDatabase(target, label)
+      const database = await createTestDatabase(target!, label)
       databases.push(database)
       return database
     }
@@ -94,47 +169,81 @@ for (const target of allTargets) {
 
     it('five concurrent migrators apply every migration exactly once', async () => {
       const database = await fresh('five_migrators')
-      await createSideEffectsTable(database)
-      const migrationsFor = (migrator: number): Record<string, Migration> => ({
-        '001_create_a': {
-          async up(db) {
-            await recordSideEffect(db, '001_create_a', migrator)
-            // Keep the first migration busy so the other migrators are all waiting on the lock
-            // while it runs; without the lock they would all see it as pending.
-            await sql`select pg_sleep(0.3)`.execute(db)
-            await db.schema.createTable('a').addColumn('id', 'uuid', (col) => col.primaryKey()).execute()
-          },
-        },
-        '002_create_b': {
-          async up(db) {
-            await recordSideEffect(db, '002_create_b', migrator)
-            await db.schema.createTable('b').addColumn('id', 'uuid', (col) => col.primaryKey()).execute()
-          },
-        },
-        '003_fill_a': {
-          async up(db) {
-            await recordSideEffect(db, '003_fill_a', migrator)
-            await sql`insert into a (id) values (gen_random_uuid())`.execute(db)
-          },
-        },
-      })
-      const dbs = [1, 2, 3, 4, 5].map(() => createKysely<unknown>(database, { migrationLock: { leaseDurationMs: 5_000 } }))
-      try {
-        const results = await Promise.all(
-          dbs.map((db, i) => new Migrator({ db, provider: staticProvider(migrationsFor(i + 1)) }).migrateToLatest()),
-        )
-        results.forEach((result, i) => assertSucceeded(result, `migrator ${i + 1}`))
-        const succeeded = results.flatMap((result) => (result.results ?? []).filter((r) => r.status === 'Success'))
-        assert.deepEqual(succeeded.map((r) => r.migrationName).sort(), ['001_create_a', '002_create_b', '003_fill_a'])
-        assert.deepEqual(await sideEffectCounts(database), { '001_create_a': 1, '002_create_b': 1, '003_fill_a': 1 })
-        const executed = await query<{ name: string }>(database.url, 'select name from kysely_migration order by name')
-        assert.deepEqual(executed.rows.map((r) => r.name), ['001_create_a', '002_create_b', '003_fill_a'])
-        assert.equal((await query<{ n: number }>(database.url, 'select count(*)::int4 as n from a')).rows[0]?.n, 1)
-        assert.deepEqual(await lockRow(database), { is_locked: 0, lease_owner: null, live: null })
-      } finally {
-        await Promise.all(dbs.map((db) => db.destroy()))
-      }
+      await runConcurrentMigrators(database, 5)
     })
+
+    it('migrators starting at once on a fresh database, before the lock table exists, all succeed', async () => {
+      // Connections are opened first, so that every migrator's CREATE TABLE IF NOT EXISTS of
+      // Kysely's tables and ADD COLUMN IF NOT EXISTS of the lease columns go out together.
+      const database = await fresh('fresh_race')
+      await runConcurrentMigrators(database, 6, { warm: true })
+    })
+
+    it(
+      'five concurrent migrators with the legacy schema changer, which raises 42701 for a racing ADD COLUMN',
+      { skip: target?.isCockroach ? false : 'CockroachDB only: PostgreSQL has one schema changer' },
+      async () => {
+        // `use_declarative_schema_changer = off` runs ALTER TABLE ... ADD COLUMN through the legacy
+        // schema changer (cockroachdb/cockroach pkg/sql/vars.go), whose addColumnImpl refuses a
+        // column another job is still adding with 42701 (pkg/sql/add_column.go).
+        const database = await fresh('legacy_schema_changer')
+        await runConcurrentMigrators(database, 5, {
+          warm: true,
+          onCreateConnection: async (connection) => {
+            await connection.executeQuery(CompiledQuery.raw("set use_declarative_schema_changer = 'off'"))
+          },
+        })
+      },
+    )
+
+    it(
+      'survives the 23505 that racing CREATE TABLE IF NOT EXISTS raise on PostgreSQL',
+      { skip: target?.isCockroach ? 'PostgreSQL only: it holds the race open with an uncommitted CREATE TABLE and pg_stat_activity' : false },
+      async () => {
+        // A first migrator's CREATE TABLE of the lock table is held open in a transaction. The
+        // others do not see the uncommitted table, so their CREATE TABLE IF NOT EXISTS goes ahead,
+        // waits on pg_type's unique index (the table's row type), and fails with 23505 once it
+        // commits: IF NOT EXISTS only looks at committed catalog rows (PostgreSQL
+        // src/backend/catalog/heap.c, heap_create_with_catalog). Kysely's Migrator looks again
+        // after a failed CREATE and goes on, and the lock then serializes the migrations.
+        const database = await fresh('create_table_race')
+        await createSideEffectsTable(database)
+        await query(database.url, 'create table kysely_migration (name varchar(255) not null primary key, timestamp varchar(255) not null)')
+        const first = new pg.Client({ connectionString: database.url })
+        await first.connect()
+        const pools = [1, 2, 3, 4].map(() => new pg.Pool({ connectionString: database.url, max: 2 }))
+        const sent = pools.map((pool) => recordStatements(pool))
+        const dbs = pools.map((pool) => new Kysely<unknown>({ dialect: new CockroachDialect({ pool, migrationLock: { leaseDurationMs: 5_000 } }) }))
+        try {
+          await first.query('begin')
+          await first.query(
+            'create table kysely_migration_lock (id varchar(255) not null primary key, is_locked integer default 0 not null)',
+          )
+          const running = dbs.map((db, i) =>
+            new Migrator({ db, provider: staticProvider(threeMigrations(i + 1)) }).migrateToLatest(),
+          )
+          await waitFor(async () => {
+            const { rows } = await query<{ n: number }>(
+              database.url,
+              "select count(*)::int4 as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' " +
+                "and query ilike 'create table if not exists \"kysely_migration_lock\"%'",
+            )
+            return rows[0]?.n === dbs.length
+          })
+          await first.query('commit')
+          const results = await Promise.all(running)
+          await assertRanOnce(database, results)
+          const createErrors = sent
+            .flat()
+            .filter((s) => s.sql.startsWith('create table if not exists "kysely_migration_lock"'))
+            .map((s) => [(s.error as pg.DatabaseError | undefined)?.code, (s.error as pg.DatabaseError | undefined)?.constraint])
+          assert.deepEqual(createErrors, dbs.map(() => ['23505', 'pg_type_typname_nsp_index']))
+        } finally {
+          await first.end()
+          await Promise.all(dbs.map((db) => db.destroy()))
+        }
+      },
+    )
 
     it('a migrator killed mid-run blocks the next one only until its lease runs out', async () => {
       const database = await fresh('killed_migrator')
