@@ -3,7 +3,7 @@
 // and the script's errors are built field by field as node-postgres builds them from the wire.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import pg from 'pg'
+import type pg from 'pg'
 import {
   CompiledQuery,
   Kysely,
@@ -12,79 +12,7 @@ import {
 } from 'kysely'
 import type { DatabaseConnection, Dialect, Driver, MigrationLockOptions, QueryResult } from 'kysely'
 import { CockroachAdapter } from '../src/index.js'
-
-/**
- * An error exactly as node-postgres builds it from an ErrorResponse message: a `DatabaseError`
- * whose fields are copied one by one from the message's field codes (pg-protocol
- * src/parser.ts, parseErrorMessage). CockroachDB writes S, V, C, D, H, n, F, L, R and M
- * (cockroachdb/cockroach pkg/sql/pgwire/conn.go, writeErrFields).
- */
-export function wireError(fields: Readonly<Record<string, string>>): pg.DatabaseError {
-  const error = new pg.DatabaseError(fields.M ?? '', 0, 'error')
-  error.severity = fields.S
-  error.code = fields.C
-  error.detail = fields.D
-  error.hint = fields.H
-  error.position = fields.P
-  error.internalPosition = fields.p
-  error.internalQuery = fields.q
-  error.where = fields.W
-  error.schema = fields.s
-  error.table = fields.t
-  error.column = fields.c
-  error.dataType = fields.d
-  error.constraint = fields.n
-  error.file = fields.F
-  error.line = fields.L
-  error.routine = fields.R
-  return error
-}
-
-/** CockroachDB errors in the lock path, with their source (cockroachdb/cockroach). */
-export const cockroachErrors = {
-  // pkg/sql/add_column.go, addColumnImpl (legacy schema changer): the column is a pending ADD
-  // mutation of another schema change job, checked before IF NOT EXISTS is considered.
-  columnBeingAdded: (column: string) =>
-    wireError({
-      S: 'ERROR',
-      V: 'ERROR',
-      C: '42701',
-      M: `duplicate: column "${column}" in the middle of being added, not yet public`,
-      F: 'add_column.go',
-      L: '201',
-      R: 'addColumnImpl',
-    }),
-  // Same function, a pending DROP mutation of the column.
-  columnBeingDropped: (column: string) =>
-    wireError({
-      S: 'ERROR',
-      V: 'ERROR',
-      C: '55000',
-      M: `column "${column}" being dropped, try again later`,
-      F: 'add_column.go',
-      L: '205',
-      R: 'addColumnImpl',
-    }),
-  // A retry error from the KV layer on the lock row (pkg/kv/kvpb/errors.go,
-  // TransactionRetryWithProtoRefreshError; the hint from pkg/sql/pgwire/pgerror, the docs page
-  // transaction-retry-error-reference).
-  retryOnLockRow: () =>
-    wireError({
-      S: 'ERROR',
-      V: 'ERROR',
-      C: '40001',
-      M:
-        'restart transaction: TransactionRetryWithProtoRefreshError: WriteTooOldError: write for key ' +
-        '/Table/104/1/"migration_lock"/0 at timestamp 1733040000.000000000,0 too old; must write at or above ' +
-        '1733040000.000000001,1: "sql txn" meta={id=4f6f9e2c key=/Table/104/1/"migration_lock"/0}',
-      H: 'See: https://www.cockroachlabs.com/docs/v24.3/transaction-retry-error-reference.html#retry_write_too_old',
-      F: 'replica_evaluate.go',
-      L: '550',
-      R: 'evaluateBatch',
-    }),
-  undefinedColumn: (column: string) =>
-    wireError({ S: 'ERROR', V: 'ERROR', C: '42703', M: `column "${column}" does not exist`, F: 'column_resolver.go', L: '196', R: 'NewUndefinedColumnError' }),
-} as const
+import { cockroachErrors, wireError } from './fixtures/migrations/cockroach-errors.js'
 
 type Answer = ReadonlyArray<Record<string, unknown>> | Error
 

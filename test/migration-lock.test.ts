@@ -198,7 +198,10 @@ for (const { name, target, skip } of suites) {
 
     it(
       'survives the 23505 that racing CREATE TABLE IF NOT EXISTS raise on PostgreSQL',
-      { skip: target?.isCockroach ? 'PostgreSQL only: it holds the race open with an uncommitted CREATE TABLE and pg_stat_activity' : false },
+      {
+        skip: target?.isCockroach ? 'PostgreSQL only: it holds the race open with an uncommitted CREATE TABLE and pg_stat_activity' : false,
+        timeout: 60_000,
+      },
       async () => {
         // A first migrator's CREATE TABLE of the lock table is held open in a transaction. The
         // others do not see the uncommitted table, so their CREATE TABLE IF NOT EXISTS goes ahead,
