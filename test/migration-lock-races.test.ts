@@ -147,6 +147,33 @@ describe('CockroachAdapter migration lock on CockroachDB-only races (scripted co
     assert.equal(server.counts.release, 2, 'release was tried again after the 40001')
   })
 
+  it('counts a release that went through before an ambiguous result (40003) as released', async () => {
+    const ambiguous = wireError({ S: 'ERROR', V: 'ERROR', C: '40003', M: 'result is ambiguous: error=rpc error: EOF', F: 'conn_executor.go', L: '2340', R: 'execCmd' })
+    const free = { owner: null, expires_at: null, server_now: new Date() }
+    const server = lockServer({
+      hasColumns: () => true,
+      // The first release cleared the lease but its answer was lost; the retry finds nothing to clear.
+      release: (attempt) => (attempt === 0 ? ambiguous : []),
+      readHolder: () => [free],
+    })
+    await takeAndRelease(server)
+    assert.equal(server.counts.release, 2)
+  })
+
+  it('still reports a lost lease when, after an ambiguous release, someone else holds it', async () => {
+    const ambiguous = wireError({ S: 'ERROR', V: 'ERROR', C: '40003', M: 'result is ambiguous: error=rpc error: EOF', F: 'conn_executor.go', L: '2340', R: 'execCmd' })
+    const server = lockServer({
+      hasColumns: () => true,
+      release: (attempt) => (attempt === 0 ? ambiguous : []),
+      readHolder: () => [{ owner: 'intruder', expires_at: new Date(Date.now() + 60_000), server_now: new Date() }],
+    })
+    await assert.rejects(takeAndRelease(server), (error: Error) => {
+      assert.equal(error.name, 'MigrationLeaseLostError')
+      assert.match(error.message, /^CockroachAdapter\.releaseMigrationLock: .*it is now held by 'intruder'/)
+      return true
+    })
+  })
+
   it('does not retry an error that is not a race, and names the API and the fix', async () => {
     const denied = wireError({
       S: 'ERROR',
