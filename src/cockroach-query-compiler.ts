@@ -5,9 +5,12 @@ import type {
   DeleteQueryNode,
   InsertQueryNode,
   JoinNode,
+  LimitNode,
   OperationNode,
+  OrderByNode,
   QueryId,
   RawNode,
+  ReturningNode,
   RootOperationNode,
   SelectQueryNode,
   UpdateQueryNode,
@@ -49,6 +52,8 @@ const HINTABLE_JOINS: Readonly<Record<string, string>> = Object.freeze({
 export class CockroachQueryCompiler extends PostgresQueryCompiler {
   // The AS OF SYSTEM TIME clause of the statement's top-level SELECT while it is being compiled.
   #topLevelAsOf: string | undefined
+  // UPDATE/DELETE nodes whose RETURNING clause is held back until their ORDER BY / LIMIT is printed.
+  readonly #deferredReturning = new WeakMap<OperationNode, ReturningNode>()
 
   override compileQuery(node: RootOperationNode, queryId: QueryId): CompiledQuery {
     this.#topLevelAsOf = undefined
@@ -96,12 +101,27 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
 
   protected override visitUpdateQuery(node: UpdateQueryNode): void {
     this.#checkWrite(node.endModifiers, 'UPDATE')
-    super.visitUpdateQuery(node)
+    super.visitUpdateQuery(this.#deferReturning(node))
   }
 
   protected override visitDeleteQuery(node: DeleteQueryNode): void {
     this.#checkWrite(node.endModifiers, 'DELETE')
-    super.visitDeleteQuery(node)
+    super.visitDeleteQuery(this.#deferReturning(node))
+  }
+
+  protected override visitOrderBy(node: OrderByNode): void {
+    super.visitOrderBy(node)
+    const parent = this.parentNode
+    if (parent !== undefined && (parent as { limit?: unknown }).limit === undefined) {
+      this.#printDeferredReturning(parent)
+    }
+  }
+
+  protected override visitLimit(node: LimitNode): void {
+    super.visitLimit(node)
+    if (this.parentNode !== undefined) {
+      this.#printDeferredReturning(this.parentNode)
+    }
   }
 
   protected override visitAlias(node: AliasNode): void {
@@ -151,6 +171,32 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
       this.append(' ')
       this.visitNode(node.on)
     }
+  }
+
+  // Kysely (0.28 and 0.29) prints UPDATE/DELETE as `... where ... returning ... order by ... limit`;
+  // CockroachDB's grammar has RETURNING last: `delete_stmt: opt_with_clause DELETE FROM
+  // table_expr_opt_alias_idx opt_using_clause opt_where_clause opt_sort_clause opt_limit_clause
+  // returning_clause`, and update_stmt likewise ends in `opt_where_clause opt_sort_clause
+  // opt_limit_clause returning_clause` (pkg/sql/parser/sql.y). Rather than copy Kysely's visitor,
+  // the node is compiled without its RETURNING, and visitOrderBy/visitLimit print it after the last
+  // of the two. Kysely visits node.orderBy and node.limit while the original node is on its stack,
+  // so `parentNode` there is the key stored here.
+  #deferReturning<N extends UpdateQueryNode | DeleteQueryNode>(node: N): N {
+    if (node.returning === undefined || (node.orderBy === undefined && node.limit === undefined)) {
+      return node
+    }
+    this.#deferredReturning.set(node, node.returning)
+    return { ...node, returning: undefined }
+  }
+
+  #printDeferredReturning(parent: OperationNode): void {
+    const returning = this.#deferredReturning.get(parent)
+    if (returning === undefined) {
+      return
+    }
+    this.#deferredReturning.delete(parent)
+    this.append(' ')
+    this.visitNode(returning)
   }
 
   #checkAsOfSystemTime(node: SelectQueryNode, clause: string, locking: boolean): void {

@@ -294,6 +294,25 @@ describe('CockroachDB SQL on CockroachDB', { skip: cockroachSkip }, () => {
       .execute()
     assert.deepEqual(merge.map((row) => Number(row.id)), [10])
   })
+
+  it('DELETE and UPDATE with ORDER BY, LIMIT and RETURNING (the batch-delete shape)', async () => {
+    await db
+      .insertInto('transfer')
+      .values([100, 101, 102, 103].map((id) => ({ id, accountId: 99, amount: String(id) })))
+      .execute()
+    // sql.y delete_stmt: ... opt_sort_clause opt_limit_clause returning_clause
+    const updated = await db
+      .updateTable('transfer')
+      .set({ amount: '0' })
+      .where('accountId', '=', 99)
+      .orderBy('id', 'desc')
+      .limit(1)
+      .returning('id')
+      .execute()
+    assert.deepEqual(updated.map((row) => Number(row.id)), [103])
+    const deleted = await db.deleteFrom('transfer').where('accountId', '=', 99).orderBy('id').limit(2).returning('id').execute()
+    assert.deepEqual(deleted.map((row) => Number(row.id)).sort((a, b) => a - b), [100, 101])
+  })
 })
 
 function plan(rows: readonly Record<string, unknown>[]): string {

@@ -441,6 +441,59 @@ for (const variant of VARIANTS) {
       })
     })
 
+    describe('UPDATE and DELETE with ORDER BY, LIMIT and RETURNING', () => {
+      // sql.y: delete_stmt: opt_with_clause DELETE FROM table_expr_opt_alias_idx opt_using_clause
+      // opt_where_clause opt_sort_clause opt_limit_clause returning_clause; update_stmt likewise ends
+      // in opt_sort_clause opt_limit_clause returning_clause. RETURNING goes last.
+      it('DELETE ... ORDER BY ... LIMIT ... RETURNING (the batch-delete shape)', () => {
+        const query = db.deleteFrom('pet').where('ownerId', '=', 1).orderBy('id').limit(100).returning(['id', 'name'])
+        expectSql(
+          query,
+          `delete from ${T('pet')} where ${C('ownerId')} = $1 order by ${C('id')} limit $2 returning ${C('id')}, ${C('name')}`,
+          [1, 100],
+        )
+      })
+
+      it('UPDATE ... ORDER BY ... LIMIT ... RETURNING', () => {
+        const query = db.updateTable('pet').set({ name: 'x' }).where('ownerId', '=', 1).orderBy('id', 'desc').limit(5).returningAll()
+        expectSql(
+          query,
+          `update ${T('pet')} set ${C('name')} = $1 where ${C('ownerId')} = $2 order by ${C('id')} desc limit $3 returning *`,
+          ['x', 1, 5],
+        )
+      })
+
+      it('ORDER BY alone, LIMIT alone', () => {
+        expectSql(
+          db.deleteFrom('pet').orderBy('id').returning('id'),
+          `delete from ${T('pet')} order by ${C('id')} returning ${C('id')}`,
+        )
+        expectSql(
+          db.updateTable('pet').set({ name: 'x' }).limit(2).returning('id'),
+          `update ${T('pet')} set ${C('name')} = $1 limit $2 returning ${C('id')}`,
+          ['x', 2],
+        )
+      })
+
+      it('inside a CTE, and with end modifiers after it', () => {
+        const query = db
+          .with('gone', (qc) => qc.deleteFrom('pet').where('ownerId', '=', 1).orderBy('id').limit(10).returning('id'))
+          .selectFrom('gone')
+          .selectAll()
+        expectSql(
+          query,
+          `with ${C('gone')} as (delete from ${T('pet')} where ${C('ownerId')} = $1 order by ${C('id')} limit $2 returning ${C('id')}) ` +
+            `select * from ${C('gone')}`,
+          [1, 10],
+        )
+        expectSql(
+          db.deleteFrom('pet').limit(1).returning('id').modifyEnd(sql`-- audit`),
+          `delete from ${T('pet')} limit $1 returning ${C('id')} -- audit`,
+          [1],
+        )
+      })
+    })
+
     describe('row locks', () => {
       it('FOR UPDATE NOWAIT and SKIP LOCKED as CockroachDB parses them', () => {
         // sql.y: for_locking_item: for_locking_strength opt_locked_rels opt_nowait_or_skip
@@ -539,6 +592,12 @@ describe('queries without CockroachDB features', () => {
       db.insertInto('pet').values({ ownerId: 1, name: 'Rex' }).onConflict((oc) => oc.column('id').doNothing()).returning('id'),
       db.updateTable('person').set({ firstName: 'Ann' }).where('id', '=', 1),
       db.deleteFrom('pet').where('ownerId', 'in', [1, 2]),
+      // RETURNING moves only when ORDER BY or LIMIT follows it; these stay as Kysely prints them.
+      db.deleteFrom('pet').where('ownerId', '=', 1).returning(['id', 'name']),
+      db.deleteFrom('pet').orderBy('id').limit(10),
+      db.updateTable('person').set({ firstName: 'Ann' }).where('id', '=', 1).returningAll(),
+      db.updateTable('person').set({ firstName: 'Ann' }).orderBy('id').limit(1),
+      db.selectFrom('person').select('id').orderBy('id').limit(2),
       db.selectFrom('person').selectAll().forUpdate().skipLocked(),
       db.selectFrom('person as p').select(sql<string>`upper(${sql.ref('p.firstName')})`.as('u')),
     ]
