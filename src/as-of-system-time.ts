@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { SelectQueryBuilder } from 'kysely'
+import type { OperationNode, RawNode, SelectQueryBuilder } from 'kysely'
 import { AS_OF_SYSTEM_TIME_PREFIX, renderAsOfSystemTime } from './as-of-system-time-literal.js'
 import type { AsOfSystemTimeValue } from './as-of-system-time-literal.js'
 
@@ -54,4 +54,18 @@ export function asOfSystemTime(
     }
     return qb.modifyEnd(marker)
   }
+}
+
+/**
+ * Whether `node` is the marker {@link asOfSystemTime} leaves in a SELECT's end modifiers: a raw
+ * fragment with no parameters that starts with the clause. Plugins built on
+ * OperationNodeTransformer copy raw nodes verbatim, so the marker survives CamelCasePlugin and
+ * WithSchemaPlugin. Internal: used by the compiler and the transaction guard.
+ */
+export function isAsOfSystemTimeMarker(node: OperationNode | undefined): node is RawNode {
+  if (node === undefined || node.kind !== 'RawNode') {
+    return false
+  }
+  const { sqlFragments, parameters } = node as RawNode
+  return sqlFragments.length === 1 && parameters.length === 0 && sqlFragments[0]!.startsWith(AS_OF_SYSTEM_TIME_PREFIX)
 }

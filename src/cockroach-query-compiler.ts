@@ -15,7 +15,7 @@ import type {
   SelectQueryNode,
   UpdateQueryNode,
 } from 'kysely'
-import { AS_OF_SYSTEM_TIME_PREFIX } from './as-of-system-time-literal.js'
+import { isAsOfSystemTimeMarker } from './as-of-system-time.js'
 import { readTableHint } from './table-hint-marker.js'
 
 const LOCKING_MODIFIERS: ReadonlySet<string> = new Set(['ForUpdate', 'ForNoKeyUpdate', 'ForShare', 'ForKeyShare'])
@@ -68,7 +68,7 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     let asOf: RawNode | undefined
     let locking = false
     for (const modifier of modifiers) {
-      if (isAsOfSystemTime(modifier.rawModifier)) {
+      if (isAsOfSystemTimeMarker(modifier.rawModifier)) {
         if (asOf !== undefined) {
           throw new Error('asOfSystemTime() was applied twice to the same SELECT; keep one.')
         }
@@ -242,7 +242,7 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     if (this.#topLevelAsOf !== undefined) {
       throw new Error(`AS OF SYSTEM TIME statements are read-only: ${statement} cannot appear in them.`)
     }
-    if (endModifiers !== undefined && endModifiers.some(isAsOfSystemTime)) {
+    if (endModifiers !== undefined && endModifiers.some(isAsOfSystemTimeMarker)) {
       throw new Error(`AS OF SYSTEM TIME is for reads only; CockroachDB refuses it on ${statement}.`)
     }
   }
@@ -295,14 +295,6 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
       this.compileList(node.endModifiers, ' ')
     }
   }
-}
-
-function isAsOfSystemTime(node: OperationNode | undefined): node is RawNode {
-  if (node === undefined || node.kind !== 'RawNode') {
-    return false
-  }
-  const { sqlFragments, parameters } = node as RawNode
-  return sqlFragments.length === 1 && parameters.length === 0 && sqlFragments[0]!.startsWith(AS_OF_SYSTEM_TIME_PREFIX)
 }
 
 function rejectForUpsert(node: InsertQueryNode): void {

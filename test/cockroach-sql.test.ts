@@ -295,6 +295,13 @@ describe('CockroachDB SQL on CockroachDB', { skip: cockroachSkip }, () => {
     assert.deepEqual(merge.map((row) => Number(row.id)), [10])
   })
 
+  it('asOfSystemTime() inside readAt() or db.transaction() is refused before it is sent', async () => {
+    const historical = (q: Kysely<DB>) => q.selectFrom('account').select('id').where('id', '=', 1).$call(asOfSystemTime('-1s'))
+    const refused = { message: /^asOfSystemTime\(\): this query runs inside a transaction/ }
+    await assert.rejects(readAt(db, '-1s', (trx) => historical(trx).execute()), refused)
+    await assert.rejects(db.transaction().execute((trx) => historical(trx).execute()), refused)
+  })
+
   it('DELETE and UPDATE with ORDER BY, LIMIT and RETURNING (the batch-delete shape)', async () => {
     await db
       .insertInto('transfer')
