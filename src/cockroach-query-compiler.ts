@@ -15,6 +15,7 @@ import type {
   SelectQueryNode,
   UpdateQueryNode,
 } from 'kysely'
+import { asOfSystemTimeInstant } from './as-of-system-time-literal.js'
 import { isAsOfSystemTimeMarker } from './as-of-system-time.js'
 import { readTableHint } from './table-hint-marker.js'
 
@@ -223,14 +224,15 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
       return
     }
     // Nested SELECTs may repeat the clause only if the top level has it, with the same timestamp
-    // (Builder.validateAsOf in pkg/sql/opt/optbuilder).
+    // (Builder.validateAsOf in pkg/sql/opt/optbuilder), compared as instants: a Date and the bigint
+    // of the same instant agree.
     if (this.#topLevelAsOf === undefined) {
       throw new Error(
         'AS OF SYSTEM TIME must be on the top-level SELECT of the statement; CockroachDB refuses it on a subquery, ' +
           'CTE or UNION branch alone. Apply asOfSystemTime() to the outer query.',
       )
     }
-    if (this.#topLevelAsOf !== clause) {
+    if (asOfSystemTimeInstant(this.#topLevelAsOf) !== asOfSystemTimeInstant(clause)) {
       throw new Error(
         `All AS OF SYSTEM TIME clauses of a statement must read at the same time: the top level has ` +
           `"${this.#topLevelAsOf}", a subquery "${clause}".`,

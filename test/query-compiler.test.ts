@@ -263,6 +263,27 @@ for (const variant of VARIANTS) {
         })
       })
 
+      it('accepts the same instant given as a Date and as a bigint of nanoseconds', () => {
+        // CockroachDB compares the evaluated timestamps, not the text (Builder.validateAsOf in
+        // pkg/sql/opt/optbuilder: "cannot specify AS OF SYSTEM TIME with different timestamps").
+        const query = db
+          .selectFrom('person')
+          .selectAll()
+          .where('id', 'in', (eb) => eb.selectFrom('pet').select('ownerId').$call(asOfSystemTime(1714564800000000000n)))
+          .$call(asOfSystemTime(DATE))
+        expectSql(
+          query,
+          `select * from ${T('person')} as of system time '2024-05-01 12:00:00.000+00:00' where ${C('id')} in ` +
+            `(select ${C('ownerId')} from ${T('pet')} as of system time 1714564800000000000)`,
+        )
+        const different = db
+          .selectFrom('person')
+          .selectAll()
+          .where('id', 'in', (eb) => eb.selectFrom('pet').select('ownerId').$call(asOfSystemTime(1714564800000000001n)))
+          .$call(asOfSystemTime(DATE))
+        assert.throws(() => different.compile(), { message: /^All AS OF SYSTEM TIME clauses of a statement must read at the same time/ })
+      })
+
       it('refuses the clause on a top-level UNION', () => {
         const onOuter = db.selectFrom('person').select('id').union(db.selectFrom('pet').select('id')).$call(asOfSystemTime('-1s'))
         assert.throws(() => onOuter.compile(), { message: /^AS OF SYSTEM TIME cannot be on a top-level UNION/ })
