@@ -312,7 +312,7 @@ const RENDERED_NANOS = /^\d{1,19}$/
  * {@link renderAsOfSystemTime} produces.
  */
 export function asOfSystemTimeInstant(clause: string): bigint | string {
-  const literal = clause.startsWith(AS_OF_SYSTEM_TIME_PREFIX) ? clause.slice(AS_OF_SYSTEM_TIME_PREFIX.length) : clause
+  const literal = literalOf(clause)
   if (RENDERED_NANOS.test(literal)) {
     return BigInt(literal)
   }
@@ -321,6 +321,16 @@ export function asOfSystemTimeInstant(clause: string): bigint | string {
     return BigInt(Date.parse(`${timestamp[1]}T${timestamp[2]}Z`)) * 1_000_000n
   }
   return literal
+}
+
+/** Whether a rendered clause is a bounded staleness read (`with_max_staleness(...)`, `with_min_timestamp(...)`). */
+export function isBoundedStalenessClause(clause: string): boolean {
+  const literal = literalOf(clause)
+  return literal.startsWith('with_max_staleness(') || literal.startsWith('with_min_timestamp(')
+}
+
+function literalOf(clause: string): string {
+  return clause.startsWith(AS_OF_SYSTEM_TIME_PREFIX) ? clause.slice(AS_OF_SYSTEM_TIME_PREFIX.length) : clause
 }
 
 /** Reads the options of withMaxStaleness()/withMinTimestamp(). */

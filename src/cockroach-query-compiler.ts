@@ -15,7 +15,7 @@ import type {
   SelectQueryNode,
   UpdateQueryNode,
 } from 'kysely'
-import { asOfSystemTimeInstant } from './as-of-system-time-literal.js'
+import { asOfSystemTimeInstant, isBoundedStalenessClause } from './as-of-system-time-literal.js'
 import { isAsOfSystemTimeMarker } from './as-of-system-time.js'
 import { readTableHint } from './table-hint-marker.js'
 
@@ -209,6 +209,17 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     }
     if (node.from === undefined) {
       throw new Error('asOfSystemTime() needs a FROM clause: CockroachDB only accepts AS OF SYSTEM TIME after FROM.')
+    }
+    // CockroachDB plans a scan with a hard limit as a multi-row scan that "can span multiple ranges
+    // if the first range is empty", and bounded staleness allows a single-range read only: "cannot use
+    // bounded staleness for queries that may touch more than one range or require an index join"
+    // (buildScan in pkg/sql/opt/exec/execbuilder/relational.go), even for LIMIT 1.
+    if (node.limit !== undefined && isBoundedStalenessClause(clause)) {
+      throw new Error(
+        'asOfSystemTime(): bounded staleness (withMaxStaleness/withMinTimestamp) cannot be combined with limit(): ' +
+          'CockroachDB refuses a limited scan there ("cannot use bounded staleness for queries that may touch more than ' +
+          'one range"). Look the row up by its primary or unique key without limit(), e.g. with executeTakeFirst().',
+      )
     }
     if (this.parentNode === undefined) {
       // CockroachDB looks for the clause on the statement's top-level SELECT clause only; a set

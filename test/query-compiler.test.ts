@@ -284,6 +284,22 @@ for (const variant of VARIANTS) {
         assert.throws(() => different.compile(), { message: /^All AS OF SYSTEM TIME clauses of a statement must read at the same time/ })
       })
 
+      it('refuses bounded staleness with limit(), as CockroachDB does', () => {
+        // execbuilder buildScan (pkg/sql/opt/exec/execbuilder/relational.go): a scan with a hard
+        // limit "can span multiple ranges", so bounded staleness refuses it even with LIMIT 1.
+        const message = /^asOfSystemTime\(\): bounded staleness \(withMaxStaleness\/withMinTimestamp\) cannot be combined with limit\(\)/
+        for (const value of [withMaxStaleness('10s'), withMinTimestamp(DATE, { nearestOnly: true })]) {
+          const query = db.selectFrom('person').selectAll().where('id', '=', 1).limit(1).$call(asOfSystemTime(value))
+          assert.throws(() => query.compile(), { message })
+        }
+        // Exact staleness with a limit is fine.
+        expectSql(
+          db.selectFrom('person').select('id').limit(1).$call(asOfSystemTime('-10s')),
+          `select ${C('id')} from ${T('person')} as of system time '-10s' limit $1`,
+          [1],
+        )
+      })
+
       it('refuses the clause on a top-level UNION', () => {
         const onOuter = db.selectFrom('person').select('id').union(db.selectFrom('pet').select('id')).$call(asOfSystemTime('-1s'))
         assert.throws(() => onOuter.compile(), { message: /^AS OF SYSTEM TIME cannot be on a top-level UNION/ })
