@@ -166,6 +166,21 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     if ((join === 'lookup' || join === 'inverted') && joinType !== 'inner' && joinType !== 'left') {
       throw new Error(`joinHint('${join}', ...) works with inner and left joins only, not with a ${joinType} join.`)
     }
+    // docs /docs/stable/cost-based-optimizer#supported-join-algorithms: "a straight INNER, LEFT, or
+    // RIGHT join"; the other join types are not documented for it.
+    if (join === 'straight' && joinType !== 'inner' && joinType !== 'left' && joinType !== 'right') {
+      throw new Error(`joinHint('straight', ...) works with inner, left and right joins only, not with a ${joinType} join.`)
+    }
+    // A merge join needs equality columns and a cross join has none: GenerateMergeJoins
+    // (pkg/sql/opt/xform/join_funcs.go) produces no merge join, and execbuilder's buildHashJoin fails
+    // with "could not produce a query plan conforming to the MERGE JOIN hint".
+    if (join === 'merge' && joinType === 'cross') {
+      throw new Error(
+        "joinHint('merge', ...) cannot be used with a cross join: a merge join needs an equality condition, and " +
+          "CockroachDB fails with \"could not produce a query plan conforming to the MERGE JOIN hint\". Use " +
+          "innerJoin(joinHint('merge', ...), 'a.x', 'b.x') or joinHint('hash', ...).",
+      )
+    }
     this.append(`${joinType} ${join} join `)
     this.visitNode(table)
     if (node.on !== undefined) {

@@ -293,6 +293,14 @@ describe('CockroachDB SQL on CockroachDB', { skip: cockroachSkip }, () => {
       .where('account.id', '=', 10)
       .execute()
     assert.deepEqual(merge.map((row) => Number(row.id)), [10])
+    // STRAIGHT (v24.1+, cockroach#116013) fixes the order only.
+    const straight = await db
+      .selectFrom('account')
+      .innerJoin(joinHint('straight', db, 'transfer'), 'transfer.accountId', 'account.id')
+      .select(['account.name', 'transfer.amount'])
+      .where('transfer.id', '=', 1)
+      .execute()
+    assert.deepEqual(straight, [{ name: 'dave', amount: '5' }])
   })
 
   it('asOfSystemTime() inside readAt() or db.transaction() is refused before it is sent', async () => {

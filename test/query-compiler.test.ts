@@ -410,7 +410,7 @@ for (const variant of VARIANTS) {
         )
       })
 
-      it('left merge join, full hash join, cross merge join', () => {
+      it('left merge join, full hash join, cross hash join', () => {
         expectSql(
           db.selectFrom('person').leftJoin(joinHint('merge', db, 'pet'), 'pet.ownerId', 'person.id').select('person.id'),
           `select ${T('person')}.${C('id')} from ${T('person')} left merge join ${T('pet')} on ${T('pet')}.${C('ownerId')} = ${T('person')}.${C('id')}`,
@@ -420,8 +420,8 @@ for (const variant of VARIANTS) {
           `select ${T('person')}.${C('id')} from ${T('person')} full hash join ${T('pet')} on ${T('pet')}.${C('ownerId')} = ${T('person')}.${C('id')}`,
         )
         expectSql(
-          db.selectFrom('person').crossJoin(joinHint('merge', db, 'pet')).select('person.id'),
-          `select ${T('person')}.${C('id')} from ${T('person')} cross merge join ${T('pet')}`,
+          db.selectFrom('person').crossJoin(joinHint('hash', db, 'pet')).select('person.id'),
+          `select ${T('person')}.${C('id')} from ${T('person')} cross hash join ${T('pet')}`,
         )
       })
 
@@ -459,6 +459,33 @@ for (const variant of VARIANTS) {
           `select ${T('person')}.${C('id')} from ${T('person')} inner hash join (select distinct ${C('ownerId')} from ${T('pet')}) as ${C('o')} ` +
             `on ${C('o')}.${C('ownerId')} = ${T('person')}.${C('id')}`,
         )
+      })
+
+      it('refuses a merge join hint on a cross join', () => {
+        // A merge join needs equality columns; a cross join has none, so the optimizer cannot honour
+        // the hint (GenerateMergeJoins in pkg/sql/opt/xform/join_funcs.go returns without any) and
+        // execbuilder fails with "could not produce a query plan conforming to the MERGE JOIN hint".
+        assert.throws(() => db.selectFrom('person').crossJoin(joinHint('merge', db, 'pet')).selectAll().compile(), {
+          message: /^joinHint\('merge', \.\.\.\) cannot be used with a cross join: a merge join needs an equality condition/,
+        })
+      })
+
+      it('inner, left and right straight joins', () => {
+        expectSql(
+          db.selectFrom('person').innerJoin(joinHint('straight', db, 'pet'), 'pet.ownerId', 'person.id').select('pet.name'),
+          `select ${T('pet')}.${C('name')} from ${T('person')} inner straight join ${T('pet')} on ${T('pet')}.${C('ownerId')} = ${T('person')}.${C('id')}`,
+        )
+        expectSql(
+          db.selectFrom('person').leftJoin(joinHint('straight', db, 'pet'), 'pet.ownerId', 'person.id').select('person.id'),
+          `select ${T('person')}.${C('id')} from ${T('person')} left straight join ${T('pet')} on ${T('pet')}.${C('ownerId')} = ${T('person')}.${C('id')}`,
+        )
+        expectSql(
+          db.selectFrom('person').rightJoin(joinHint('straight', db, 'pet'), 'pet.ownerId', 'person.id').select('pet.id'),
+          `select ${T('pet')}.${C('id')} from ${T('person')} right straight join ${T('pet')} on ${T('pet')}.${C('ownerId')} = ${T('person')}.${C('id')}`,
+        )
+        assert.throws(() => db.selectFrom('person').fullJoin(joinHint('straight', db, 'pet'), 'pet.ownerId', 'person.id').selectAll().compile(), {
+          message: "joinHint('straight', ...) works with inner, left and right joins only, not with a full join.",
+        })
       })
 
       it('refuses lookup and inverted joins other than inner and left', () => {
