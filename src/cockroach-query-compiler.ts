@@ -3,6 +3,7 @@ import type {
   AliasNode,
   CompiledQuery,
   DeleteQueryNode,
+  ExplainNode,
   InsertQueryNode,
   JoinNode,
   LimitNode,
@@ -17,6 +18,7 @@ import type {
 } from 'kysely'
 import { asOfSystemTimeInstant, isBoundedStalenessClause } from './as-of-system-time-literal.js'
 import { isAsOfSystemTimeMarker } from './as-of-system-time.js'
+import { renderExplain } from './explain.js'
 import { readTableHint } from './table-hint-marker.js'
 
 const LOCKING_MODIFIERS: ReadonlySet<string> = new Set(['ForUpdate', 'ForNoKeyUpdate', 'ForShare', 'ForKeyShare'])
@@ -38,7 +40,9 @@ const HINTABLE_JOINS: Readonly<Record<string, string>> = Object.freeze({
  * - {@link asOfSystemTime} is placed right after the FROM clause and its joins, where CockroachDB's
  *   grammar has it (`from_clause: FROM from_list opt_as_of_clause` in pkg/sql/parser/sql.y), and
  *   what CockroachDB would refuse about it is refused at compile time;
- * - tables from {@link indexHint} and {@link joinHint} print their `@...` and join hints.
+ * - tables from {@link indexHint} and {@link joinHint} print their `@...` and join hints;
+ * - UPDATE/DELETE with ORDER BY or LIMIT print RETURNING last, as CockroachDB's grammar has it;
+ * - `explain()` prints CockroachDB's `EXPLAIN [ANALYZE] [(options)]` (see {@link explain}).
  *
  * Queries that use none of these compile exactly as with `PostgresQueryCompiler`, at the same cost:
  * each override checks one property before deferring to Kysely.
@@ -123,6 +127,12 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     if (this.parentNode !== undefined) {
       this.#printDeferredReturning(this.parentNode)
     }
+  }
+
+  // Kysely prints PostgreSQL's `explain (analyze, format json)`; CockroachDB's grammar takes
+  // `EXPLAIN [ANALYZE] [(word, ...)]` (explain_stmt in sql.y). See renderExplain in explain.ts.
+  protected override visitExplain(node: ExplainNode): void {
+    this.append(renderExplain(node))
   }
 
   protected override visitAlias(node: AliasNode): void {

@@ -9,6 +9,7 @@ import { sql } from 'kysely'
 import type { Generated, Kysely } from 'kysely'
 import {
   asOfSystemTime,
+  explain,
   followerReadTimestamp,
   getSqlState,
   indexHint,
@@ -18,7 +19,7 @@ import {
   withMaxStaleness,
   withMinTimestamp,
 } from '../src/index.js'
-import { allTargets, cockroachSkip, cockroachTarget, createKysely, createTestDatabase } from './harness/targets.js'
+import { allTargets, cockroachSkip, cockroachTarget, createKysely, createTestDatabase, postgresTarget } from './harness/targets.js'
 import type { TestDatabase } from './harness/targets.js'
 
 interface DB {
@@ -110,6 +111,37 @@ for (const target of allTargets) {
     })
   })
 }
+
+describe('explain() on PostgreSQL: the forms both servers parse', () => {
+  let database: TestDatabase
+  let db: Kysely<DB>
+
+  before(async () => {
+    database = await createTestDatabase(postgresTarget, 'sql_explain')
+    db = createKysely<DB>(database)
+    await createSchema(db)
+  })
+
+  after(async () => {
+    await db?.destroy()
+    await database?.drop()
+  })
+
+  // PostgreSQL also has `EXPLAIN [ANALYZE] statement` and `EXPLAIN (VERBOSE) statement`; its rows
+  // are "QUERY PLAN", CockroachDB's `info`.
+  it('plain, ANALYZE and (VERBOSE) run', async () => {
+    const query = db.selectFrom('account').select('id').where('id', '=', 1)
+    for (const rows of [
+      await explain(query),
+      await explain(query, { analyze: true }),
+      await explain(query, { options: ['verbose'] }),
+      await query.explain(undefined, sql`analyze`),
+    ]) {
+      assert.ok(rows.length > 0)
+      assert.match(JSON.stringify(rows), /Scan/)
+    }
+  })
+})
 
 describe('CockroachDB SQL on CockroachDB', { skip: cockroachSkip }, () => {
   let database: TestDatabase
@@ -308,6 +340,29 @@ describe('CockroachDB SQL on CockroachDB', { skip: cockroachSkip }, () => {
     const refused = { message: /^asOfSystemTime\(\): this query runs inside a transaction/ }
     await assert.rejects(readAt(db, '-1s', (trx) => historical(trx).execute()), refused)
     await assert.rejects(db.transaction().execute((trx) => historical(trx).execute()), refused)
+  })
+
+  it('explain(): every form runs and returns rows of info text', async () => {
+    const query = db.selectFrom('account').select('id').where('id', '=', 10)
+    const forms: Parameters<typeof explain>[1][] = [
+      {},
+      { options: ['verbose'] },
+      { options: ['types'] },
+      { options: ['opt'] },
+      { options: ['opt', 'verbose'] },
+      { options: ['distsql'] },
+      { options: ['vec'] },
+      { analyze: true },
+      { analyze: true, options: ['distsql'] },
+      { analyze: true, options: ['verbose'] },
+    ]
+    for (const form of forms) {
+      const rows = await explain(query, form)
+      assert.ok(rows.length > 0, JSON.stringify(form))
+      for (const row of rows) assert.equal(typeof row.info, 'string', JSON.stringify(form))
+    }
+    const analyzed = await query.explain(undefined, sql`analyze`)
+    assert.match(plan(analyzed), /execution time|actual row count/)
   })
 
   it('DELETE and UPDATE with ORDER BY, LIMIT and RETURNING (the batch-delete shape)', async () => {
