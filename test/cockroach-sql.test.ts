@@ -365,6 +365,47 @@ describe('CockroachDB SQL on CockroachDB', { skip: cockroachSkip }, () => {
     assert.match(plan(analyzed), /execution time|actual row count/)
   })
 
+  it('row locks under SERIALIZABLE behave as docs/sql.md says', async () => {
+    // docs /docs/stable/select-for-update, "Lock behavior under SERIALIZABLE isolation"; logic test
+    // pkg/sql/logictest/testdata/logic_test/select_for_share.
+    await sql`create table lock_probe (id int8 primary key, a text, b text, family f1 (id, a), family f2 (b))`.execute(db)
+    await sql`insert into lock_probe values (1, 'x', 'y')`.execute(db)
+    await assert.rejects(
+      db.transaction().execute((trx) => sql`select id from lock_probe for update skip locked`.execute(trx)),
+      /SKIP LOCKED cannot be used for tables with multiple column families/,
+    )
+    // A writer on its own connection, bounded by lock_timeout so a held lock fails it (55P03) instead of hanging.
+    const write = () =>
+      db.connection().execute(async (conn) => {
+        await sql`set lock_timeout = '1s'`.execute(conn)
+        try {
+          await sql`update lock_probe set a = 'w' where id = 1`.execute(conn)
+        } finally {
+          await sql`reset lock_timeout`.execute(conn)
+        }
+      })
+    const share = (sharedLocking: boolean) =>
+      db.connection().execute(async (conn) => {
+        await sql`set enable_shared_locking_for_serializable = ${sql.raw(String(sharedLocking))}`.execute(conn)
+        try {
+          return await conn.transaction().execute(async (trx) => {
+            await sql`select id from lock_probe where id = 1 for share`.execute(trx)
+            // Whatever the writer did, this transaction only read: roll it back.
+            return write().then(
+              () => 'not blocked',
+              (error: unknown) => getSqlState(error) ?? String(error),
+            )
+          })
+        } finally {
+          await sql`reset enable_shared_locking_for_serializable`.execute(conn)
+        }
+      })
+    // Default (off): FOR SHARE takes no lock under SERIALIZABLE, the writer goes through.
+    assert.equal(await share(false), 'not blocked')
+    // On: a shared lock, the writer waits and times out.
+    assert.equal(await share(true), '55P03')
+  })
+
   it('DELETE and UPDATE with ORDER BY, LIMIT and RETURNING (the batch-delete shape)', async () => {
     await db
       .insertInto('transfer')
