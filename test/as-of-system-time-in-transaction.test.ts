@@ -4,13 +4,12 @@
 // proves the statement never reached the server.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { CamelCasePlugin, Kysely, PostgresAdapter, PostgresIntrospector, sql, WithSchemaPlugin } from 'kysely'
+import { CamelCasePlugin, Kysely, sql, WithSchemaPlugin } from 'kysely'
 import type { CompiledQuery, DatabaseConnection, Driver, KyselyPlugin, QueryResult } from 'kysely'
 import pg from 'pg'
 import {
   asOfSystemTime,
   CockroachDialect,
-  CockroachQueryCompiler,
   followerReadTimestamp,
   readAt,
   withMaxStaleness,
@@ -19,6 +18,7 @@ import {
 import { hasStatementAsOfSystemTime } from '../src/as-of-system-time-in-transaction.js'
 import { CockroachConnection } from '../src/cockroach-connection.js'
 import { recordStatements } from './harness/concurrency.js'
+import { kyselyOnDriver } from './harness/driver-dialect.js'
 import type { SentStatement } from './harness/concurrency.js'
 import { createTestDatabase, postgresTarget } from './harness/targets.js'
 import type { TestDatabase } from './harness/targets.js'
@@ -105,14 +105,7 @@ function scriptedKysely(sent: string[]): Kysely<DB> {
     },
     destroy: async () => {},
   }
-  return new Kysely<DB>({
-    dialect: {
-      createAdapter: () => new PostgresAdapter(),
-      createDriver: () => driver,
-      createIntrospector: (db) => new PostgresIntrospector(db),
-      createQueryCompiler: () => new CockroachQueryCompiler(),
-    },
-  })
+  return kyselyOnDriver<DB>(driver)
 }
 
 describe('asOfSystemTime() in a transaction, scripted connection', () => {

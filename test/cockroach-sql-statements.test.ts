@@ -2,11 +2,11 @@
 // with no rows: what reaches the server, in order, and that refused values send nothing at all.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { Kysely, PostgresAdapter, PostgresIntrospector, sql } from 'kysely'
+import { sql } from 'kysely'
+import type { Kysely } from 'kysely'
 import type { CompiledQuery, DatabaseConnection, Driver, QueryResult } from 'kysely'
 import {
   asOfSystemTime,
-  CockroachQueryCompiler,
   explain,
   followerReadTimestamp,
   readAt,
@@ -15,6 +15,7 @@ import {
   withMinTimestamp,
 } from '../src/index.js'
 import type { CockroachExplainOptions, ReadAtValue } from '../src/index.js'
+import { kyselyOnDriver } from './harness/driver-dialect.js'
 
 interface DB {
   account: { id: number; balance: string }
@@ -46,14 +47,7 @@ function recordingKysely(sent: string[]): Kysely<DB> {
     releaseConnection: async () => {},
     destroy: async () => {},
   }
-  return new Kysely<DB>({
-    dialect: {
-      createAdapter: () => new PostgresAdapter(),
-      createDriver: () => driver,
-      createIntrospector: (db) => new PostgresIntrospector(db),
-      createQueryCompiler: () => new CockroachQueryCompiler(),
-    },
-  })
+  return kyselyOnDriver<DB>(driver)
 }
 
 describe('readAt()', () => {
