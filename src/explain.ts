@@ -200,6 +200,11 @@ function renderExplainOptions(words: readonly string[], where: string): string {
   if (analyze && (mode === 'opt' || mode === 'vec')) {
     throw new TypeError(`${where}: EXPLAIN ANALYZE cannot be used with ${mode.toUpperCase()} (CockroachDB's MakeExplain); drop analyze or ${mode}.`)
   }
+  // EXPLAIN ANALYZE takes PLAN, VERBOSE, TYPES, DEBUG, REDACT and DISTSQL (docs
+  // /docs/stable/explain-analyze, synopsis).
+  if (analyze && flags.includes('env')) {
+    throw new TypeError(`${where}: EXPLAIN ANALYZE has no ENV option; ENV goes with EXPLAIN (OPT, ENV).`)
+  }
   if (!analyze && mode === 'debug') {
     throw new TypeError(`${where}: DEBUG only works with EXPLAIN ANALYZE; use { analyze: true, options: ['debug'] }.`)
   }

@@ -212,6 +212,7 @@ describe('explain()', () => {
       [{ analyze: true, options: ['opt'] }, /EXPLAIN ANALYZE cannot be used with OPT/],
       [{ analyze: true, options: ['vec'] }, /EXPLAIN ANALYZE cannot be used with VEC/],
       [{ options: ['debug'] }, /DEBUG only works with EXPLAIN ANALYZE/],
+      [{ analyze: true, options: ['env'] }, /EXPLAIN ANALYZE has no ENV option/],
       [{ options: ['costs'] }, /COSTS is a PostgreSQL EXPLAIN option/],
       [{ options: ['verbose); drop table account; --'] }, /is not a CockroachDB EXPLAIN option here/],
       [{ options: 'verbose' }, /options\.options must be an array/],
