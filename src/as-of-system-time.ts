@@ -34,10 +34,12 @@ export type {
  * {@link withMinTimestamp}.
  *
  * CockroachDB takes the clause only on the top-level SELECT of a statement; subqueries, CTEs and
- * UNION branches may repeat the same value. The compiler refuses, before anything is sent: the
- * clause on a subquery without it on the top level, different values in one statement, a top-level
- * UNION carrying it (wrap the UNION in `selectFrom(union.as('u'))`), FOR UPDATE/FOR SHARE, and
- * INSERT/UPDATE/DELETE.
+ * UNION branches may repeat the same instant (a `Date` and the `bigint` of the same instant agree).
+ * The compiler refuses, before anything is sent: the clause on a subquery without it on the top
+ * level, different instants in one statement, a top-level UNION carrying it (wrap the UNION in
+ * `selectFrom(union.as('u'))`), FOR UPDATE/FOR SHARE, INSERT/UPDATE/DELETE, and bounded staleness
+ * with `limit()`. A query carrying it that runs inside a transaction is refused too, before it is
+ * sent: use {@link readAt} to read the past in a transaction.
  *
  * @throws TypeError or RangeError for a value CockroachDB would refuse or that is not one of the above.
  */
