@@ -300,6 +300,39 @@ function describe(value: unknown): string {
   return `${typeof value} ${String(value)}`
 }
 
+const RENDERED_TIMESTAMP = /^'(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}\.\d{3})\+00:00'$/
+const RENDERED_NANOS = /^\d{1,19}$/
+
+/**
+ * What a rendered AS OF SYSTEM TIME clause reads at, for comparing two clauses of one statement:
+ * an absolute instant (a `Date` or a `bigint`) as nanoseconds since the epoch, anything else
+ * (intervals, functions) as its text. CockroachDB compares the evaluated timestamps, so a `Date` and
+ * the `bigint` of the same instant agree ("cannot specify AS OF SYSTEM TIME with different
+ * timestamps" in pkg/sql/conn_executor_exec.go compares `asOf.Timestamp`). Only parses what
+ * {@link renderAsOfSystemTime} produces.
+ */
+export function asOfSystemTimeInstant(clause: string): bigint | string {
+  const literal = literalOf(clause)
+  if (RENDERED_NANOS.test(literal)) {
+    return BigInt(literal)
+  }
+  const timestamp = RENDERED_TIMESTAMP.exec(literal)
+  if (timestamp !== null) {
+    return BigInt(Date.parse(`${timestamp[1]}T${timestamp[2]}Z`)) * 1_000_000n
+  }
+  return literal
+}
+
+/** Whether a rendered clause is a bounded staleness read (`with_max_staleness(...)`, `with_min_timestamp(...)`). */
+export function isBoundedStalenessClause(clause: string): boolean {
+  const literal = literalOf(clause)
+  return literal.startsWith('with_max_staleness(') || literal.startsWith('with_min_timestamp(')
+}
+
+function literalOf(clause: string): string {
+  return clause.startsWith(AS_OF_SYSTEM_TIME_PREFIX) ? clause.slice(AS_OF_SYSTEM_TIME_PREFIX.length) : clause
+}
+
 /** Reads the options of withMaxStaleness()/withMinTimestamp(). */
 export function readNearestOnly(options: BoundedStalenessOptions, where: string): boolean {
   if (typeof options !== 'object' || options === null) {

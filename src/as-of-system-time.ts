@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { SelectQueryBuilder } from 'kysely'
+import type { OperationNode, RawNode, SelectQueryBuilder } from 'kysely'
 import { AS_OF_SYSTEM_TIME_PREFIX, renderAsOfSystemTime } from './as-of-system-time-literal.js'
 import type { AsOfSystemTimeValue } from './as-of-system-time-literal.js'
 
@@ -34,10 +34,12 @@ export type {
  * {@link withMinTimestamp}.
  *
  * CockroachDB takes the clause only on the top-level SELECT of a statement; subqueries, CTEs and
- * UNION branches may repeat the same value. The compiler refuses, before anything is sent: the
- * clause on a subquery without it on the top level, different values in one statement, a top-level
- * UNION carrying it (wrap the UNION in `selectFrom(union.as('u'))`), FOR UPDATE/FOR SHARE, and
- * INSERT/UPDATE/DELETE.
+ * UNION branches may repeat the same instant (a `Date` and the `bigint` of the same instant agree).
+ * The compiler refuses, before anything is sent: the clause on a subquery without it on the top
+ * level, different instants in one statement, a top-level UNION carrying it (wrap the UNION in
+ * `selectFrom(union.as('u'))`), FOR UPDATE/FOR SHARE, INSERT/UPDATE/DELETE, and bounded staleness
+ * with `limit()`. A query carrying it that runs inside a transaction is refused too, before it is
+ * sent: use {@link readAt} to read the past in a transaction.
  *
  * @throws TypeError or RangeError for a value CockroachDB would refuse or that is not one of the above.
  */
@@ -54,4 +56,18 @@ export function asOfSystemTime(
     }
     return qb.modifyEnd(marker)
   }
+}
+
+/**
+ * Whether `node` is the marker {@link asOfSystemTime} leaves in a SELECT's end modifiers: a raw
+ * fragment with no parameters that starts with the clause. Plugins built on
+ * OperationNodeTransformer copy raw nodes verbatim, so the marker survives CamelCasePlugin and
+ * WithSchemaPlugin. Internal: used by the compiler and the transaction guard.
+ */
+export function isAsOfSystemTimeMarker(node: OperationNode | undefined): node is RawNode {
+  if (node === undefined || node.kind !== 'RawNode') {
+    return false
+  }
+  const { sqlFragments, parameters } = node as RawNode
+  return sqlFragments.length === 1 && parameters.length === 0 && sqlFragments[0]!.startsWith(AS_OF_SYSTEM_TIME_PREFIX)
 }

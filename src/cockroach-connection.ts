@@ -1,4 +1,5 @@
 import type { CompiledQuery, DatabaseConnection, QueryResult } from 'kysely'
+import { refuseAsOfSystemTimeInTransaction } from './as-of-system-time-in-transaction.js'
 import { readSqlCursor } from './sql-cursor.js'
 
 type ExecuteOptions = Parameters<DatabaseConnection['executeQuery']>[1]
@@ -56,6 +57,7 @@ export class CockroachConnection implements DatabaseConnection {
   }
 
   executeQuery<R>(compiledQuery: CompiledQuery, options?: ExecuteOptions): Promise<QueryResult<R>> {
+    refuseAsOfSystemTimeInTransaction(compiledQuery, this.#inTransaction)
     return this.#inner.executeQuery<R>(compiledQuery, options)
   }
 
@@ -64,6 +66,7 @@ export class CockroachConnection implements DatabaseConnection {
     chunkSize: number,
     options?: ExecuteOptions,
   ): AsyncIterableIterator<QueryResult<R>> {
+    refuseAsOfSystemTimeInTransaction(compiledQuery, this.#inTransaction)
     if (this.#inTransaction) {
       return readSqlCursor<R>((query) => this.#inner.executeQuery(query, options), compiledQuery, chunkSize)
     }

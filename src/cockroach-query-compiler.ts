@@ -3,16 +3,22 @@ import type {
   AliasNode,
   CompiledQuery,
   DeleteQueryNode,
+  ExplainNode,
   InsertQueryNode,
   JoinNode,
+  LimitNode,
   OperationNode,
+  OrderByNode,
   QueryId,
   RawNode,
+  ReturningNode,
   RootOperationNode,
   SelectQueryNode,
   UpdateQueryNode,
 } from 'kysely'
-import { AS_OF_SYSTEM_TIME_PREFIX } from './as-of-system-time-literal.js'
+import { asOfSystemTimeInstant, isBoundedStalenessClause } from './as-of-system-time-literal.js'
+import { isAsOfSystemTimeMarker } from './as-of-system-time.js'
+import { renderExplain } from './explain.js'
 import { readTableHint } from './table-hint-marker.js'
 
 const LOCKING_MODIFIERS: ReadonlySet<string> = new Set(['ForUpdate', 'ForNoKeyUpdate', 'ForShare', 'ForKeyShare'])
@@ -34,7 +40,9 @@ const HINTABLE_JOINS: Readonly<Record<string, string>> = Object.freeze({
  * - {@link asOfSystemTime} is placed right after the FROM clause and its joins, where CockroachDB's
  *   grammar has it (`from_clause: FROM from_list opt_as_of_clause` in pkg/sql/parser/sql.y), and
  *   what CockroachDB would refuse about it is refused at compile time;
- * - tables from {@link indexHint} and {@link joinHint} print their `@...` and join hints.
+ * - tables from {@link indexHint} and {@link joinHint} print their `@...` and join hints;
+ * - UPDATE/DELETE with ORDER BY or LIMIT print RETURNING last, as CockroachDB's grammar has it;
+ * - `explain()` prints CockroachDB's `EXPLAIN [ANALYZE] [(options)]` (see {@link explain}).
  *
  * Queries that use none of these compile exactly as with `PostgresQueryCompiler`, at the same cost:
  * each override checks one property before deferring to Kysely.
@@ -49,6 +57,8 @@ const HINTABLE_JOINS: Readonly<Record<string, string>> = Object.freeze({
 export class CockroachQueryCompiler extends PostgresQueryCompiler {
   // The AS OF SYSTEM TIME clause of the statement's top-level SELECT while it is being compiled.
   #topLevelAsOf: string | undefined
+  // UPDATE/DELETE nodes whose RETURNING clause is held back until their ORDER BY / LIMIT is printed.
+  readonly #deferredReturning = new WeakMap<OperationNode, ReturningNode>()
 
   override compileQuery(node: RootOperationNode, queryId: QueryId): CompiledQuery {
     this.#topLevelAsOf = undefined
@@ -63,7 +73,7 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     let asOf: RawNode | undefined
     let locking = false
     for (const modifier of modifiers) {
-      if (isAsOfSystemTime(modifier.rawModifier)) {
+      if (isAsOfSystemTimeMarker(modifier.rawModifier)) {
         if (asOf !== undefined) {
           throw new Error('asOfSystemTime() was applied twice to the same SELECT; keep one.')
         }
@@ -96,12 +106,33 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
 
   protected override visitUpdateQuery(node: UpdateQueryNode): void {
     this.#checkWrite(node.endModifiers, 'UPDATE')
-    super.visitUpdateQuery(node)
+    super.visitUpdateQuery(this.#deferReturning(node))
   }
 
   protected override visitDeleteQuery(node: DeleteQueryNode): void {
     this.#checkWrite(node.endModifiers, 'DELETE')
-    super.visitDeleteQuery(node)
+    super.visitDeleteQuery(this.#deferReturning(node))
+  }
+
+  protected override visitOrderBy(node: OrderByNode): void {
+    super.visitOrderBy(node)
+    const parent = this.parentNode
+    if (parent !== undefined && (parent as { limit?: unknown }).limit === undefined) {
+      this.#printDeferredReturning(parent)
+    }
+  }
+
+  protected override visitLimit(node: LimitNode): void {
+    super.visitLimit(node)
+    if (this.parentNode !== undefined) {
+      this.#printDeferredReturning(this.parentNode)
+    }
+  }
+
+  // Kysely prints PostgreSQL's `explain (analyze, format json)`; CockroachDB's grammar takes
+  // `EXPLAIN [ANALYZE] [(word, ...)]` (explain_stmt in sql.y). See renderExplain in explain.ts.
+  protected override visitExplain(node: ExplainNode): void {
+    this.append(renderExplain(node))
   }
 
   protected override visitAlias(node: AliasNode): void {
@@ -145,12 +176,53 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     if ((join === 'lookup' || join === 'inverted') && joinType !== 'inner' && joinType !== 'left') {
       throw new Error(`joinHint('${join}', ...) works with inner and left joins only, not with a ${joinType} join.`)
     }
+    // docs /docs/stable/cost-based-optimizer#supported-join-algorithms: "a straight INNER, LEFT, or
+    // RIGHT join"; the other join types are not documented for it.
+    if (join === 'straight' && joinType !== 'inner' && joinType !== 'left' && joinType !== 'right') {
+      throw new Error(`joinHint('straight', ...) works with inner, left and right joins only, not with a ${joinType} join.`)
+    }
+    // A merge join needs equality columns and a cross join has none: GenerateMergeJoins
+    // (pkg/sql/opt/xform/join_funcs.go) produces no merge join, and execbuilder's buildHashJoin fails
+    // with "could not produce a query plan conforming to the MERGE JOIN hint".
+    if (join === 'merge' && joinType === 'cross') {
+      throw new Error(
+        "joinHint('merge', ...) cannot be used with a cross join: a merge join needs an equality condition, and " +
+          "CockroachDB fails with \"could not produce a query plan conforming to the MERGE JOIN hint\". Use " +
+          "innerJoin(joinHint('merge', ...), 'a.x', 'b.x') or joinHint('hash', ...).",
+      )
+    }
     this.append(`${joinType} ${join} join `)
     this.visitNode(table)
     if (node.on !== undefined) {
       this.append(' ')
       this.visitNode(node.on)
     }
+  }
+
+  // Kysely (0.28 and 0.29) prints UPDATE/DELETE as `... where ... returning ... order by ... limit`;
+  // CockroachDB's grammar has RETURNING last: `delete_stmt: opt_with_clause DELETE FROM
+  // table_expr_opt_alias_idx opt_using_clause opt_where_clause opt_sort_clause opt_limit_clause
+  // returning_clause`, and update_stmt likewise ends in `opt_where_clause opt_sort_clause
+  // opt_limit_clause returning_clause` (pkg/sql/parser/sql.y). Rather than copy Kysely's visitor,
+  // the node is compiled without its RETURNING, and visitOrderBy/visitLimit print it after the last
+  // of the two. Kysely visits node.orderBy and node.limit while the original node is on its stack,
+  // so `parentNode` there is the key stored here.
+  #deferReturning<N extends UpdateQueryNode | DeleteQueryNode>(node: N): N {
+    if (node.returning === undefined || (node.orderBy === undefined && node.limit === undefined)) {
+      return node
+    }
+    this.#deferredReturning.set(node, node.returning)
+    return { ...node, returning: undefined }
+  }
+
+  #printDeferredReturning(parent: OperationNode): void {
+    const returning = this.#deferredReturning.get(parent)
+    if (returning === undefined) {
+      return
+    }
+    this.#deferredReturning.delete(parent)
+    this.append(' ')
+    this.visitNode(returning)
   }
 
   #checkAsOfSystemTime(node: SelectQueryNode, clause: string, locking: boolean): void {
@@ -162,6 +234,17 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     }
     if (node.from === undefined) {
       throw new Error('asOfSystemTime() needs a FROM clause: CockroachDB only accepts AS OF SYSTEM TIME after FROM.')
+    }
+    // CockroachDB plans a scan with a hard limit as a multi-row scan that "can span multiple ranges
+    // if the first range is empty", and bounded staleness allows a single-range read only: "cannot use
+    // bounded staleness for queries that may touch more than one range or require an index join"
+    // (buildScan in pkg/sql/opt/exec/execbuilder/relational.go), even for LIMIT 1.
+    if (node.limit !== undefined && isBoundedStalenessClause(clause)) {
+      throw new Error(
+        'asOfSystemTime(): bounded staleness (withMaxStaleness/withMinTimestamp) cannot be combined with limit(): ' +
+          'CockroachDB refuses a limited scan there ("cannot use bounded staleness for queries that may touch more than ' +
+          'one range"). Look the row up by its primary or unique key without limit(), e.g. with executeTakeFirst().',
+      )
     }
     if (this.parentNode === undefined) {
       // CockroachDB looks for the clause on the statement's top-level SELECT clause only; a set
@@ -177,14 +260,15 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
       return
     }
     // Nested SELECTs may repeat the clause only if the top level has it, with the same timestamp
-    // (Builder.validateAsOf in pkg/sql/opt/optbuilder).
+    // (Builder.validateAsOf in pkg/sql/opt/optbuilder), compared as instants: a Date and the bigint
+    // of the same instant agree.
     if (this.#topLevelAsOf === undefined) {
       throw new Error(
         'AS OF SYSTEM TIME must be on the top-level SELECT of the statement; CockroachDB refuses it on a subquery, ' +
           'CTE or UNION branch alone. Apply asOfSystemTime() to the outer query.',
       )
     }
-    if (this.#topLevelAsOf !== clause) {
+    if (asOfSystemTimeInstant(this.#topLevelAsOf) !== asOfSystemTimeInstant(clause)) {
       throw new Error(
         `All AS OF SYSTEM TIME clauses of a statement must read at the same time: the top level has ` +
           `"${this.#topLevelAsOf}", a subquery "${clause}".`,
@@ -196,7 +280,7 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     if (this.#topLevelAsOf !== undefined) {
       throw new Error(`AS OF SYSTEM TIME statements are read-only: ${statement} cannot appear in them.`)
     }
-    if (endModifiers !== undefined && endModifiers.some(isAsOfSystemTime)) {
+    if (endModifiers !== undefined && endModifiers.some(isAsOfSystemTimeMarker)) {
       throw new Error(`AS OF SYSTEM TIME is for reads only; CockroachDB refuses it on ${statement}.`)
     }
   }
@@ -249,14 +333,6 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
       this.compileList(node.endModifiers, ' ')
     }
   }
-}
-
-function isAsOfSystemTime(node: OperationNode | undefined): node is RawNode {
-  if (node === undefined || node.kind !== 'RawNode') {
-    return false
-  }
-  const { sqlFragments, parameters } = node as RawNode
-  return sqlFragments.length === 1 && parameters.length === 0 && sqlFragments[0]!.startsWith(AS_OF_SYSTEM_TIME_PREFIX)
 }
 
 function rejectForUpsert(node: InsertQueryNode): void {

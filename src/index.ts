@@ -60,6 +60,8 @@ export type { IndexHintOptions } from './index-hint.js'
 export { joinHint } from './join-hint.js'
 export type { JoinAlgorithm } from './join-hint.js'
 export type { HintedTable } from './hinted-table.js'
+export { explain } from './explain.js'
+export type { CockroachExplainOptions, ExplainableQuery, ExplainOption, ExplainRow } from './explain.js'
 
 // Streaming
 export { streamWithSqlCursor } from './sql-cursor.js'

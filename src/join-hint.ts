@@ -8,10 +8,13 @@ export type { JoinAlgorithm } from './table-hint-marker.js'
 
 /**
  * A join hint on the right-hand table of a join: `inner hash join`, `left merge join`,
- * `inner lookup join`, `inner inverted join` (docs /docs/stable/joins#join-hints; `opt_join_hint`
- * in pkg/sql/parser/sql.y). CockroachDB then keeps the join order as written. `lookup` and
- * `inverted` work with inner and left joins only; `hash` and `merge` also with right, full and
- * cross joins. Lateral joins take no hint here.
+ * `inner lookup join`, `inner inverted join`, `inner straight join` (docs
+ * /docs/stable/cost-based-optimizer#join-hints; `opt_join_hint` in pkg/sql/parser/sql.y).
+ * CockroachDB then keeps the join order as written; `straight` does only that, leaving the
+ * algorithm to the optimizer (v24.1+). `lookup` and `inverted` work with inner and left joins only,
+ * `straight` with inner, left and right joins; `hash` and `merge` also with full joins, and `hash`
+ * with cross joins (a merge join needs an equality condition, which a cross join lacks). Lateral
+ * joins take no hint here.
  *
  * ```ts
  * db.selectFrom('person')

@@ -11,12 +11,16 @@ import { RawNode, TableNode } from 'kysely'
 import type { OperationNode } from 'kysely'
 import { quoteIdentifier } from './sql-quoting.js'
 
-/** CockroachDB's join hints (`opt_join_hint` in pkg/sql/parser/sql.y). */
-export type JoinAlgorithm = 'hash' | 'merge' | 'lookup' | 'inverted'
+/**
+ * CockroachDB's join hints (`opt_join_hint` in pkg/sql/parser/sql.y). `straight` fixes the join
+ * order without choosing an algorithm; it arrived in v24.1 (cockroach#116013; docs
+ * /docs/v24.1/cost-based-optimizer#supported-join-algorithms), so every supported version has it.
+ */
+export type JoinAlgorithm = 'hash' | 'merge' | 'lookup' | 'inverted' | 'straight'
 
-export const JOIN_ALGORITHMS: readonly JoinAlgorithm[] = Object.freeze(['hash', 'merge', 'lookup', 'inverted'])
+export const JOIN_ALGORITHMS: readonly JoinAlgorithm[] = Object.freeze(['hash', 'merge', 'lookup', 'inverted', 'straight'])
 
-const MARKER = /^(hash|merge|lookup|inverted)?@/
+const MARKER = /^(hash|merge|lookup|inverted|straight)?@/
 
 export interface TableHint {
   readonly join: JoinAlgorithm | undefined

@@ -9,6 +9,7 @@ import { sql } from 'kysely'
 import type { Generated, Kysely } from 'kysely'
 import {
   asOfSystemTime,
+  explain,
   followerReadTimestamp,
   getSqlState,
   indexHint,
@@ -18,7 +19,7 @@ import {
   withMaxStaleness,
   withMinTimestamp,
 } from '../src/index.js'
-import { allTargets, cockroachSkip, cockroachTarget, createKysely, createTestDatabase } from './harness/targets.js'
+import { allTargets, cockroachSkip, cockroachTarget, createKysely, createTestDatabase, postgresTarget } from './harness/targets.js'
 import type { TestDatabase } from './harness/targets.js'
 
 interface DB {
@@ -110,6 +111,37 @@ for (const target of allTargets) {
     })
   })
 }
+
+describe('explain() on PostgreSQL: the forms both servers parse', () => {
+  let database: TestDatabase
+  let db: Kysely<DB>
+
+  before(async () => {
+    database = await createTestDatabase(postgresTarget, 'sql_explain')
+    db = createKysely<DB>(database)
+    await createSchema(db)
+  })
+
+  after(async () => {
+    await db?.destroy()
+    await database?.drop()
+  })
+
+  // PostgreSQL also has `EXPLAIN [ANALYZE] statement` and `EXPLAIN (VERBOSE) statement`; its rows
+  // are "QUERY PLAN", CockroachDB's `info`.
+  it('plain, ANALYZE and (VERBOSE) run', async () => {
+    const query = db.selectFrom('account').select('id').where('id', '=', 1)
+    for (const rows of [
+      await explain(query),
+      await explain(query, { analyze: true }),
+      await explain(query, { options: ['verbose'] }),
+      await query.explain(undefined, sql`analyze`),
+    ]) {
+      assert.ok(rows.length > 0)
+      assert.match(JSON.stringify(rows), /Scan/)
+    }
+  })
+})
 
 describe('CockroachDB SQL on CockroachDB', { skip: cockroachSkip }, () => {
   let database: TestDatabase
@@ -293,6 +325,104 @@ describe('CockroachDB SQL on CockroachDB', { skip: cockroachSkip }, () => {
       .where('account.id', '=', 10)
       .execute()
     assert.deepEqual(merge.map((row) => Number(row.id)), [10])
+    // STRAIGHT (v24.1+, cockroach#116013) fixes the order only.
+    const straight = await db
+      .selectFrom('account')
+      .innerJoin(joinHint('straight', db, 'transfer'), 'transfer.accountId', 'account.id')
+      .select(['account.name', 'transfer.amount'])
+      .where('transfer.id', '=', 1)
+      .execute()
+    assert.deepEqual(straight, [{ name: 'dave', amount: '5' }])
+  })
+
+  it('asOfSystemTime() inside readAt() or db.transaction() is refused before it is sent', async () => {
+    const historical = (q: Kysely<DB>) => q.selectFrom('account').select('id').where('id', '=', 1).$call(asOfSystemTime('-1s'))
+    const refused = { message: /^asOfSystemTime\(\): this query runs inside a transaction/ }
+    await assert.rejects(readAt(db, '-1s', (trx) => historical(trx).execute()), refused)
+    await assert.rejects(db.transaction().execute((trx) => historical(trx).execute()), refused)
+  })
+
+  it('explain(): every form runs and returns rows of info text', async () => {
+    const query = db.selectFrom('account').select('id').where('id', '=', 10)
+    const forms: Parameters<typeof explain>[1][] = [
+      {},
+      { options: ['verbose'] },
+      { options: ['types'] },
+      { options: ['opt'] },
+      { options: ['opt', 'verbose'] },
+      { options: ['distsql'] },
+      { options: ['vec'] },
+      { analyze: true },
+      { analyze: true, options: ['distsql'] },
+      { analyze: true, options: ['verbose'] },
+    ]
+    for (const form of forms) {
+      const rows = await explain(query, form)
+      assert.ok(rows.length > 0, JSON.stringify(form))
+      for (const row of rows) assert.equal(typeof row.info, 'string', JSON.stringify(form))
+    }
+    const analyzed = await query.explain(undefined, sql`analyze`)
+    assert.match(plan(analyzed), /execution time|actual row count/)
+  })
+
+  it('row locks under SERIALIZABLE behave as docs/sql.md says', async () => {
+    // docs /docs/stable/select-for-update, "Lock behavior under SERIALIZABLE isolation"; logic test
+    // pkg/sql/logictest/testdata/logic_test/select_for_share.
+    await sql`create table lock_probe (id int8 primary key, a text, b text, family f1 (id, a), family f2 (b))`.execute(db)
+    await sql`insert into lock_probe values (1, 'x', 'y')`.execute(db)
+    await assert.rejects(
+      db.transaction().execute((trx) => sql`select id from lock_probe for update skip locked`.execute(trx)),
+      /SKIP LOCKED cannot be used for tables with multiple column families/,
+    )
+    // A writer on its own connection, bounded by lock_timeout so a held lock fails it (55P03) instead of hanging.
+    const write = () =>
+      db.connection().execute(async (conn) => {
+        await sql`set lock_timeout = '1s'`.execute(conn)
+        try {
+          await sql`update lock_probe set a = 'w' where id = 1`.execute(conn)
+        } finally {
+          await sql`reset lock_timeout`.execute(conn)
+        }
+      })
+    const share = (sharedLocking: boolean) =>
+      db.connection().execute(async (conn) => {
+        await sql`set enable_shared_locking_for_serializable = ${sql.raw(String(sharedLocking))}`.execute(conn)
+        try {
+          return await conn.transaction().execute(async (trx) => {
+            await sql`select id from lock_probe where id = 1 for share`.execute(trx)
+            // Whatever the writer did, this transaction only read: roll it back.
+            return write().then(
+              () => 'not blocked',
+              (error: unknown) => getSqlState(error) ?? String(error),
+            )
+          })
+        } finally {
+          await sql`reset enable_shared_locking_for_serializable`.execute(conn)
+        }
+      })
+    // Default (off): FOR SHARE takes no lock under SERIALIZABLE, the writer goes through.
+    assert.equal(await share(false), 'not blocked')
+    // On: a shared lock, the writer waits and times out.
+    assert.equal(await share(true), '55P03')
+  })
+
+  it('DELETE and UPDATE with ORDER BY, LIMIT and RETURNING (the batch-delete shape)', async () => {
+    await db
+      .insertInto('transfer')
+      .values([100, 101, 102, 103].map((id) => ({ id, accountId: 99, amount: String(id) })))
+      .execute()
+    // sql.y delete_stmt: ... opt_sort_clause opt_limit_clause returning_clause
+    const updated = await db
+      .updateTable('transfer')
+      .set({ amount: '0' })
+      .where('accountId', '=', 99)
+      .orderBy('id', 'desc')
+      .limit(1)
+      .returning('id')
+      .execute()
+    assert.deepEqual(updated.map((row) => Number(row.id)), [103])
+    const deleted = await db.deleteFrom('transfer').where('accountId', '=', 99).orderBy('id').limit(2).returning('id').execute()
+    assert.deepEqual(deleted.map((row) => Number(row.id)).sort((a, b) => a - b), [100, 101])
   })
 })
 
