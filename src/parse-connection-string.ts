@@ -259,13 +259,15 @@ export function parseConnectionString(connectionString: string): ParsedConnectio
   }
 
   const database = params.get('dbname') ?? config.database ?? undefined
+  // pg-connection-string before 2.14.1 keeps the brackets of an IPv6 host.
+  const pgHost = (config.host ?? '').replace(/^\[(.*)\]$/s, '$1')
   return Object.freeze({
-    host: config.host || undefined,
+    host: pgHost || undefined,
     port,
     user: config.user || undefined,
     password: config.password || undefined,
     database: database === '' ? undefined : database,
-    ssl: tls ? sslOptions(sslmode, config.ssl, config.host ?? '') : false,
+    ssl: tls ? sslOptions(sslmode, config.ssl, pgHost) : false,
     sslmode,
     options: params.get('options'),
     application_name: params.get('application_name'),

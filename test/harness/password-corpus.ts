@@ -121,43 +121,20 @@ export function connectionStringCorpus(options: CorpusOptions): CorpusEntry[] {
       label: 'port not a number',
       connectionString: `${scheme()}://${user()}:${enc}@${host()}:${pick(['abc', '26257x', '-1'])}/${db()}`,
     }),
-    (_, enc) => ({
-      kind: 'malformed',
-      label: 'port parameter out of range',
-      connectionString: `${scheme()}://${user()}:${enc}@${host()}/${db()}?port=99999`,
-      names: '99999',
-    }),
-    // Malformed: parameters.
-    (_, enc) => ({
-      kind: 'malformed',
-      label: 'unknown sslmode',
-      connectionString: `${scheme()}://${user()}:${enc}@${host()}/${db()}?sslmode=bogus`,
-      names: "'bogus'",
-    }),
-    (_, enc) => ({
-      kind: 'malformed',
-      label: 'unknown parameter',
-      connectionString: `${scheme()}://${user()}:${enc}@${host()}/${db()}?sslmdoe=disable`,
-      names: "'sslmdoe'",
-    }),
-    (_, enc) => ({
-      kind: 'malformed',
-      label: 'sslmode=prefer',
-      connectionString: `${scheme()}://${user()}:${enc}@${host()}/${db()}?sslmode=prefer`,
-      names: 'sslmode=prefer',
-    }),
-    (_, enc) => ({
-      kind: 'malformed',
-      label: 'bad connect_timeout',
-      connectionString: `${scheme()}://${user()}:${enc}@${host()}/${db()}?connect_timeout=soon`,
-      names: "'soon'",
-    }),
-    (_, enc) => ({
-      kind: 'malformed',
-      label: 'missing certificate file',
-      connectionString: `${scheme()}://${user()}:${enc}@${host()}/${db()}?sslmode=verify-full&sslrootcert=/nonexistent/ca.crt`,
-      names: '/nonexistent/ca.crt',
-    }),
+    // Malformed: parameters ([label, query string, what the error must name]).
+    ...(
+      [
+        ['port parameter out of range', 'port=99999', '99999'],
+        ['unknown sslmode', 'sslmode=bogus', "'bogus'"],
+        ['unknown parameter', 'sslmdoe=disable', "'sslmdoe'"],
+        ['sslmode=prefer', 'sslmode=prefer', 'sslmode=prefer'],
+        ['bad connect_timeout', 'connect_timeout=soon', "'soon'"],
+        ['missing certificate file', 'sslmode=verify-full&sslrootcert=/nonexistent/ca.crt', '/nonexistent/ca.crt'],
+      ] as const
+    ).map(
+      ([label, query, names]): Make =>
+        (_, enc) => ({ kind: 'malformed', label, connectionString: `${scheme()}://${user()}:${enc}@${host()}/${db()}?${query}`, names }),
+    ),
     (_, enc) => ({
       kind: 'malformed',
       label: 'host list',
