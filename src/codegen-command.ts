@@ -1,7 +1,7 @@
-import { Cli, ConnectionStringParser, DEFAULT_URL, generate, Logger } from 'kysely-codegen'
+import { existsSync, readFileSync, realpathSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import type { Config } from 'kysely-codegen'
 import { Kysely } from 'kysely'
-import { CockroachCodegenDialect } from './codegen-dialect.js'
 import { CockroachDialect } from './cockroach-dialect.js'
 import { INT8_MODES } from './int8-type-parsers.js'
 import type { Int8Mode } from './int8-type-parsers.js'
@@ -22,6 +22,7 @@ Options of this command:
                                 Default: string.
   --include-hidden-columns      Also generate hidden columns (implicit rowid, NOT VISIBLE, shard columns).
   --help, -h                    Print this message.
+  --version                     Print the version of kysely-cockroachdb.
 
 kysely-codegen's options (same meaning as in kysely-codegen 0.20), among them:
   --url                 Connection URL: postgresql://, postgres:// or cockroachdb://, or env(VAR).
@@ -37,6 +38,37 @@ kysely-codegen's options (same meaning as in kysely-codegen 0.20), among them:
   --date-parser, --numeric-parser, --no-domains, --partitions, --env-file, --config-file,
   --log-level=debug|info|warn|error|silent
 `
+
+/** This package's package.json, found upwards from the running bin (the ESM build has no CommonJS twin for it). */
+function readManifest(): { version?: string; peerDependencies?: Record<string, string> } {
+  let dir = dirname(realpathSync(process.argv[1] ?? '.'))
+  for (;;) {
+    const file = join(dir, 'package.json')
+    if (existsSync(file)) {
+      const manifest = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string }
+      if (manifest.name === 'kysely-cockroachdb') return manifest
+    }
+    const parent = dirname(dir)
+    if (parent === dir) return {}
+    dir = parent
+  }
+}
+
+/** kysely-codegen is an optional peer: its absence is one line saying what to install, not a stack. */
+async function importKyselyCodegen(io: CodegenCommandIo): Promise<typeof import('kysely-codegen') | undefined> {
+  try {
+    return await import('kysely-codegen')
+  } catch (error) {
+    const { code, message } = error as { code?: unknown; message?: unknown }
+    // Only kysely-codegen itself missing; a dependency of kysely-codegen missing is a broken install.
+    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && /['"]kysely-codegen['"]/.test(String(message))) {
+      const range = readManifest().peerDependencies?.['kysely-codegen'] ?? 'latest'
+      io.stderr(`kysely-cockroachdb codegen: kysely-codegen is not installed; install it with \`npm install --save-dev kysely-codegen@${range}\`.\n`)
+      return undefined
+    }
+    throw error
+  }
+}
 
 /**
  * Runs `kysely-cockroachdb codegen <args>`: kysely-codegen's `generate()` on a Kysely instance built
@@ -55,6 +87,10 @@ export async function runCodegenCommand(
     io.stdout(USAGE)
     return 0
   }
+  if (command === '--version' || (command === 'codegen' && rest.includes('--version'))) {
+    io.stdout(`${readManifest().version ?? 'unknown'}\n`)
+    return 0
+  }
   if (command !== 'codegen') {
     io.stderr(`kysely-cockroachdb: unknown command ${command === undefined ? '(none)' : `'${command}'`}.\n\n${USAGE}`)
     return 1
@@ -63,6 +99,12 @@ export async function runCodegenCommand(
     io.stdout(USAGE)
     return 0
   }
+  const codegen = await importKyselyCodegen(io)
+  if (codegen === undefined) {
+    return 1
+  }
+  const { Cli, ConnectionStringParser, DEFAULT_URL, generate, Logger } = codegen
+  const { CockroachCodegenDialect } = await import('./codegen-dialect.js')
   let db: Kysely<unknown> | undefined
   try {
     const { int8, includeHiddenColumns, codegenArgs } = takeOwnFlags(rest)

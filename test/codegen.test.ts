@@ -4,8 +4,9 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { sql } from 'kysely'
@@ -160,6 +161,81 @@ describe('kysely-cockroachdb codegen on PostgreSQL', () => {
     const unknown = await run(process.execPath, [...preload, bin, 'generate'], { cwd: root }).catch((e: { code: number; stderr: string }) => e)
     assert.equal((unknown as { code: number }).code, 1)
     assert.match((unknown as { stderr: string }).stderr, /unknown command 'generate'/)
+  })
+})
+
+describe('kysely-cockroachdb without kysely-codegen installed (issue 9, defect 11)', () => {
+  // A consumer project outside this repository: the compiled package under node_modules with the
+  // packages it needs linked in, and no kysely-codegen anywhere on its resolution path.
+  const consumer = mkdtempSync(join(tmpdir(), 'crdb-no-codegen-'))
+  const packageDir = join(consumer, 'node_modules', 'kysely-cockroachdb')
+  const consumerBin = join(packageDir, 'dist/esm/codegen-cli.js')
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    version: string
+    peerDependencies: Record<string, string>
+  }
+  const version = manifest.version
+  const range = manifest.peerDependencies['kysely-codegen'] as string
+
+  before(() => {
+    cpSync(join(root, '.build/src'), join(packageDir, 'dist/esm'), { recursive: true })
+    cpSync(join(root, 'package.json'), join(packageDir, 'package.json'))
+    for (const name of ['kysely', 'kysely-0.28', 'pg', 'pg-connection-string', 'pg-cursor']) {
+      symlinkSync(join(root, 'node_modules', name), join(consumer, 'node_modules', name), 'dir')
+    }
+  })
+
+  after(() => rmSync(consumer, { recursive: true, force: true }))
+
+  async function runBin(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    try {
+      const { stdout, stderr } = await run(process.execPath, [...preload, consumerBin, ...args], { cwd: root })
+      return { code: 0, stdout, stderr }
+    } catch (error) {
+      const e = error as { code?: number; stdout?: string; stderr?: string }
+      return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }
+    }
+  }
+
+  it('kysely-codegen really is absent there', async () => {
+    const probe = await run(process.execPath, ['--input-type=module', '-e', "await import('kysely-codegen')"], { cwd: packageDir }).catch(
+      (e: { stderr: string }) => e,
+    )
+    assert.match((probe as { stderr?: string }).stderr ?? '', /ERR_MODULE_NOT_FOUND/)
+  })
+
+  it('--help and --version work', async () => {
+    for (const args of [['--help'], ['-h'], ['codegen', '--help']]) {
+      const result = await runBin(args)
+      assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`)
+      assert.match(result.stdout, /^Usage: kysely-cockroachdb codegen/, args.join(' '))
+      assert.equal(result.stderr, '', args.join(' '))
+    }
+    for (const args of [['--version'], ['codegen', '--version']]) {
+      const result = await runBin(args)
+      assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`)
+      assert.equal(result.stdout, `${version}\n`, args.join(' '))
+    }
+  })
+
+  it('every other use says what to install, in one line', async () => {
+    for (const args of [['codegen'], ['codegen', '--url', 'postgresql://root@127.0.0.1:1/defaultdb', '--print'], ['codegen', '--int8=bigint']]) {
+      const result = await runBin(args)
+      assert.equal(result.code, 1, args.join(' '))
+      assert.equal(result.stdout, '', args.join(' '))
+      assert.equal(
+        result.stderr,
+        `kysely-cockroachdb codegen: kysely-codegen is not installed; install it with \`npm install --save-dev kysely-codegen@${range}\`.\n`,
+        args.join(' '),
+      )
+    }
+  })
+})
+
+describe('kysely-cockroachdb --version', () => {
+  it('prints the package version with kysely-codegen installed too', async () => {
+    const { stdout } = await run(process.execPath, [...preload, bin, '--version'], { cwd: root })
+    assert.equal(stdout, `${(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version}\n`)
   })
 })
 

@@ -47,7 +47,8 @@ function createProject(): string {
   mkdirSync(installed, { recursive: true })
   cpSync(resolve(root, 'package.json'), join(installed, 'package.json'))
   cpSync(resolve(root, 'dist'), join(installed, 'dist'), { recursive: true })
-  for (const dependency of ['kysely', 'kysely-ctl', 'pg', 'pg-cursor']) {
+  // pg-connection-string: the package's own dependency, which npm installs with it.
+  for (const dependency of ['kysely', 'kysely-ctl', 'pg', 'pg-cursor', 'pg-connection-string']) {
     symlinkSync(resolve(root, 'node_modules', dependency), join(project, 'node_modules', dependency), 'dir')
   }
   return project

@@ -81,6 +81,8 @@ describe('the packed package', () => {
       symlinkSync(join(root, 'node_modules', kyselyDir), join(modules, 'kysely'), 'dir')
       symlinkSync(join(root, 'node_modules', 'pg'), join(modules, 'pg'), 'dir')
       symlinkSync(join(root, 'node_modules', 'pg-cursor'), join(modules, 'pg-cursor'), 'dir')
+      // The package's one dependency, which npm installs with it.
+      symlinkSync(join(root, 'node_modules', 'pg-connection-string'), join(modules, 'pg-connection-string'), 'dir')
       consumers.set(minor, consumer)
     }
   })
