@@ -168,7 +168,9 @@ try {
   if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)))
   if (tests && files.length === 0) throw new Error(`no test files match ${filters.join(', ')}`)
   const checkPack = pack && !filters.length
-  const tarball = checkPack || files.some((f) => f.endsWith('package.test.js')) ? packPackage() : ''
+  // Tests that read the packed package (PACKAGE_TARBALL): pack once here, not in each of them.
+  const tarballTests = ['package.test.js', 'packed-types.test.js', 'packed-docs.test.js']
+  const tarball = checkPack || files.some((f) => tarballTests.some((t) => f.endsWith(t))) ? packPackage() : ''
 
   if (lint) {
     log('[test] linting with ESLint (eslint.config.js)')

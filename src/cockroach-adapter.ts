@@ -12,11 +12,25 @@ import { MigrationLockTable } from './migration-lock-table.js'
 import type { LeaseSqlRunner } from './migration-lock-table.js'
 import { MigrationLockTimeoutError } from './migration-lock-timeout-error.js'
 
-// Kysely's DialectAdapter methods take Kysely<any>.
+// Kysely's DialectAdapter methods take Kysely<any>. Written out in each public signature (an alias
+// would name a type index.ts does not export, test/packed-types.test.ts).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyKysely = Kysely<any>
 
-/** Where {@link CockroachAdapter} finds the connection settings for its lease renewal session. */
+/**
+ * Where {@link CockroachAdapter} finds the connection settings for its lease renewal session: a
+ * `pg.Pool`, or an async function returning one (what {@link CockroachDialect} passes: its pool
+ * factory, called at most once, on the first migration).
+ *
+ * ```ts
+ * import pg from 'pg'
+ * import { CockroachAdapter } from 'kysely-cockroachdb'
+ * import type { MigrationLeasePoolSource } from 'kysely-cockroachdb'
+ *
+ * const pool: MigrationLeasePoolSource = new pg.Pool({ connectionString })
+ * const adapter = new CockroachAdapter({ leaseDurationMs: 15_000 }, pool)
+ * ```
+ */
 export type MigrationLeasePoolSource = PostgresPool | (() => Promise<PostgresPool>)
 
 const FIRST_RETRY_DELAY_MS = 50
@@ -52,8 +66,9 @@ const MAX_RETRY_DELAY_MS = 1_000
  * `Client` class and options. Without one, they run on the migration connection between
  * statements, and then the lease must outlast the longest single migration statement.
  *
- * ```ts
- * import { Kysely, Migrator } from 'kysely'
+ * ```ts kysely@0.29
+ * import { Kysely } from 'kysely'
+ * import { Migrator } from 'kysely/migration' // kysely 0.28: from 'kysely'
  * import { CockroachDialect } from 'kysely-cockroachdb'
  *
  * // CockroachDialect creates the adapter; `migrationLock` tunes the lease.
@@ -101,7 +116,8 @@ export class CockroachAdapter extends DialectAdapterBase {
     return true
   }
 
-  override async acquireMigrationLock(db: AnyKysely, options: MigrationLockOptions): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override async acquireMigrationLock(db: Kysely<any>, options: MigrationLockOptions): Promise<void> {
     if (this.#leases.has(db)) {
       throw new Error('CockroachAdapter: this connection already holds the migration lock; release it first.')
     }
@@ -148,7 +164,8 @@ export class CockroachAdapter extends DialectAdapterBase {
     lease.start()
   }
 
-  override async releaseMigrationLock(db: AnyKysely, _options: MigrationLockOptions): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override async releaseMigrationLock(db: Kysely<any>, _options: MigrationLockOptions): Promise<void> {
     const lease = this.#leases.get(db)
     if (lease === undefined) {
       // Kysely calls release in a `finally` even when acquiring failed; throwing here would hide

@@ -9,6 +9,8 @@ const FOLLOWER_READ_TIMESTAMP: FollowerReadTimestamp = Object.freeze({ kind: 'fo
  * to serve the read, the nearest one included. For {@link asOfSystemTime} and {@link readAt}.
  *
  * ```ts
+ * import { asOfSystemTime, followerReadTimestamp } from 'kysely-cockroachdb'
+ *
  * await db.selectFrom('product').selectAll().$call(asOfSystemTime(followerReadTimestamp())).execute()
  * // select * from "product" as of system time follower_read_timestamp()
  * ```

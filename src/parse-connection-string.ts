@@ -15,6 +15,9 @@ import type { ConnectionOptions } from 'node:tls'
  * sqlalchemy-cockroachdb would silently mean something else there.
  *
  * ```ts
+ * import { parseConnectionString } from 'kysely-cockroachdb'
+ * import type { SslMode } from 'kysely-cockroachdb'
+ *
  * const sslmode: SslMode = parseConnectionString(process.env.DATABASE_URL!).sslmode
  * ```
  */
@@ -24,6 +27,8 @@ export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full'
  * The subset of node-postgres' client configuration that a connection string can set.
  *
  * ```ts
+ * import { parseConnectionString } from 'kysely-cockroachdb'
+ *
  * const { host, port, ssl, sslmode } = parseConnectionString('postgresql://root@localhost:26257/defaultdb?sslmode=disable')
  * // 'localhost', 26257, false, 'disable'
  * ```
@@ -176,6 +181,8 @@ export function parseConnectionString(connectionString: string): ParsedConnectio
  * with `****`, for logs and error messages.
  *
  * ```ts
+ * import { redactConnectionString } from 'kysely-cockroachdb'
+ *
  * redactConnectionString('postgresql://app:s3cret@db:26257/bank') // 'postgresql://app:****@db:26257/bank'
  * ```
  */

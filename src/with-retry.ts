@@ -13,8 +13,10 @@ import type { ResolvedRetryOptions, WithRetryOptions } from './with-retry-option
  * What the callback of {@link withRetry} is told about the attempt it runs in.
  *
  * ```ts
- * await withRetry(db, async (trx, { attempt, signal }) => {
- *   if (attempt > 1) log.debug({ attempt }, 'running the transfer again')
+ * import { withRetry } from 'kysely-cockroachdb'
+ *
+ * await withRetry(db, async (trx, { attempt }) => {
+ *   if (attempt > 1) logger.debug({ attempt }, 'running the transfer again')
  *   return trx.selectFrom('account').selectAll().execute()
  * })
  * ```
@@ -34,6 +36,9 @@ export interface RetryAttempt {
  * database.
  *
  * ```ts
+ * import { withRetry } from 'kysely-cockroachdb'
+ * import type { RetryCallback } from 'kysely-cockroachdb'
+ *
  * const transfer: RetryCallback<DB, void> = async (trx) => {
  *   await trx.updateTable('account').set({ balance: 0n }).where('id', '=', id).execute()
  * }
@@ -86,13 +91,13 @@ type Decision = 'retry' | 'ambiguous' | 'fail'
  *
  * const receipt = await withRetry(db, async (trx) => {
  *   const from = await trx.selectFrom('account').select('balance').where('id', '=', fromId).executeTakeFirstOrThrow()
- *   if (BigInt(from.balance) < amount) throw new InsufficientFunds()
+ *   if (from.balance < amount) throw new InsufficientFunds()
  *   await trx.updateTable('account').set((eb) => ({ balance: eb('balance', '-', amount) })).where('id', '=', fromId).execute()
  *   await trx.updateTable('account').set((eb) => ({ balance: eb('balance', '+', amount) })).where('id', '=', toId).execute()
- *   return trx.insertInto('transfer').values({ fromId, toId, amount }).returning('id').executeTakeFirstOrThrow()
+ *   return trx.insertInto('transfer').values({ account_id: fromId, to_account_id: toId, amount }).returning('id').executeTakeFirstOrThrow()
  * })
  * // Side effects outside the database belong here, after the commit:
- * await notify(receipt.id)
+ * await sendReceiptEmail(receipt.id)
  * ```
  */
 export async function withRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, options?: WithRetryOptions): Promise<T> {
