@@ -50,6 +50,22 @@ function tarball(dir: string): string {
   return join(dir, name)
 }
 
+/** Unpacks the tarball's `package/` directory as `target` (which must not exist). */
+function unpack(path: string, target: string): void {
+  const parent = dirname(target)
+  mkdirSync(parent, { recursive: true })
+  execFileSync('tar', ['-xzf', path, '-C', parent])
+  renameSync(join(parent, 'package'), target)
+}
+
+/** The tarball unpacked into a new directory of its own: what npm installs, before any linking. */
+export function unpackPackage(): { readonly dir: string; remove(): void } {
+  const work = mkdtempSync(join(tmpdir(), 'kysely-crdb-unpacked-'))
+  const dir = join(work, 'kysely-cockroachdb')
+  unpack(tarball(work), dir)
+  return { dir, remove: () => rmSync(work, { recursive: true, force: true }) }
+}
+
 /**
  * Unpacks the tarball into a new consumer project and links `links` (package names of this
  * repository's node_modules) next to it, with the kysely this process runs on as `kysely`.
@@ -58,8 +74,7 @@ export function createConsumer(links: readonly string[]): Consumer {
   const dir = mkdtempSync(join(tmpdir(), 'kysely-crdb-consumer-'))
   const modules = join(dir, 'node_modules')
   mkdirSync(join(modules, '@types'), { recursive: true })
-  execFileSync('tar', ['-xzf', tarball(dir), '-C', modules])
-  renameSync(join(modules, 'package'), join(modules, 'kysely-cockroachdb'))
+  unpack(tarball(dir), join(modules, 'kysely-cockroachdb'))
   const kyselyDir = runtimeKyselyDir()
   symlinkSync(kyselyDir, join(modules, 'kysely'), 'dir')
   for (const name of links) symlinkSync(join(repositoryRoot, 'node_modules', name), join(modules, name), 'dir')
