@@ -271,7 +271,7 @@ function mapColumn(row: IntrospectionColumnRow): CockroachColumnMetadata {
     dataType: row.type,
     dataTypeSchema: row.type_schema,
     isNullable: !row.not_null,
-    // Identity columns: from CockroachDB v26.3 they no longer report a default at all (cockroach#168771).
+    // Identity columns: after cockroach#168771 (master; milestone v26.3.0) they report no default at all.
     isAutoIncrementing: identity !== undefined || autoDefault,
     // Computed columns: atthasdef is false for them before CockroachDB v23.2 (cockroach#108964).
     hasDefaultValue: row.has_default || defaultExpression !== undefined || identity !== undefined || generated !== undefined,
