@@ -39,13 +39,16 @@ const MAX_RETRY_DELAY_MS = 1_000
 /**
  * Kysely's dialect adapter for CockroachDB, with a migration lock that works there.
  *
- * - `supportsTransactionalDdl` is `false`: CockroachDB commits the open transaction before a
- *   schema change by default (`autocommit_before_ddl`, cockroach PR #118440) and runs schema
- *   changes as asynchronous jobs, so Kysely's `Migrator` runs each migration without a
- *   transaction.
+ * - `supportsTransactionalDdl` is `false`: CockroachDB runs schema changes as asynchronous jobs
+ *   and supports DDL fully only outside explicit transactions; from v25.1 it even commits the open
+ *   transaction before a schema change by default (`autocommit_before_ddl`, added by cockroach
+ *   PR #118440, on by default since #139871; off by default on v24.3). So Kysely's `Migrator` runs
+ *   each migration without a transaction.
  * - `supportsReturning` and `supportsCreateIfNotExists` are `true`.
  * - It extends `DialectAdapterBase`, not `PostgresAdapter`, whose migration lock is a PostgreSQL
- *   advisory lock: CockroachDB has no advisory lock functions (kysely#325, cockroach#13546).
+ *   advisory lock: CockroachDB has no `pg_advisory_lock` (kysely#325, cockroach#13546), and its
+ *   `pg_try_advisory_lock` and `pg_advisory_unlock` are stubs that always return true (cockroach
+ *   pkg/sql/sem/builtins/pg_builtins.go), so a lock built on them would let every migrator in.
  *
  * The migration lock is a lease on Kysely's lock row (`kysely_migration_lock`, or the configured
  * table and schema). A migrator takes it with one conditional `UPDATE` that writes a random owner

@@ -336,8 +336,11 @@ function sleepUnlessAborted(ms: number, options: ResolvedRetryOptions): Promise<
 /**
  * Releases the connection after COMMIT itself failed. A failed COMMIT ends the transaction on both
  * servers, and CockroachDB answers a ROLLBACK outside a transaction with an error ("there is no
- * transaction in progress", pkg/sql/conn_executor_exec.go `execStmtInNoTxnState`), which would make
- * Kysely destroy a healthy connection: a reconnect for every commit-time retry under contention.
+ * transaction in progress", pkg/sql/conn_executor_exec.go `execStmtInNoTxnState`) unless the session
+ * has `autocommit_before_ddl` on, which turns that error into a warning as on PostgreSQL (cockroach
+ * PR #118440). The setting is on by default only from v25.1 (#139871): on v24.3, and wherever it is
+ * turned off, the error would make Kysely destroy a healthy connection, a reconnect for every
+ * commit-time retry under contention.
  * An empty transaction opened first gives the ROLLBACK something to end. If the session is still in
  * a transaction after all, BEGIN fails (or only warns, on PostgreSQL) and ROLLBACK ends that one.
  */
