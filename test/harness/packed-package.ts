@@ -40,7 +40,7 @@ function readPackage(dir: string): { name?: string; version?: string } {
 }
 
 /** The tarball path: PACKAGE_TARBALL when `npm test` packed one, else a fresh `npm pack` into `dir`. */
-function tarball(dir: string): string {
+export function tarball(dir: string): string {
   if (process.env.PACKAGE_TARBALL) return process.env.PACKAGE_TARBALL
   const name = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: repositoryRoot })
     .toString()
