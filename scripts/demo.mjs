@@ -15,6 +15,12 @@ try {
   log('[demo] compiling')
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], { stdio: 'inherit' })
   const node = node22({ log })
+  const nodeVersion = execFileSync(node, ['-p', 'process.version']).toString().trim()
+  log(
+    node === process.execPath
+      ? `[demo] running on this Node, ${nodeVersion}, with kysely 0.29`
+      : `[demo] running on Node ${nodeVersion} from tools/node22 (the pinned Node 22 from the npm registry; kysely 0.29 needs Node 22, this is ${process.version}), with kysely 0.29`,
+  )
   let url
   const crdb = await startCockroach({ log })
   if (!crdb.skipped) {

@@ -36,16 +36,23 @@ const db = new Kysely<Database>({
   dialect: new CockroachDialect({ connectionString: demoUrl.toString(), cursor: Cursor, int8: 'bigint' }),
 })
 
-function show(title: string, value?: unknown): void {
+/** A heading and, below it, lines of plain text: no raw values (`1n`, `[Object]`) reach the output. */
+function show(title: string, lines: readonly string[] = []): void {
   console.log(`\n== ${title}`)
-  if (value !== undefined) console.log(value)
+  for (const line of lines) console.log(`   ${line}`)
 }
+
+function accountLines(rows: readonly { name: string; balance: bigint }[]): string[] {
+  return rows.map((row) => `${row.name.padEnd(6)} ${String(row.balance).padStart(5)}`)
+}
+
+const plural = (count: bigint, word: string) => `${count} ${word}${count === 1n ? '' : 's'}`
 
 try {
   const { rows } = await sql<{ version: string }>`select version() as version`.execute(db)
   const version = rows[0]!.version
   const onCockroach = version.startsWith('CockroachDB')
-  show('Connected to', version)
+  show(`Node ${process.version}, connected to`, [version])
 
   await db.schema.dropTable('accounts').ifExists().execute()
   // A random UUID key spreads writes over the whole cluster; SERIAL would make one hot range.
@@ -65,13 +72,13 @@ try {
     ])
     .returning(['id', 'name'])
     .execute()
-  show('Inserted', [alice, bob])
+  show('Inserted', [alice, bob].map((row) => `${row!.name} (id ${row!.id})`))
 
   const upsert = upsertInto(db, 'accounts').values({ id: bob!.id, name: 'bob', balance: 300n })
-  show('UPSERT compiles to', upsert.compile().sql)
+  show('UPSERT compiles to', [upsert.compile().sql])
   if (onCockroach) {
     const result = await upsert.executeTakeFirstOrThrow()
-    show('UPSERT rows written', result.numInsertedOrUpdatedRows)
+    show(`UPSERT wrote ${plural(result.numInsertedOrUpdatedRows ?? 0n, 'row')}`)
   } else {
     // PostgreSQL has no UPSERT statement; the portable spelling does the same (primary key arbiter).
     const result = await db
@@ -79,10 +86,10 @@ try {
       .values({ id: bob!.id, name: 'bob', balance: 300n })
       .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ balance: eb.ref('excluded.balance') })))
       .executeTakeFirstOrThrow()
-    show('CockroachDB-only step skipped on PostgreSQL: ran INSERT ... ON CONFLICT (id) DO UPDATE instead; rows', result.numInsertedOrUpdatedRows)
+    show(`UPSERT is CockroachDB-only: on PostgreSQL, INSERT ... ON CONFLICT (id) DO UPDATE wrote ${plural(result.numInsertedOrUpdatedRows ?? 0n, 'row')} instead`)
   }
 
-  show('Accounts', await db.selectFrom('accounts').select(['name', 'balance']).orderBy('name').execute())
+  show('Accounts', accountLines(await db.selectFrom('accounts').select(['name', 'balance']).orderBy('name').execute()))
 
   let retries = 0
   const amount = 100n
@@ -99,7 +106,7 @@ try {
     },
     { onRetry: () => void retries++ },
   )
-  show(`Transferred ${amount} from alice to bob inside withRetry (${retries} retries)`, balances)
+  show(`Transferred ${amount} from alice to bob inside withRetry (${retries} retries)`, accountLines(balances))
   if (!onCockroach) {
     show('Ran on PostgreSQL: set COCKROACH_URL (or put `cockroach` on PATH) to run every step on CockroachDB.')
   }

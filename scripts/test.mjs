@@ -15,7 +15,7 @@
 // CockroachDB: COCKROACH_URL, else a `cockroach` binary on PATH (scripts/lib/cockroach-server.mjs);
 // otherwise one line says the CockroachDB suite was skipped and why.
 import { execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
@@ -23,6 +23,7 @@ import pg from 'pg'
 import { startCockroach } from './lib/cockroach-server.mjs'
 import { node22 } from './lib/node22.mjs'
 import { startPostgres } from './lib/postgres-server.mjs'
+import { addTotals, colorArgs, emptyTotals, legLine, summaryLine } from './lib/test-totals.mjs'
 
 const args = process.argv.slice(2)
 const matrixArg = args.find((a) => a.startsWith('--matrix='))?.slice('--matrix='.length) ?? 'full'
@@ -76,14 +77,32 @@ function matrix() {
   return [pairs[matrixArg]()]
 }
 
+/**
+ * Runs the test files on one Node/kysely pair: the spec reporter on the terminal, and
+ * scripts/lib/test-totals.mjs counting into a file of its own for the totals at the end.
+ * Resolves to the exit code and the counts (a run that wrote none counts as one failure).
+ */
 function runTests(entry, files, env) {
+  const dir = mkdtempSync(join(tmpdir(), 'kysely-crdb-totals-'))
+  stops.push(() => rmSync(dir, { recursive: true, force: true }))
+  const totalsFile = join(dir, 'totals.json')
+  const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout']
+  reporters.push('--test-reporter=./scripts/lib/test-totals.mjs', `--test-reporter-destination=${totalsFile}`)
   return new Promise((resolve) => {
     const child = spawn(
       entry.node,
-      [...entry.preload, '--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=300000', ...files],
+      [...entry.preload, '--test', ...reporters, '--test-concurrency=2', '--test-timeout=300000', ...files],
       { stdio: 'inherit', env },
     )
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)))
+    child.on('exit', (code, signal) => {
+      let totals
+      try {
+        totals = JSON.parse(readFileSync(totalsFile, 'utf8'))
+      } catch {
+        totals = { ...emptyTotals(), failed: 1 }
+      }
+      resolve({ code: code ?? (signal ? 1 : 0), totals })
+    })
   })
 }
 
@@ -144,12 +163,30 @@ function packPackage() {
 
 function checkPackage(path) {
   log('\n[test] checking the packed package with publint and @arethetypeswrong/cli')
-  run(process.execPath, [join('node_modules', 'publint', 'src', 'cli.js'), 'run', '--strict', path])
-  run(process.execPath, [join('node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js'), path, '--profile', 'node16'])
+  check('publint', () => run(process.execPath, [join('node_modules', 'publint', 'src', 'cli.js'), 'run', '--strict', path]))
+  // attw colours its table even into a pipe: no colour unless stdout is a terminal.
+  const attw = [join('node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js'), path, '--profile', 'node16']
+  check('attw', () => run(process.execPath, [...attw, ...colorArgs({ isTTY: process.stdout.isTTY, env: process.env })]))
+}
+
+/** A check that is not a test file (lint, publint, attw): one passed or failed entry in the totals. */
+function check(name, fn) {
+  try {
+    fn()
+    checks.passed++
+  } catch {
+    checks.failed++
+    failed = true
+    log(`[test] ${name}: FAILED`)
+  }
 }
 
 const stops = []
 let failed = false
+/** Per Node/kysely pair, for the totals at the end. */
+const legs = []
+const checks = emptyTotals()
+let cockroachSkipped = ''
 const stopAll = () => {
   while (stops.length) stops.pop()()
 }
@@ -168,17 +205,14 @@ try {
   if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)))
   if (tests && files.length === 0) throw new Error(`no test files match ${filters.join(', ')}`)
   const checkPack = pack && !filters.length
-  const tarball = checkPack || files.some((f) => f.endsWith('package.test.js')) ? packPackage() : ''
+  // Tests that read the packed package (PACKAGE_TARBALL): pack once here, not in each of them.
+  const tarballTests = ['package.test.js', 'packed-types.test.js', 'packed-docs.test.js', 'test-command.test.js']
+  const tarball = checkPack || files.some((f) => tarballTests.some((t) => f.endsWith(t))) ? packPackage() : ''
 
   if (lint) {
     log('[test] linting with ESLint (eslint.config.js)')
-    try {
-      run(process.execPath, [join('node_modules', 'eslint', 'bin', 'eslint.js'), '.'])
-    } catch {
-      // Keep going: the test results are worth seeing too; the run still fails at the end.
-      failed = true
-      log('[test] lint: FAILED')
-    }
+    // Keep going on failure: the test results are worth seeing too; the run still fails at the end.
+    check('lint', () => run(process.execPath, [join('node_modules', 'eslint', 'bin', 'eslint.js'), '.']))
   }
 
   if (tests) {
@@ -187,6 +221,7 @@ try {
     stops.push(postgres.stop)
     const crdb = await startCockroach({ log })
     if (crdb.skipped) {
+      cockroachSkipped = crdb.skipped
       log(`[test] ${crdb.skipped}`)
     } else {
       stops.push(crdb.stop)
@@ -206,7 +241,8 @@ try {
     }
     for (const entry of entries) {
       log(`\n[test] ${entry.label}: ${files.length} test files (${files.map((f) => relative('.build', f)).join(', ')})`)
-      const code = await runTests(entry, files, { ...env, KYSELY_CRDB_TEST_LABEL: entry.label })
+      const { code, totals } = await runTests(entry, files, { ...env, KYSELY_CRDB_TEST_LABEL: entry.label })
+      legs.push({ label: entry.label, totals })
       if (code !== 0) {
         failed = true
         log(`[test] ${entry.label}: FAILED (exit ${code})`)
@@ -219,9 +255,20 @@ try {
   }
 } catch (error) {
   failed = true
+  // The step that threw (the build, tsc, a server that would not start) counts as one failure.
+  checks.failed++
   console.error(`[test] ${error instanceof Error ? error.message : error}`)
 } finally {
   stopAll()
 }
-log(failed ? '\n[test] FAILED' : '\n[test] all passed')
+const parts = [...legs]
+if (checks.passed || checks.failed) parts.push({ label: 'checks (lint, publint, attw, and any step that failed)', totals: checks })
+const total = addTotals(parts.map((p) => p.totals))
+log(`\n[test] totals over ${legs.length} Node/kysely pair(s) and the checks:`)
+for (const { label, totals } of parts) log(legLine(label, totals))
+if (cockroachSkipped) log(`[test] counted as skipped: the CockroachDB suites (${cockroachSkipped.replace(/^CockroachDB suite skipped: /, '')})`)
+if (failed && total.failed === 0) total.failed = 1 // a leg failed without a failing test to show for it
+log(failed ? '[test] FAILED' : '[test] all passed')
+// The last line, alone, in the form CI reads.
+log(summaryLine(total))
 process.exit(failed ? 1 : 0)

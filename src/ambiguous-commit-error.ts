@@ -6,6 +6,8 @@ const AMBIGUOUS_COMMIT_ERROR = Symbol.for('kysely-cockroachdb.AmbiguousCommitErr
  * The statement that was in flight when the outcome of the commit became unknown.
  *
  * ```ts
+ * import { AmbiguousCommitError } from 'kysely-cockroachdb'
+ *
  * if (error instanceof AmbiguousCommitError && error.statement === 'commit') {
  *   // reconcile: check whether the row exists before writing it again
  * }
@@ -27,7 +29,7 @@ export type CommitStatement = 'commit' | 'release savepoint cockroach_restart'
  * import { AmbiguousCommitError, withRetry } from 'kysely-cockroachdb'
  *
  * try {
- *   await withRetry(db, (trx) => trx.insertInto('payment').values({ id: paymentId, amount }).execute())
+ *   await withRetry(db, (trx) => trx.insertInto('payment').values({ id: paymentId, order_id: orderId, amount }).execute())
  * } catch (error) {
  *   if (error instanceof AmbiguousCommitError) {
  *     // Find out whether the payment exists before telling anyone it failed.

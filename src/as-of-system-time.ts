@@ -16,6 +16,8 @@ export type {
  * {@link CockroachQueryCompiler} puts the clause right after the FROM clause and its joins.
  *
  * ```ts
+ * import { asOfSystemTime } from 'kysely-cockroachdb'
+ *
  * const rows = await db
  *   .selectFrom('person')
  *   .innerJoin('pet', 'pet.owner_id', 'person.id')

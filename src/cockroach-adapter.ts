@@ -14,23 +14,40 @@ import { classifyMigrationLockError, migrationLockRetryDelay } from './migration
 import type { MigrationLockStatement } from './migration-lock-retry.js'
 import { MigrationLockTimeoutError } from './migration-lock-timeout-error.js'
 
-// Kysely's DialectAdapter methods take Kysely<any>.
+// Kysely's DialectAdapter methods take Kysely<any>. Written out in each public signature (an alias
+// would name a type index.ts does not export, test/packed-types.test.ts).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyKysely = Kysely<any>
 
-/** Where {@link CockroachAdapter} finds the connection settings for its lease renewal session. */
+/**
+ * Where {@link CockroachAdapter} finds the connection settings for its lease renewal session: a
+ * `pg.Pool`, or an async function returning one (what {@link CockroachDialect} passes: its pool
+ * factory, called at most once, on the first migration).
+ *
+ * ```ts
+ * import pg from 'pg'
+ * import { CockroachAdapter } from 'kysely-cockroachdb'
+ * import type { MigrationLeasePoolSource } from 'kysely-cockroachdb'
+ *
+ * const pool: MigrationLeasePoolSource = new pg.Pool({ connectionString })
+ * const adapter = new CockroachAdapter({ leaseDurationMs: 15_000 }, pool)
+ * ```
+ */
 export type MigrationLeasePoolSource = PostgresPool | (() => Promise<PostgresPool>)
 
 /**
  * Kysely's dialect adapter for CockroachDB, with a migration lock that works there.
  *
- * - `supportsTransactionalDdl` is `false`: CockroachDB commits the open transaction before a
- *   schema change by default (`autocommit_before_ddl`, cockroach PR #118440) and runs schema
- *   changes as asynchronous jobs, so Kysely's `Migrator` runs each migration without a
- *   transaction.
+ * - `supportsTransactionalDdl` is `false`: CockroachDB runs schema changes as asynchronous jobs
+ *   and supports DDL fully only outside explicit transactions; from v25.1 it even commits the open
+ *   transaction before a schema change by default (`autocommit_before_ddl`, added by cockroach
+ *   PR #118440, on by default since #139871; off by default on v24.3). So Kysely's `Migrator` runs
+ *   each migration without a transaction.
  * - `supportsReturning` and `supportsCreateIfNotExists` are `true`.
  * - It extends `DialectAdapterBase`, not `PostgresAdapter`, whose migration lock is a PostgreSQL
- *   advisory lock: CockroachDB has no advisory lock functions (kysely#325, cockroach#13546).
+ *   advisory lock: CockroachDB has no `pg_advisory_lock` (kysely#325, cockroach#13546), and its
+ *   `pg_try_advisory_lock` and `pg_advisory_unlock` are stubs that always return true (cockroach
+ *   pkg/sql/sem/builtins/pg_builtins.go), so a lock built on them would let every migrator in.
  *
  * The migration lock is a lease on Kysely's lock row (`kysely_migration_lock`, or the configured
  * table and schema). A migrator takes it with one conditional `UPDATE` that writes a random owner
@@ -55,8 +72,9 @@ export type MigrationLeasePoolSource = PostgresPool | (() => Promise<PostgresPoo
  * `Client` class and options. Without one, they run on the migration connection between
  * statements, and then the lease must outlast the longest single migration statement.
  *
- * ```ts
- * import { Kysely, Migrator } from 'kysely'
+ * ```ts kysely@0.29
+ * import { Kysely } from 'kysely'
+ * import { Migrator } from 'kysely/migration' // kysely 0.28: from 'kysely'
  * import { CockroachDialect } from 'kysely-cockroachdb'
  *
  * // CockroachDialect creates the adapter; `migrationLock` tunes the lease.
@@ -104,7 +122,8 @@ export class CockroachAdapter extends DialectAdapterBase {
     return true
   }
 
-  override async acquireMigrationLock(db: AnyKysely, options: MigrationLockOptions): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override async acquireMigrationLock(db: Kysely<any>, options: MigrationLockOptions): Promise<void> {
     if (this.#leases.has(db)) {
       throw new Error(
         'CockroachAdapter.acquireMigrationLock: this Kysely instance already holds the migration lock. Run one ' +
@@ -151,7 +170,8 @@ export class CockroachAdapter extends DialectAdapterBase {
     lease.start()
   }
 
-  override async releaseMigrationLock(db: AnyKysely, _options: MigrationLockOptions): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override async releaseMigrationLock(db: Kysely<any>, _options: MigrationLockOptions): Promise<void> {
     const lease = this.#leases.get(db)
     if (lease === undefined) {
       // Kysely calls release in a `finally` even when acquiring failed; throwing here would hide

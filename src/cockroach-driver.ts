@@ -12,8 +12,6 @@ import { CockroachPool } from './cockroach-pool.js'
 import { isConnectionError } from './error-classifiers.js'
 import type { PgTypeOverrides } from './int8-type-parsers.js'
 
-type DriverOptions = Parameters<PostgresDriver['acquireConnection']>[0]
-type CompileQuery = QueryCompiler['compileQuery']
 // Kysely's driver types these with its unexported PostgresConnection class.
 type InnerConnection = Parameters<PostgresDriver['releaseConnection']>[0]
 
@@ -81,8 +79,11 @@ export class CockroachDriver extends PostgresDriver {
     return await this.#pool()
   }
 
-  override async acquireConnection(options?: DriverOptions): Promise<DatabaseConnection> {
-    const inner = await super.acquireConnection(options)
+  // The parameters as a tuple: kysely 0.29 passes `options` (an abort signal), kysely 0.28 nothing;
+  // `Parameters<...>[0]` would not compile against 0.28's declarations. Written out in place, so
+  // the declaration names no type index.ts does not export (test/packed-types.test.ts).
+  override async acquireConnection(...args: Parameters<PostgresDriver['acquireConnection']>): Promise<DatabaseConnection> {
+    const inner = await super.acquireConnection(...args)
     let connection = this.#connections.get(inner)
     if (connection === undefined) {
       connection = new CockroachConnection(inner)
@@ -120,14 +121,14 @@ export class CockroachDriver extends PostgresDriver {
     }
   }
 
-  override async savepoint(connection: DatabaseConnection, name: string, compileQuery: CompileQuery): Promise<void> {
+  override async savepoint(connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']): Promise<void> {
     await super.savepoint(unwrap(connection), name, compileQuery)
   }
 
   override async rollbackToSavepoint(
     connection: DatabaseConnection,
     name: string,
-    compileQuery: CompileQuery,
+    compileQuery: QueryCompiler['compileQuery'],
   ): Promise<void> {
     await super.rollbackToSavepoint(unwrap(connection), name, compileQuery)
   }
@@ -135,7 +136,7 @@ export class CockroachDriver extends PostgresDriver {
   override async releaseSavepoint(
     connection: DatabaseConnection,
     name: string,
-    compileQuery: CompileQuery,
+    compileQuery: QueryCompiler['compileQuery'],
   ): Promise<void> {
     await super.releaseSavepoint(unwrap(connection), name, compileQuery)
   }

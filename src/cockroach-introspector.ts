@@ -7,6 +7,8 @@ import type { CockroachTableMetadata, IntrospectionColumnRow, ServerInfo } from 
  * Options of {@link CockroachIntrospector}.
  *
  * ```ts
+ * import { CockroachIntrospector } from 'kysely-cockroachdb'
+ *
  * const introspector = new CockroachIntrospector(db, { includeHiddenColumns: true })
  * ```
  */
@@ -63,6 +65,8 @@ export class CockroachIntrospector extends PostgresIntrospector implements Datab
    * The server this introspector talks to, from `select version()` (run once per Kysely instance).
    *
    * ```ts
+   * import { CockroachIntrospector } from 'kysely-cockroachdb'
+   *
    * const { kind, version } = await new CockroachIntrospector(db).getServerInfo()
    * ```
    */

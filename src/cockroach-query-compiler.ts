@@ -48,10 +48,12 @@ const HINTABLE_JOINS: Readonly<Record<string, string>> = Object.freeze({
  * each override checks one property before deferring to Kysely.
  *
  * ```ts
- * import { CockroachQueryCompiler } from 'kysely-cockroachdb'
+ * import { createQueryId } from 'kysely'
+ * import { CockroachQueryCompiler, upsertInto } from 'kysely-cockroachdb'
  *
  * // CockroachDialect uses it; it can also compile without a connection:
- * const compiled = new CockroachQueryCompiler().compileQuery(upsertInto(db, 'account').values(row).toOperationNode(), queryId)
+ * const node = upsertInto(db, 'account').values(row).toOperationNode()
+ * const compiled = new CockroachQueryCompiler().compileQuery(node, createQueryId())
  * ```
  */
 export class CockroachQueryCompiler extends PostgresQueryCompiler {

@@ -72,11 +72,11 @@ async function importKyselyCodegen(io: CodegenCommandIo): Promise<typeof import(
 
 /**
  * Runs `kysely-cockroachdb codegen <args>`: kysely-codegen's `generate()` on a Kysely instance built
- * on {@link CockroachDialect}. Returns the process exit code.
+ * on {@link CockroachDialect}. Returns the process exit code. Internal: the bin
+ * (src/codegen-cli.ts) calls it with `process.argv.slice(2)`, e.g.
+ * `runCodegenCommand(['codegen', '--url', url, '--out-file', 'src/db.ts'])`.
  *
- * ```ts
- * const code = await runCodegenCommand(['codegen', '--url', process.env.DATABASE_URL!, '--out-file', 'src/db.ts'])
- * ```
+ * @internal
  */
 export async function runCodegenCommand(
   argv: readonly string[],

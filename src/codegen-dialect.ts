@@ -6,11 +6,10 @@ import type { Int8Mode } from './int8-type-parsers.js'
 
 /**
  * Options of {@link CockroachCodegenDialect}: kysely-codegen's Postgres options, the `int8` mode the
- * application's `CockroachDialect` uses, and whether hidden columns are generated.
+ * application's `CockroachDialect` uses, and whether hidden columns are generated, e.g.
+ * `{ int8: 'bigint', defaultSchemas: ['public'] }` (what `--int8 bigint` gives).
  *
- * ```ts
- * new CockroachCodegenDialect({ int8: 'bigint', defaultSchemas: ['public'] })
- * ```
+ * @internal
  */
 export interface CockroachCodegenDialectOptions extends PostgresDialectOptions {
   /** Must match `CockroachDialect`'s `int8` option, so `Int8` is the type queries return. Default `'string'`. */
@@ -21,13 +20,10 @@ export interface CockroachCodegenDialectOptions extends PostgresDialectOptions {
 /**
  * kysely-codegen's PostgreSQL generator dialect, introspecting through {@link CockroachCodegenIntrospector}
  * and typing INT8 as the `int8` mode returns it. It stays a kysely-codegen `PostgresDialect`, so
- * kysely-codegen's schema-qualified overrides and type mappings keep working.
+ * kysely-codegen's schema-qualified overrides and type mappings keep working. Internal: the
+ * `kysely-cockroachdb codegen` command passes it to kysely-codegen's `generate()` as `dialect`.
  *
- * ```ts
- * import { generate } from 'kysely-codegen'
- *
- * await generate({ db, dialect: new CockroachCodegenDialect({ int8: 'bigint' }), outFile: 'src/db.ts' })
- * ```
+ * @internal
  */
 export class CockroachCodegenDialect extends PostgresDialect {
   override readonly introspector: CockroachCodegenIntrospector

@@ -5,11 +5,9 @@ import { CockroachIntrospector } from './cockroach-introspector.js'
 
 /**
  * Options of {@link CockroachCodegenIntrospector}: kysely-codegen's Postgres introspector options
- * plus {@link CockroachIntrospector}'s.
+ * plus {@link CockroachIntrospector}'s, e.g. `{ defaultSchemas: ['public'], includeHiddenColumns: false }`.
  *
- * ```ts
- * new CockroachCodegenIntrospector({ defaultSchemas: ['public'], includeHiddenColumns: false })
- * ```
+ * @internal
  */
 export interface CockroachCodegenIntrospectorOptions extends PostgresIntrospectorOptions {
   readonly includeHiddenColumns?: boolean
@@ -19,12 +17,10 @@ export interface CockroachCodegenIntrospectorOptions extends PostgresIntrospecto
  * kysely-codegen's Postgres introspector with the tables read by {@link CockroachIntrospector}.
  * kysely-codegen keeps its own catalog queries for enums, domains and partitions; its separate
  * materialized-view query is replaced, because CockroachIntrospector already returns materialized
- * views (without their hidden `rowid`, and without a per-row `col_description`).
+ * views (without their hidden `rowid`, and without a per-row `col_description`). Internal:
+ * {@link CockroachCodegenDialect} creates it, and kysely-codegen calls its `introspect({ db })`.
  *
- * ```ts
- * const introspector = new CockroachCodegenIntrospector({ includeHiddenColumns: false })
- * const metadata = await introspector.introspect({ db })
- * ```
+ * @internal
  */
 export class CockroachCodegenIntrospector extends PostgresIntrospector {
   readonly #includeHiddenColumns: boolean

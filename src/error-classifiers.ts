@@ -101,14 +101,10 @@ export function isMultipleActivePortalsError(error: unknown): boolean {
 
 /**
  * Reads `value[key]` when `value` is an object, else `undefined`: for inspecting errors of unknown
- * shape.
+ * shape: `readProperty(new Error('x'), 'message')` is `'x'`, `readProperty(undefined, 'message')`
+ * is `undefined`.
  *
  * @internal
- *
- * ```ts
- * readProperty(new Error('x'), 'message') // 'x'
- * readProperty(undefined, 'message') // undefined
- * ```
  */
 export function readProperty(value: unknown, key: string): unknown {
   return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined

@@ -10,6 +10,8 @@ import type { JoinAlgorithm } from './table-hint-marker.js'
  * renames it.
  *
  * ```ts
+ * import { indexHint } from 'kysely-cockroachdb'
+ *
  * db.selectFrom(indexHint(db, 'person', 'person_name_idx').as('p')).select('p.name')
  * // select "p"."name" from "person"@"person_name_idx" as "p"
  * ```

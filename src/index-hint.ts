@@ -8,6 +8,8 @@ import { parseTable, quoteUserIdentifier } from './table-hint-marker.js'
  * pkg/sql/parser/sql.y). Index names are used exactly as given, quoted; plugins do not rename them.
  *
  * ```ts
+ * import { indexHint } from 'kysely-cockroachdb'
+ *
  * db.selectFrom(indexHint(db, 'account', { forceIndex: 'account_name_key', direction: 'desc' })).selectAll()
  * // select * from "account"@{FORCE_INDEX="account_name_key",DESC}
  * ```
@@ -54,6 +56,8 @@ const FLAGS = Object.freeze([
  * table itself; `.as()` adds an alias.
  *
  * ```ts
+ * import { indexHint } from 'kysely-cockroachdb'
+ *
  * db.selectFrom(indexHint(db, 'person', 'person_name_idx')).selectAll()
  * // select * from "person"@"person_name_idx"
  *

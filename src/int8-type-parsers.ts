@@ -12,12 +12,29 @@ import pg from 'pg'
  *   instead of being rounded silently.
  *
  * ```ts
+ * import { CockroachDialect } from 'kysely-cockroachdb'
+ *
  * new CockroachDialect({ connectionString, int8: 'bigint' }) // select id ... -> { id: 1048576123456789n }
  * ```
  */
 export type Int8Mode = 'string' | 'bigint' | 'number'
 
-/** The shape node-postgres accepts as the `types` option of a query or cursor. */
+/**
+ * The shape node-postgres accepts as the `types` option of a query or cursor: the `types` of
+ * {@link CockroachDriverConfig}, which {@link CockroachDialect} fills from its `int8` option.
+ *
+ * ```ts
+ * import pg from 'pg'
+ * import { CockroachDriver } from 'kysely-cockroachdb'
+ * import type { PgTypeOverrides } from 'kysely-cockroachdb'
+ *
+ * // INT8 (OID 20) as bigint, everything else as node-postgres parses it.
+ * const types: PgTypeOverrides = {
+ *   getTypeParser: (oid, format) => (oid === 20 ? (value: string) => BigInt(value) : pg.types.getTypeParser(oid, format)),
+ * }
+ * const driver = new CockroachDriver({ createPool: async () => new pg.Pool({ connectionString }), types })
+ * ```
+ */
 export interface PgTypeOverrides {
   getTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown
 }

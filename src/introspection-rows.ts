@@ -11,6 +11,9 @@ const KYSELY_MIGRATION_TABLES: ReadonlySet<string> = new Set(['kysely_migration'
  * Which server a connection talks to, from `select version()`.
  *
  * ```ts
+ * import { CockroachIntrospector } from 'kysely-cockroachdb'
+ * import type { ServerInfo } from 'kysely-cockroachdb'
+ *
  * const server: ServerInfo = await new CockroachIntrospector(db).getServerInfo()
  * if (server.kind === 'cockroachdb' && server.version[0] >= 24) {
  *   // ...
@@ -26,12 +29,11 @@ export interface ServerInfo {
 }
 
 /**
- * Reads the server kind and version from the text of `select version()`.
+ * Reads the server kind and version from the text of `select version()`: for
+ * `'CockroachDB CCL v24.2.3 (x86_64-pc-linux-gnu, built 2024/09/23 22:30:53, go1.22.5 X:nocoverageredesign)'`,
+ * `{ kind: 'cockroachdb', version: [24, 2, 3], ... }`.
  *
- * ```ts
- * detectServer('CockroachDB CCL v24.2.3 (x86_64-pc-linux-gnu, built 2024/09/23 22:30:53, go1.22.5 X:nocoverageredesign)')
- * // { kind: 'cockroachdb', version: [24, 2, 3], ... }
- * ```
+ * @internal
  */
 export function detectServer(versionString: string): ServerInfo {
   if (typeof versionString !== 'string') {
@@ -116,10 +118,30 @@ export interface IntrospectionColumnRow {
   readonly comment: string | null
 }
 
-/** How a computed (generated) column is stored. */
+/**
+ * How a computed (generated) column is stored: {@link CockroachColumnMetadata}'s `generated`.
+ *
+ * ```ts
+ * import type { CockroachColumnMetadata, GeneratedKind } from 'kysely-cockroachdb'
+ *
+ * const kind: GeneratedKind | undefined = (column as CockroachColumnMetadata).generated // 'stored' for STORED
+ * ```
+ */
 export type GeneratedKind = 'stored' | 'virtual'
 
-/** Whether an identity column accepts explicit values (`by-default`) or not (`always`). */
+/**
+ * Whether an identity column accepts explicit values (`by-default`) or not (`always`):
+ * {@link CockroachColumnMetadata}'s `identity`.
+ *
+ * ```ts
+ * import type { CockroachColumnMetadata, IdentityKind } from 'kysely-cockroachdb'
+ *
+ * const identity: IdentityKind | undefined = (column as CockroachColumnMetadata).identity
+ * if (identity === 'always') {
+ *   // GENERATED ALWAYS AS IDENTITY: leave the column out of inserts
+ * }
+ * ```
+ */
 export type IdentityKind = 'always' | 'by-default'
 
 /**
@@ -127,6 +149,8 @@ export type IdentityKind = 'always' | 'by-default'
  * its meaning, so Kysely's Migrator and kysely-codegen read it unchanged.
  *
  * ```ts
+ * import type { CockroachColumnMetadata } from 'kysely-cockroachdb'
+ *
  * const tables = await db.introspection.getTables()
  * const id = tables[0].columns[0] as CockroachColumnMetadata
  * id.isAutoIncrementing // true for unique_rowid(), SERIAL, nextval() and identity columns
@@ -182,11 +206,10 @@ const NEXTVAL_DEFAULT = /^\s*\(?\s*nextval\s*\(/i
 /**
  * Maps the introspection query's rows to table metadata. Pure: no I/O, same output for the same rows.
  * Rows must come grouped by relation (the queries order by schema, table, attnum); tables keep
- * that order, columns keep row order.
+ * that order, columns keep row order: `mapIntrospectionRows(rows, { includeHiddenColumns: false })`
+ * is what {@link CockroachIntrospector}'s `getTables()` returns for those rows.
  *
- * ```ts
- * const tables = mapIntrospectionRows(rows, { includeHiddenColumns: false })
- * ```
+ * @internal
  */
 export function mapIntrospectionRows(
   rows: readonly IntrospectionColumnRow[],
@@ -248,7 +271,7 @@ function mapColumn(row: IntrospectionColumnRow): CockroachColumnMetadata {
     dataType: row.type,
     dataTypeSchema: row.type_schema,
     isNullable: !row.not_null,
-    // Identity columns: from CockroachDB v26.3 they no longer report a default at all (cockroach#168771).
+    // Identity columns: after cockroach#168771 (master; milestone v26.3.0) they report no default at all.
     isAutoIncrementing: identity !== undefined || autoDefault,
     // Computed columns: atthasdef is false for them before CockroachDB v23.2 (cockroach#108964).
     hasDefaultValue: row.has_default || defaultExpression !== undefined || identity !== undefined || generated !== undefined,

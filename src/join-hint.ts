@@ -17,6 +17,8 @@ export type { JoinAlgorithm } from './table-hint-marker.js'
  * joins take no hint here.
  *
  * ```ts
+ * import { indexHint, joinHint } from 'kysely-cockroachdb'
+ *
  * db.selectFrom('person')
  *   .innerJoin(joinHint('hash', db, 'pet'), 'pet.owner_id', 'person.id')
  *   .selectAll()

@@ -39,7 +39,18 @@ export interface MigrationLeaseOptions {
   readonly renewIntervalMs?: number
 }
 
-/** {@link MigrationLeaseOptions} with every default filled in. @internal */
+/**
+ * {@link MigrationLeaseOptions} with every default filled in: what {@link CockroachAdapter}'s
+ * `options` holds.
+ *
+ * ```ts
+ * import { CockroachAdapter } from 'kysely-cockroachdb'
+ * import type { ResolvedMigrationLeaseOptions } from 'kysely-cockroachdb'
+ *
+ * const lease: ResolvedMigrationLeaseOptions = new CockroachAdapter({ leaseDurationMs: 15_000 }).options
+ * lease.renewIntervalMs // 5000: a third of leaseDurationMs
+ * ```
+ */
 export interface ResolvedMigrationLeaseOptions {
   readonly leaseDurationMs: number
   readonly acquireTimeoutMs: number

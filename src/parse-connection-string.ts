@@ -21,6 +21,9 @@ import { parse as parseWithPg } from 'pg-connection-string'
  * sqlalchemy-cockroachdb would silently mean something else there.
  *
  * ```ts
+ * import { parseConnectionString } from 'kysely-cockroachdb'
+ * import type { SslMode } from 'kysely-cockroachdb'
+ *
  * const sslmode: SslMode = parseConnectionString(process.env.DATABASE_URL!).sslmode
  * ```
  */
@@ -30,6 +33,8 @@ export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full'
  * The subset of node-postgres' client configuration that a connection string can set.
  *
  * ```ts
+ * import { parseConnectionString } from 'kysely-cockroachdb'
+ *
  * const { host, port, ssl, sslmode } = parseConnectionString('postgresql://root@localhost:26257/defaultdb?sslmode=disable')
  * // 'localhost', 26257, false, 'disable'
  * ```
@@ -282,6 +287,8 @@ export function parseConnectionString(connectionString: string): ParsedConnectio
  * password's end cannot be told for certain, comes back as its scheme and `****` only.
  *
  * ```ts
+ * import { redactConnectionString } from 'kysely-cockroachdb'
+ *
  * redactConnectionString('postgresql://app:s3cret@db:26257/bank') // 'postgresql://app:****@db:26257/bank'
  * redactConnectionString('postgresql://app:pa/ss@db:26257/bank') // 'postgresql://****'
  * ```

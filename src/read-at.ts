@@ -10,6 +10,9 @@ import type { AsOfSystemTimeValue, BoundedStaleness } from './as-of-system-time-
  * does not).
  *
  * ```ts
+ * import { followerReadTimestamp, readAt } from 'kysely-cockroachdb'
+ * import type { ReadAtValue } from 'kysely-cockroachdb'
+ *
  * const at: ReadAtValue = followerReadTimestamp() // or '-10s', a Date, { minutes: 5 }, a bigint of nanoseconds
  * await readAt(db, at, (trx) => trx.selectFrom('account').selectAll().execute())
  * ```
@@ -23,14 +26,16 @@ export type ReadAtValue = Exclude<AsOfSystemTimeValue, BoundedStaleness>
  * then `COMMIT`. Every query in the callback sees the same snapshot; writes fail.
  *
  * ```ts
+ * import { followerReadTimestamp, readAt } from 'kysely-cockroachdb'
+ *
  * const report = await readAt(db, followerReadTimestamp(), async (trx) => {
- *   const orders = await trx.selectFrom('orders').selectAll().execute()
+ *   const orders = await trx.selectFrom('order').selectAll().execute()
  *   const items = await trx.selectFrom('order_item').selectAll().execute()
  *   return { orders, items }
  * })
  * // begin
  * // set transaction as of system time follower_read_timestamp()
- * // select * from "orders"
+ * // select * from "order"
  * // select * from "order_item"
  * // commit
  * ```

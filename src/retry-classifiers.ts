@@ -34,6 +34,7 @@ function someInCauseChain(error: unknown, predicate: (error: unknown) => boolean
  * ```ts
  * import { findSqlState } from 'kysely-cockroachdb'
  *
+ * const pgError = Object.assign(new Error('restart transaction: TransactionRetryWithProtoRefreshError'), { code: '40001' })
  * findSqlState(new Error('transfer failed', { cause: pgError })) // '40001'
  * ```
  */
@@ -141,6 +142,8 @@ export function isAmbiguousCommitError(error: unknown): boolean {
  * ```ts
  * import { isCommitOutcomeUnknown } from 'kysely-cockroachdb'
  *
+ * const trx = await db.startTransaction().execute()
+ * await trx.insertInto('order').values(input).execute()
  * try {
  *   await trx.commit().execute()
  * } catch (error) {
@@ -170,6 +173,7 @@ export function isCommitOutcomeUnknown(error: unknown): boolean {
  * ```ts
  * import { isConnectionFailure } from 'kysely-cockroachdb'
  *
+ * const econnreset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })
  * isConnectionFailure(new Error('loading cart failed', { cause: econnreset })) // true
  * ```
  */

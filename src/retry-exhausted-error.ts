@@ -4,6 +4,8 @@ const RETRY_EXHAUSTED_ERROR = Symbol.for('kysely-cockroachdb.RetryExhaustedError
  * Which limit of {@link withRetry} ran out.
  *
  * ```ts
+ * import { RetryExhaustedError } from 'kysely-cockroachdb'
+ *
  * if (error instanceof RetryExhaustedError && error.limit === 'maxElapsedMs') {
  *   metrics.increment('db.retry_budget_exhausted')
  * }
@@ -59,7 +61,7 @@ export class RetryExhaustedError extends Error {
  * ```ts
  * import { isRetryExhaustedError } from 'kysely-cockroachdb'
  *
- * if (isRetryExhaustedError(error)) response.status(503)
+ * const status = isRetryExhaustedError(error) ? 503 : 500 // 503: too busy right now, try again later
  * ```
  */
 export function isRetryExhaustedError(error: unknown): error is RetryExhaustedError {

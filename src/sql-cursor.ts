@@ -57,7 +57,15 @@ export async function* readSqlCursor<R>(
  * Options of {@link streamWithSqlCursor}.
  *
  * ```ts
- * streamWithSqlCursor(trx, query, { chunkSize: 500 })
+ * import { streamWithSqlCursor } from 'kysely-cockroachdb'
+ * import type { StreamWithSqlCursorOptions } from 'kysely-cockroachdb'
+ *
+ * const options: StreamWithSqlCursorOptions = { chunkSize: 500 }
+ * await db.transaction().execute(async (trx) => {
+ *   for await (const event of streamWithSqlCursor(trx, trx.selectFrom('event').selectAll(), options)) {
+ *     console.log(event.id)
+ *   }
+ * })
  * ```
  */
 export interface StreamWithSqlCursorOptions {

@@ -6,6 +6,9 @@ import { CompiledQuery } from 'kysely'
  * /docs/stable/transactions#transaction-priorities). `normal` is the default.
  *
  * ```ts
+ * import { withRetry } from 'kysely-cockroachdb'
+ * import type { TransactionPriority } from 'kysely-cockroachdb'
+ *
  * const priority: TransactionPriority = 'high'
  * await withRetry(db, fn, { priority })
  * ```
@@ -13,26 +16,18 @@ import { CompiledQuery } from 'kysely'
 export type TransactionPriority = 'low' | 'normal' | 'high'
 
 /**
- * Every {@link TransactionPriority}, lowest first.
+ * Every {@link TransactionPriority}, lowest first; the error messages of the priority checks list
+ * them.
  *
- * ```ts
- * import { TRANSACTION_PRIORITIES } from 'kysely-cockroachdb'
- *
- * const priority = TRANSACTION_PRIORITIES.includes(input) ? input : 'normal'
- * ```
+ * @internal
  */
 export const TRANSACTION_PRIORITIES: readonly TransactionPriority[] = Object.freeze(['low', 'normal', 'high'])
 
 /**
- * Whether `value` is one of `'low'`, `'normal'`, `'high'`.
+ * Whether `value` is one of `'low'`, `'normal'`, `'high'`: `isTransactionPriority('high')` is true,
+ * `isTransactionPriority('HIGH')` false.
  *
- * ```ts
- * import { isTransactionPriority } from 'kysely-cockroachdb'
- *
- * if (isTransactionPriority(request.query.priority)) {
- *   options.priority = request.query.priority
- * }
- * ```
+ * @internal
  */
 export function isTransactionPriority(value: unknown): value is TransactionPriority {
   return typeof value === 'string' && (TRANSACTION_PRIORITIES as readonly string[]).includes(value)
@@ -40,13 +35,10 @@ export function isTransactionPriority(value: unknown): value is TransactionPrior
 
 /**
  * Throws a `TypeError` naming the accepted values unless `value` is a {@link TransactionPriority}.
- * `label` names the value in the message.
+ * `label` names the value in the message: withRetry's `priority` option and
+ * {@link setTransactionPriority} check their argument with it.
  *
- * ```ts
- * import { assertTransactionPriority } from 'kysely-cockroachdb'
- *
- * assertTransactionPriority(process.env.TXN_PRIORITY, 'TXN_PRIORITY')
- * ```
+ * @internal
  */
 export function assertTransactionPriority(
   value: unknown,
@@ -62,13 +54,10 @@ export function assertTransactionPriority(
 
 /**
  * The statement that sets a transaction's priority, validated: `set transaction priority high`.
- * The value is one of three keywords, never user text, so it is rendered inline.
+ * The value is one of three keywords, never user text, so it is rendered inline:
+ * `transactionPriorityQuery('high').sql` is `'set transaction priority high'`.
  *
- * ```ts
- * import { transactionPriorityQuery } from 'kysely-cockroachdb'
- *
- * transactionPriorityQuery('high').sql // 'set transaction priority high'
- * ```
+ * @internal
  */
 export function transactionPriorityQuery(priority: TransactionPriority): CompiledQuery {
   assertTransactionPriority(priority)
@@ -80,6 +69,8 @@ export function transactionPriorityQuery(priority: TransactionPriority): Compile
  * `ControlledTransaction`) has it.
  *
  * ```ts
+ * import { setTransactionPriority } from 'kysely-cockroachdb'
+ *
  * const trx = await db.startTransaction().execute()
  * await setTransactionPriority(trx, 'low') // a ControlledTransaction is a PrioritizableTransaction
  * ```
@@ -103,7 +94,7 @@ export interface PrioritizableTransaction {
  *
  * await db.transaction().execute(async (trx) => {
  *   await setTransactionPriority(trx, 'high') // set transaction priority high
- *   await trx.updateTable('account').set({ frozen: true }).where('id', '=', id).execute()
+ *   await trx.updateTable('account').set({ note: 'frozen' }).where('id', '=', id).execute()
  * })
  * ```
  */

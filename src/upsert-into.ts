@@ -6,10 +6,12 @@ import type { InsertQueryBuilder, InsertResult, Kysely, QueryCreator } from 'kys
  * {@link CockroachQueryCompiler} prints as `upsert into` (on other dialects it stays `replace into`).
  *
  * ```ts
+ * import { upsertInto } from 'kysely-cockroachdb'
+ *
  * const result = await upsertInto(db, 'account')
- *   .values([{ id: 1, balance: '100' }, { id: 2, balance: '50' }])
+ *   .values([{ id: 1, name: 'alice', balance: 100n }, { id: 2, name: 'bob', balance: 50n }])
  *   .executeTakeFirstOrThrow()
- * // upsert into "account" ("id", "balance") values ($1, $2), ($3, $4)
+ * // upsert into "account" ("id", "name", "balance") values ($1, $2, $3), ($4, $5, $6)
  * result.numInsertedOrUpdatedRows // 2n: inserted plus updated rows
  * ```
  *

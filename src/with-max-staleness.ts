@@ -9,6 +9,8 @@ export type { BoundedStalenessOptions, MaxStaleness } from './as-of-system-time-
  * on single-statement read-only queries only (not in transactions, so not for {@link readAt}).
  *
  * ```ts
+ * import { asOfSystemTime, withMaxStaleness } from 'kysely-cockroachdb'
+ *
  * await db.selectFrom('product').selectAll().where('id', '=', id)
  *   .$call(asOfSystemTime(withMaxStaleness('10s', { nearestOnly: true })))
  *   .execute()

@@ -9,6 +9,8 @@ export type { MinTimestamp } from './as-of-system-time-literal.js'
  * {@link asOfSystemTime} on single-statement read-only queries only (not in transactions).
  *
  * ```ts
+ * import { asOfSystemTime, withMinTimestamp } from 'kysely-cockroachdb'
+ *
  * await db.selectFrom('product').selectAll().where('id', '=', id)
  *   .$call(asOfSystemTime(withMinTimestamp(new Date(Date.now() - 30_000))))
  *   .execute()

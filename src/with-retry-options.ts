@@ -17,19 +17,18 @@ import type { TransactionPriority } from './transaction-priority.js'
  *   back savepoint keeps the transaction's snapshot, so a PostgreSQL serialization failure repeats.
  *
  * ```ts
+ * import { withRetry } from 'kysely-cockroachdb'
+ *
  * await withRetry(db, fn, { strategy: 'savepoint', priority: 'high' })
  * ```
  */
 export type RetryStrategy = 'restart' | 'savepoint'
 
 /**
- * Every {@link RetryStrategy}.
+ * Every {@link RetryStrategy}, `['restart', 'savepoint']`: what the `strategy` option is checked
+ * against.
  *
- * ```ts
- * import { RETRY_STRATEGIES } from 'kysely-cockroachdb'
- *
- * RETRY_STRATEGIES // ['restart', 'savepoint']
- * ```
+ * @internal
  */
 export const RETRY_STRATEGIES: readonly RetryStrategy[] = Object.freeze(['restart', 'savepoint'])
 
@@ -37,6 +36,8 @@ export const RETRY_STRATEGIES: readonly RetryStrategy[] = Object.freeze(['restar
  * What {@link WithRetryOptions.onRetry} is told before each wait.
  *
  * ```ts
+ * import { findSqlState, withRetry } from 'kysely-cockroachdb'
+ *
  * await withRetry(db, fn, {
  *   onRetry: ({ attempt, error, delayMs }) => logger.warn({ attempt, delayMs, code: findSqlState(error) }, 'retrying transaction'),
  * })
@@ -55,6 +56,9 @@ export interface RetryEvent {
  * An extra condition under which {@link withRetry} retries, see {@link WithRetryOptions.retryOn}.
  *
  * ```ts
+ * import { findSqlState, withRetry } from 'kysely-cockroachdb'
+ * import type { RetryPredicate } from 'kysely-cockroachdb'
+ *
  * const lockTimeout: RetryPredicate = (error) => findSqlState(error) === '55P03'
  * await withRetry(db, fn, { retryOn: [lockTimeout] })
  * ```
@@ -120,6 +124,8 @@ export interface WithRetryOptions {
  * {@link WithRetryOptions} after validation and defaults, frozen.
  *
  * ```ts
+ * import { resolveRetryOptions } from 'kysely-cockroachdb'
+ *
  * const { maxAttempts, baseDelayMs } = resolveRetryOptions({ maxAttempts: 5 }) // 5, 100
  * ```
  */

@@ -13,8 +13,10 @@ import type { ResolvedRetryOptions, WithRetryOptions } from './with-retry-option
  * What the callback of {@link withRetry} is told about the attempt it runs in.
  *
  * ```ts
- * await withRetry(db, async (trx, { attempt, signal }) => {
- *   if (attempt > 1) log.debug({ attempt }, 'running the transfer again')
+ * import { withRetry } from 'kysely-cockroachdb'
+ *
+ * await withRetry(db, async (trx, { attempt }) => {
+ *   if (attempt > 1) logger.debug({ attempt }, 'running the transfer again')
  *   return trx.selectFrom('account').selectAll().execute()
  * })
  * ```
@@ -34,6 +36,9 @@ export interface RetryAttempt {
  * database.
  *
  * ```ts
+ * import { withRetry } from 'kysely-cockroachdb'
+ * import type { RetryCallback } from 'kysely-cockroachdb'
+ *
  * const transfer: RetryCallback<DB, void> = async (trx) => {
  *   await trx.updateTable('account').set({ balance: 0n }).where('id', '=', id).execute()
  * }
@@ -86,13 +91,13 @@ type Decision = 'retry' | 'ambiguous' | 'fail'
  *
  * const receipt = await withRetry(db, async (trx) => {
  *   const from = await trx.selectFrom('account').select('balance').where('id', '=', fromId).executeTakeFirstOrThrow()
- *   if (BigInt(from.balance) < amount) throw new InsufficientFunds()
+ *   if (from.balance < amount) throw new InsufficientFunds()
  *   await trx.updateTable('account').set((eb) => ({ balance: eb('balance', '-', amount) })).where('id', '=', fromId).execute()
  *   await trx.updateTable('account').set((eb) => ({ balance: eb('balance', '+', amount) })).where('id', '=', toId).execute()
- *   return trx.insertInto('transfer').values({ fromId, toId, amount }).returning('id').executeTakeFirstOrThrow()
+ *   return trx.insertInto('transfer').values({ account_id: fromId, to_account_id: toId, amount }).returning('id').executeTakeFirstOrThrow()
  * })
  * // Side effects outside the database belong here, after the commit:
- * await notify(receipt.id)
+ * await sendReceiptEmail(receipt.id)
  * ```
  */
 export async function withRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, options?: WithRetryOptions): Promise<T> {
@@ -331,8 +336,11 @@ function sleepUnlessAborted(ms: number, options: ResolvedRetryOptions): Promise<
 /**
  * Releases the connection after COMMIT itself failed. A failed COMMIT ends the transaction on both
  * servers, and CockroachDB answers a ROLLBACK outside a transaction with an error ("there is no
- * transaction in progress", pkg/sql/conn_executor_exec.go `execStmtInNoTxnState`), which would make
- * Kysely destroy a healthy connection: a reconnect for every commit-time retry under contention.
+ * transaction in progress", pkg/sql/conn_executor_exec.go `execStmtInNoTxnState`) unless the session
+ * has `autocommit_before_ddl` on, which turns that error into a warning as on PostgreSQL (cockroach
+ * PR #118440). The setting is on by default only from v25.1 (#139871): on v24.3, and wherever it is
+ * turned off, the error would make Kysely destroy a healthy connection, a reconnect for every
+ * commit-time retry under contention.
  * An empty transaction opened first gives the ROLLBACK something to end. If the session is still in
  * a transaction after all, BEGIN fails (or only warns, on PostgreSQL) and ROLLBACK ends that one.
  */

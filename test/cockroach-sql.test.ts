@@ -201,16 +201,22 @@ describe('CockroachDB SQL on CockroachDB', { skip: cockroachSkip }, () => {
     // Rounded up to the next millisecond, the Date still lies between the insert and the update.
     await sleep(5)
     const beforeDate = new Date(Number((before + 999_999n) / 1_000_000n))
-    await sleep(3000)
+    // An interval counts back from the time of its own statement, so it is computed from the
+    // server's clock right before each read, aiming at the middle of the 8 s between the insert and
+    // the update: it lands at least 3.5 s (4 s less rounding to whole seconds) inside that gap
+    // however long the reads before it took, as long as one round trip takes less than 3.5 s.
+    await sleep(8000)
+    const beforeUpdate = await serverNanos()
     await db.updateTable('account').set({ balance: '2' }).where('id', '=', 20).execute()
+    const middle = before + (beforeUpdate - before) / 2n
+    const secondsSinceMiddle = async () => Math.round(Number((await serverNanos()) - middle) / 1e9)
 
     const read = (value: Parameters<typeof asOfSystemTime>[0]) =>
       db.selectFrom('account').select('balance').where('id', '=', 20).$call(asOfSystemTime(value)).executeTakeFirstOrThrow()
     assert.equal((await read(before)).balance, '1')
     assert.equal((await read(beforeDate)).balance, '1')
-    // 3 s passed between insert and update: 2 s ago is after the one and before the other.
-    assert.equal((await read('-2s')).balance, '1')
-    assert.equal((await read({ seconds: 2 })).balance, '1')
+    assert.equal((await read(`-${await secondsSinceMiddle()}s`)).balance, '1')
+    assert.equal((await read({ seconds: await secondsSinceMiddle() })).balance, '1')
     const now = await db.selectFrom('account').select('balance').where('id', '=', 20).executeTakeFirstOrThrow()
     assert.equal(now.balance, '2')
 
@@ -244,8 +250,9 @@ describe('CockroachDB SQL on CockroachDB', { skip: cockroachSkip }, () => {
 
   it('follower reads: follower_read_timestamp() on a query and in readAt()', async () => {
     await db.insertInto('account').values({ id: 40, name: 'ivan', balance: '3' }).execute()
-    // follower_read_timestamp() lies about 4.8 s in the past (docs /docs/stable/follower-reads); the
-    // row and the table must exist at that time. On a single node, the only replica serves the read.
+    // follower_read_timestamp() lies 4.2 s in the past with the default settings (getFollowerReadLag,
+    // cockroach pkg/ccl/kvccl/kvfollowerreadsccl/followerreads.go); the row and the table must exist
+    // at that time, and waiting longer only makes them older. On a single node, the only replica serves the read.
     await sleep(6000)
     const row = await db
       .selectFrom('account')
@@ -272,10 +279,12 @@ describe('CockroachDB SQL on CockroachDB', { skip: cockroachSkip }, () => {
     const after = new Date(Number((await serverNanos()) / 1_000_000n))
     const lookup = (value: Parameters<typeof asOfSystemTime>[0]) =>
       db.selectFrom('account').select('balance').where('id', '=', 50).$call(asOfSystemTime(value)).executeTakeFirst()
-    // Bounded staleness reads the newest data the nearest replica can serve, at most 10 s old: the
-    // row may or may not be visible yet, but the read must succeed; on a single node the nearest
-    // replica is the only one, so nearest_only holds.
-    const stale = await lookup(withMaxStaleness('10s', { nearestOnly: true }))
+    // Bounded staleness reads the newest data the nearest replica can serve, at most a minute old:
+    // the row may or may not be visible yet, but the read must succeed; on a single node the nearest
+    // replica is the only one, so nearest_only holds as long as its closed timestamp trails by less
+    // than the bound. It trails by kv.closed_timestamp.target_duration, 3 s by default (cockroach
+    // pkg/kv/kvserver/closedts/setting.go), plus whatever a slow runner adds: a minute leaves room.
+    const stale = await lookup(withMaxStaleness('1m', { nearestOnly: true }))
     assert.ok(stale === undefined || stale.balance === '4', JSON.stringify(stale))
     // Not older than a time after the insert: the row must be there (served by the leaseholder if
     // the replica's closed timestamp is not there yet, which nearest_only would forbid).
