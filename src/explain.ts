@@ -12,16 +12,26 @@ import type { Expression, ExplainNode, OperationNode, RawNode } from 'kysely'
 // ...) and any flags (VERBOSE, TYPES, ENV, ...).
 
 /** EXPLAIN modes; at most one per statement ("cannot set EXPLAIN mode more than once", MakeExplain). */
-const MODES = Object.freeze(['opt', 'distsql', 'vec', 'debug'] as const)
+const MODES: readonly ExplainOption[] = Object.freeze(['opt', 'distsql', 'vec', 'debug'] as const)
 /** EXPLAIN flags offered here. */
-const FLAGS = Object.freeze(['verbose', 'types', 'env'] as const)
+const FLAGS: readonly ExplainOption[] = Object.freeze(['verbose', 'types', 'env'] as const)
 // PostgreSQL options with no CockroachDB counterpart (PostgreSQL docs, sql-explain).
 const POSTGRES_ONLY = Object.freeze(['costs', 'buffers', 'timing', 'summary', 'settings', 'wal', 'generic_plan', 'memory', 'serialize'])
 const ITEM = /^([a-z_]+)(?:\s+(true|false|on|off|1|0))?$/
 const FORMAT = /^format\s+([a-z]+)$/
 
-/** A word of CockroachDB's EXPLAIN option list that {@link explain} offers. */
-export type ExplainOption = (typeof MODES)[number] | (typeof FLAGS)[number]
+/**
+ * A word of CockroachDB's EXPLAIN option list that {@link explain} offers: a mode (`opt`,
+ * `distsql`, `vec`, `debug`; at most one) or a flag (`verbose`, `types`, `env`). Spelled out rather
+ * than derived from the internal lists, so the public declaration names no unexported value.
+ *
+ * ```ts
+ * import type { ExplainOption } from 'kysely-cockroachdb'
+ *
+ * const words: ExplainOption[] = ['distsql', 'verbose']
+ * ```
+ */
+export type ExplainOption = 'opt' | 'distsql' | 'vec' | 'debug' | 'verbose' | 'types' | 'env'
 
 /**
  * What {@link explain} runs: plain `EXPLAIN`, `EXPLAIN (<options>)`, or with `analyze: true`
