@@ -47,17 +47,16 @@ export function cursorClass(
   class CockroachCursor extends Base {
     #connection: SubmittedConnection | undefined
     #connectionEnded = false
-    readonly #ended: Promise<void>
-    readonly #onEnd: () => void
+    // What settles the reads and the close in flight when the connection ends. Kept per call, not
+    // chained on one promise, so a long stream does not pile up a reaction per chunk.
+    readonly #onConnectionEnd = new Set<() => void>()
+    readonly #onEnd = () => {
+      this.#connectionEnded = true
+      for (const settle of [...this.#onConnectionEnd]) settle()
+    }
 
     constructor(sql: string, parameters: unknown[]) {
       super(sql, parameters, config)
-      let markEnded!: () => void
-      this.#ended = new Promise((resolve) => (markEnded = resolve))
-      this.#onEnd = () => {
-        this.#connectionEnded = true
-        markEnded()
-      }
     }
 
     override submit(connection: unknown): void {
@@ -69,11 +68,10 @@ export function cursorClass(
     }
 
     override read(rowCount: number): Promise<unknown[]> {
-      const pending = super.read(rowCount)
-      const lost = this.#ended
-        .then(() => new Promise((resolve) => setImmediate(resolve)))
-        .then(() => Promise.reject(connectionEndedError()))
-      return Promise.race([pending, lost])
+      return this.#settleOnEnd(super.read(rowCount), (_resolve, reject) =>
+        // pg errors the active query on `end` in a nextTick: its error, if it comes, wins.
+        setImmediate(() => reject(connectionEndedError())),
+      )
     }
 
     override close(): Promise<void> {
@@ -81,7 +79,22 @@ export function cursorClass(
         this.#detach()
         return Promise.resolve()
       }
-      return Promise.race([super.close(), this.#ended]).finally(() => this.#detach())
+      return this.#settleOnEnd(super.close(), (resolve) => resolve()).finally(() => this.#detach())
+    }
+
+    /** `pending`, or what `onEnd` makes of it should the connection end first. */
+    #settleOnEnd<T>(
+      pending: Promise<T>,
+      onEnd: (resolve: (value: T | PromiseLike<T>) => void, reject: (error: Error) => void) => void,
+    ): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        const settle = () => onEnd(resolve, reject)
+        this.#onConnectionEnd.add(settle)
+        if (this.#connectionEnded) {
+          settle()
+        }
+        pending.then(resolve, reject).finally(() => this.#onConnectionEnd.delete(settle))
+      })
     }
 
     #detach(): void {

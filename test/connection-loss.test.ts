@@ -291,9 +291,10 @@ describe('connection loss on every I/O path (PostgreSQL)', () => {
     const pool = new pg.Pool({ connectionString: proxy.url(database.url), max: 1 })
     // An idle pooled client whose connection drops emits 'error' on the pool.
     pool.on('error', () => {})
-    const db = new Kysely<DB>({
-      dialect: new CockroachDialect({ pool, cursor: Cursor, migrationLock: { leaseDurationMs: 3000, renewIntervalMs: 50 } }),
-    })
+    // A renewal session gives up after renewIntervalMs (its query_timeout, MigrationLeaseSession):
+    // a second is ample for the cut to reach it first, and two renewals fit the test's timeout.
+    const migrationLock = { leaseDurationMs: 10_000, renewIntervalMs: 1000 }
+    const db = new Kysely<DB>({ dialect: new CockroachDialect({ pool, cursor: Cursor, migrationLock }) })
     leftOpen.add(db)
     return { db, watch: new PoolWatch(pool) }
   }
