@@ -43,9 +43,10 @@ function isMutation(node: OperationNode): boolean {
  * A statement no cursor can wrap (see {@link canDeclareCursorFor}: INSERT, UPDATE, UPSERT, DELETE
  * ... RETURNING, or a query with one in its WITH) runs as the single statement it is, and its rows
  * are handed out `chunkSize` at a time: they are all in memory at once, as they would be from
- * `execute()`. A mutation runs to completion whatever the reader does (on PostgreSQL even through a
- * portal, which stores a RETURNING result before the first row is sent), so nothing is lost by
- * reading it whole; a stream that breaks early skips the rest of the rows, not the writes.
+ * `execute()`. The statement has written every row before the first one is yielded, so a stream
+ * that breaks early skips rows, not writes (PostgreSQL does the same through a portal: `PortalRun`
+ * fills the portal's store with a RETURNING statement's rows before sending one,
+ * src/backend/tcop/pquery.c).
  *
  * @internal
  */
