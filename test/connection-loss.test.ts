@@ -76,6 +76,15 @@ interface Path {
     | { readonly recovers: string; readonly result: (result: unknown, context: PathContext) => void }
 }
 
+/** Reads a stream of the marked query, cutting its connection once the first chunk has arrived. */
+async function readCuttingAfterFirstChunk(rows: AsyncIterable<unknown>, cutNow: PathContext['cutNow']): Promise<number> {
+  let read = 0
+  for await (const _ of rows) {
+    if (++read === CHUNK) await cutNow(isMarked)
+  }
+  return read
+}
+
 const PATHS: readonly Path[] = [
   {
     name: 'executeQuery',
@@ -88,36 +97,21 @@ const PATHS: readonly Path[] = [
   {
     name: 'stream() outside a transaction (pg-cursor portal)',
     session: 'pool',
-    run: async ({ db, cutNow }) => {
-      let rows = 0
-      for await (const _ of marked(db.selectFrom('item').select('id').orderBy('id')).stream(CHUNK)) {
-        if (++rows === CHUNK) await cutNow(isMarked)
-      }
-      return rows
-    },
+    run: ({ db, cutNow }) => readCuttingAfterFirstChunk(marked(db.selectFrom('item').select('id')).stream(CHUNK), cutNow),
   },
   {
     name: 'stream() inside a transaction (SQL cursor)',
     session: 'pool',
     run: ({ db, cutNow }) =>
-      db.transaction().execute(async (trx) => {
-        let rows = 0
-        for await (const _ of marked(trx.selectFrom('item').select('id').orderBy('id')).stream(CHUNK)) {
-          if (++rows === CHUNK) await cutNow(isMarked)
-        }
-        return rows
-      }),
+      db.transaction().execute((trx) => readCuttingAfterFirstChunk(marked(trx.selectFrom('item').select('id')).stream(CHUNK), cutNow)),
   },
   {
     name: 'streamWithSqlCursor',
     session: 'pool',
     run: ({ db, cutNow }) =>
-      db.transaction().execute(async (trx) => {
-        let rows = 0
-        for await (const _ of streamWithSqlCursor(trx, marked(trx.selectFrom('item').select('id')), { chunkSize: CHUNK })) {
-          if (++rows === CHUNK) await cutNow(isMarked)
-        }
-        return rows
+      db.transaction().execute((trx) => {
+        const rows = streamWithSqlCursor(trx, marked(trx.selectFrom('item').select('id')), { chunkSize: CHUNK })
+        return readCuttingAfterFirstChunk(rows, cutNow)
       }),
   },
   {
