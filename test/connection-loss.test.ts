@@ -95,6 +95,30 @@ const PATHS: readonly Path[] = [
     },
   },
   {
+    name: 'db.connection() (a pinned connection)',
+    session: 'pool',
+    run: ({ db, cutAt }) =>
+      db.connection().execute(async (connection) => {
+        void cutAt(isMarked)
+        return await marked(connection.selectFrom('item').select('id')).execute()
+      }),
+  },
+  {
+    name: 'startTransaction(), then rollback() after the failure',
+    session: 'pool',
+    run: async ({ db, cutAt }) => {
+      const trx = await db.startTransaction().execute()
+      try {
+        void cutAt(isMarked)
+        return await marked(trx.selectFrom('item').select('id')).execute()
+      } catch (error) {
+        // The ROLLBACK cannot reach the server either; it must not replace the error or hang.
+        await trx.rollback().execute()
+        throw error
+      }
+    },
+  },
+  {
     name: 'stream() outside a transaction (pg-cursor portal)',
     session: 'pool',
     run: ({ db, cutNow }) => readCuttingAfterFirstChunk(marked(db.selectFrom('item').select('id')).stream(CHUNK), cutNow),
