@@ -1,13 +1,13 @@
 import { PostgresDriver } from 'kysely'
 import type {
   DatabaseConnection,
-  PostgresCursor,
   PostgresCursorConstructor,
   PostgresPool,
   QueryCompiler,
   TransactionSettings,
 } from 'kysely'
 import { CockroachConnection } from './cockroach-connection.js'
+import { cursorClass } from './cockroach-cursor.js'
 import { CockroachPool } from './cockroach-pool.js'
 import { isConnectionError } from './error-classifiers.js'
 import type { PgTypeOverrides } from './int8-type-parsers.js'
@@ -66,7 +66,7 @@ export class CockroachDriver extends PostgresDriver {
     super(
       Object.freeze({
         pool,
-        cursor: withTypes(config.cursor, types),
+        cursor: cursorClass(config.cursor, types),
         onCreateConnection: config.onCreateConnection,
         onReserveConnection: config.onReserveConnection,
       }),
@@ -155,20 +155,4 @@ function setInTransaction(connection: DatabaseConnection, value: boolean): void 
   if (connection instanceof CockroachConnection) {
     connection.inTransaction = value
   }
-}
-
-// pg-cursor takes per-cursor type parsers as its third constructor argument.
-function withTypes(
-  cursor: PostgresCursorConstructor | undefined,
-  types: PgTypeOverrides | undefined,
-): PostgresCursorConstructor | undefined {
-  if (cursor === undefined || types === undefined) {
-    return cursor
-  }
-  const Base = cursor as unknown as new (sql: string, parameters: unknown[], config: object) => PostgresCursor<unknown>
-  return class extends Base {
-    constructor(sql: string, parameters: unknown[]) {
-      super(sql, parameters, { types })
-    }
-  } as unknown as PostgresCursorConstructor
 }

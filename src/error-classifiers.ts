@@ -15,6 +15,11 @@
  * ```
  */
 export function getSqlState(error: unknown): string | undefined {
+  // Node's system errors (`errno` and `syscall` set) carry errno names, some of which have five
+  // letters like a SQLSTATE: EPIPE, EPERM, EBUSY.
+  if (typeof readProperty(error, 'syscall') === 'string') {
+    return undefined
+  }
   const code = readProperty(error, 'code')
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
 }

@@ -1,5 +1,5 @@
-import { CompiledQuery } from 'kysely'
-import type { Compilable, Kysely, QueryResult } from 'kysely'
+import { CompiledQuery, DeleteQueryNode, InsertQueryNode, MergeQueryNode, SelectQueryNode, UpdateQueryNode } from 'kysely'
+import type { Compilable, Kysely, OperationNode, QueryResult, RootOperationNode } from 'kysely'
 
 /** Runs one compiled statement; the SQL cursor loop is written once against this. */
 export type ExecuteCompiled = <R>(query: CompiledQuery) => Promise<QueryResult<R>>
@@ -7,10 +7,46 @@ export type ExecuteCompiled = <R>(query: CompiledQuery) => Promise<QueryResult<R
 let cursorSequence = 0
 
 /**
+ * Whether `DECLARE ... CURSOR FOR` can wrap the statement `node` compiles to. Both servers take a
+ * query there and nothing else:
+ *
+ * - CockroachDB: `declare_cursor_stmt: DECLARE cursor_name opt_binary opt_sensitivity opt_scroll
+ *   CURSOR opt_hold FOR select_stmt` (cockroachdb/cockroach pkg/sql/parser/sql.y), and
+ *   `select_stmt` is a SELECT, VALUES or TABLE statement, never INSERT, UPDATE, UPSERT or DELETE.
+ * - PostgreSQL: the query of DECLARE is "a SELECT or VALUES command" (docs: sql-declare), and a
+ *   data-modifying statement in its WITH is refused ("DECLARE CURSOR must not contain
+ *   data-modifying statements in WITH", src/backend/parser/analyze.c,
+ *   transformDeclareCursorStmt).
+ *
+ * Raw SQL (`sql` templates, `CompiledQuery.raw`) cannot be looked into and is sent as it is.
+ *
+ * @internal
+ */
+export function canDeclareCursorFor(node: RootOperationNode): boolean {
+  if (isMutation(node)) {
+    return false
+  }
+  // A data-modifying statement is allowed only in the WITH of the top-level statement.
+  return !(SelectQueryNode.is(node) && (node.with?.expressions ?? []).some((cte) => isMutation(cte.expression)))
+}
+
+function isMutation(node: OperationNode): boolean {
+  return InsertQueryNode.is(node) || UpdateQueryNode.is(node) || DeleteQueryNode.is(node) || MergeQueryNode.is(node)
+}
+
+/**
  * Reads `query` through a SQL cursor: `DECLARE <name> CURSOR FOR <query>`, then
  * `FETCH FORWARD <chunkSize>` until the rows run out, then `CLOSE` (also on early exit and errors).
  * Must run inside a transaction, where SQL cursors live. CockroachDB supports this from v22.1,
  * with placeholders in the query from v22.2 (cockroach PR #74006, #82754; docs /stable/cursors).
+ *
+ * A statement no cursor can wrap (see {@link canDeclareCursorFor}: INSERT, UPDATE, UPSERT, DELETE
+ * ... RETURNING, or a query with one in its WITH) runs as the single statement it is, and its rows
+ * are handed out `chunkSize` at a time: they are all in memory at once, as they would be from
+ * `execute()`. The statement has written every row before the first one is yielded, so a stream
+ * that breaks early skips rows, not writes (PostgreSQL does the same through a portal: `PortalRun`
+ * fills the portal's store with a RETURNING statement's rows before sending one,
+ * src/backend/tcop/pquery.c).
  *
  * @internal
  */
@@ -21,6 +57,13 @@ export async function* readSqlCursor<R>(
 ): AsyncIterableIterator<QueryResult<R>> {
   if (!Number.isInteger(chunkSize) || chunkSize <= 0) {
     throw new RangeError(`chunkSize must be a positive integer, got ${String(chunkSize)}`)
+  }
+  if (!canDeclareCursorFor(query.query)) {
+    const { rows } = await execute<R>(query)
+    for (let start = 0; start < rows.length; start += chunkSize) {
+      yield { rows: rows.slice(start, start + chunkSize) }
+    }
+    return
   }
   // A fixed prefix plus a counter: no user input reaches the cursor name.
   const name = `kysely_cursor_${++cursorSequence}`
@@ -81,7 +124,8 @@ export interface StreamWithSqlCursorOptions {
  * query awaited inside its loop waits for the stream forever (on every dialect); and CockroachDB
  * refuses other statements while a wire-protocol portal is open in a transaction (cockroach#40195).
  * This helper issues each `FETCH` as a separate statement instead, so the connection is free
- * between chunks. Rows pass through the transaction's plugins (e.g. `CamelCasePlugin`).
+ * between chunks. Rows pass through the transaction's plugins (e.g. `CamelCasePlugin`). A mutation
+ * with RETURNING, which no SQL cursor can wrap, runs as one statement and its rows are buffered.
  *
  * ```ts
  * import { streamWithSqlCursor } from 'kysely-cockroachdb'

@@ -6,10 +6,17 @@ function pgError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code })
 }
 
+// What Node's net layer throws when pg writes to a socket the peer closed (seen when a proxy cuts a
+// pg-cursor stream, test/connection-loss.test.ts): its five-letter errno code looks like a SQLSTATE.
+function socketError(code: string, errno: number, syscall: string): Error {
+  return Object.assign(new Error(`${syscall} ${code}`), { code, errno, syscall })
+}
+
 describe('error classifiers', () => {
   it('reads SQLSTATEs and ignores other codes', () => {
     assert.equal(getSqlState(pgError('40001', 'restart transaction: TransactionRetryWithProtoRefreshError')), '40001')
     assert.equal(getSqlState(pgError('ECONNRESET', 'read ECONNRESET')), undefined)
+    assert.equal(getSqlState(socketError('EPIPE', -32, 'write')), undefined)
     assert.equal(getSqlState('40001'), undefined)
     assert.equal(getSqlState(null), undefined)
   })
@@ -18,6 +25,7 @@ describe('error classifiers', () => {
     assert.ok(isConnectionError(pgError('57P01', 'terminating connection due to administrator command')))
     assert.ok(isConnectionError(pgError('08006', 'connection failure')))
     assert.ok(isConnectionError(pgError('ECONNRESET', 'read ECONNRESET')))
+    assert.ok(isConnectionError(socketError('EPIPE', -32, 'write')))
     assert.ok(isConnectionError(new Error('Connection terminated unexpectedly')))
     assert.ok(isConnectionError(new Error('Client has encountered a connection error and is not queryable')))
     assert.ok(!isConnectionError(pgError('40001', 'restart transaction')))

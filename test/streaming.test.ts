@@ -133,6 +133,35 @@ for (const target of allTargets) {
       assert.deepEqual(ids, [11, 12, 13])
     })
 
+    it('streams INSERT/UPDATE/DELETE ... RETURNING inside a transaction, which no SQL cursor can wrap', async () => {
+      const ids = [1, 2, 3, 4, 5].map((n) => 1_000_000 + n)
+      const collect = async (stream: AsyncIterable<{ id: number | string }>) => {
+        const out: number[] = []
+        for await (const row of stream) out.push(Number(row.id))
+        return out.sort((a, b) => a - b)
+      }
+      const seen = await db.transaction().execute(async (trx) => ({
+        inserted: await collect(trx.insertInto('note').values(ids.map((id) => ({ id }))).returning('id').stream(2)),
+        updated: await collect(trx.updateTable('note').set({ id: sql`id + 10` }).where('id', 'in', ids).returning('id').stream(2)),
+        withCte: await collect(
+          trx
+            .with('gone', (q) => q.deleteFrom('note').where('id', '>', 1_000_012).returning('id'))
+            .selectFrom('gone')
+            .select('id')
+            .stream(2),
+        ),
+        deleted: await collect(trx.deleteFrom('note').where('id', '>', 1_000_000).returning('id').stream(2)),
+        cursors: await openCursors(trx),
+      }))
+      assert.deepEqual(seen, {
+        inserted: ids,
+        updated: ids.map((id) => id + 10),
+        withCte: [1_000_013, 1_000_014, 1_000_015],
+        deleted: [1_000_011, 1_000_012],
+        cursors: 0,
+      })
+    })
+
     it('closes the SQL cursor when the consumer breaks early inside a transaction', async () => {
       await db.transaction().execute(async (trx) => {
         let seen = 0

@@ -8,6 +8,9 @@
 // - 'after-server-reply': the statement is forwarded, the server's reply is thrown away and the
 //   connection closed. For COMMIT this is the ambiguous case made certain: the server committed,
 //   the client never hears it.
+// - hold(): the statement is held back (with everything the client sends after it) and the test
+//   gets the session, to cut it itself: destroy the sockets, or have the server end the backend
+//   (pg_terminate_backend) while the client waits for the reply. See test/harness/connection-cut.ts.
 import { createServer, connect } from 'node:net'
 import type { AddressInfo, Server, Socket } from 'node:net'
 
@@ -21,11 +24,35 @@ export interface CutRule {
   readonly times?: number
 }
 
+/**
+ * One client connection through the proxy, caught at (or found by) a statement it sent.
+ */
+export interface ProxiedSession {
+  /** The statement the session was caught at. */
+  readonly sql: string
+  /**
+   * The local port of the proxy's connection to the server: `client_port` of the backend in
+   * `pg_stat_activity`, which is how a test finds the backend to terminate.
+   */
+  readonly serverSidePort: number
+  /** Resolves once the proxy has closed both sockets, whichever side ended first. */
+  readonly closed: Promise<void>
+  /** Destroys both sockets now: the client sees the connection drop with no reply. */
+  cut(): void
+  /** Forwards what was held back and goes on forwarding (a no-op on a closed session). */
+  release(): void
+}
+
 interface ActiveRule {
   readonly match: (sql: string) => boolean
-  readonly when: CutTiming
+  readonly when: CutTiming | 'hold'
   remaining: number
-  readonly fired: (sql: string) => void
+  readonly fired: (sql: string, session: ProxiedSession) => void
+}
+
+interface SentWaiter {
+  readonly match: (sql: string) => boolean
+  readonly resolve: (sql: string) => void
 }
 
 // Startup-phase request codes that are followed by another untyped startup packet.
@@ -37,6 +64,7 @@ export class TcpProxy {
   readonly #target: { readonly host: string; readonly port: number }
   readonly #connections = new Set<ProxyConnection>()
   readonly #rules: ActiveRule[] = []
+  readonly #sentWaiters: SentWaiter[] = []
   #cuts = 0
   #opened = 0
 
@@ -99,19 +127,47 @@ export class TcpProxy {
     if (!Number.isInteger(times) || times < 1) {
       throw new RangeError('CutRule.times must be a positive integer')
     }
-    return new Promise((resolve) => {
-      const active: ActiveRule = {
-        match: rule.match,
-        when: rule.when,
-        remaining: times,
-        fired: (sql) => {
-          if (active.remaining === 0) {
-            resolve(sql)
-          }
-        },
-      }
-      this.#rules.push(active)
+    return new Promise((resolve) => this.#addRule(rule.match, rule.when, times, (sql) => resolve(sql)))
+  }
+
+  /**
+   * Holds back the first statement matching `match` (and everything its connection sends after
+   * it) and resolves with that connection, for the test to cut or release.
+   */
+  hold(match: (sql: string) => boolean): Promise<ProxiedSession> {
+    return new Promise((resolve) => this.#addRule(match, 'hold', 1, (_sql, session) => resolve(session)))
+  }
+
+  /** Resolves with the text of the next statement matching `match` that the proxy forwards. */
+  nextSent(match: (sql: string) => boolean): Promise<string> {
+    return new Promise((resolve) => this.#sentWaiters.push({ match, resolve }))
+  }
+
+  /** The open connections that have sent a statement matching `match`. */
+  sessionsThatSent(match: (sql: string) => boolean): ProxiedSession[] {
+    return [...this.#connections].flatMap((connection) => {
+      const sql = connection.sent.find(match)
+      return sql === undefined ? [] : [connection.session(sql)]
     })
+  }
+
+  #addRule(
+    match: (sql: string) => boolean,
+    when: CutTiming | 'hold',
+    times: number,
+    onLast: (sql: string, session: ProxiedSession) => void,
+  ): void {
+    const active: ActiveRule = {
+      match,
+      when,
+      remaining: times,
+      fired: (sql, session) => {
+        if (active.remaining === 0) {
+          onLast(sql, session)
+        }
+      },
+    }
+    this.#rules.push(active)
   }
 
   /** Forgets the rules that have not fired yet. */
@@ -148,6 +204,17 @@ export class TcpProxy {
     return rule
   }
 
+  /** @internal Tells the waiters of nextSent() that `sql` was forwarded. */
+  forwarded(sql: string): void {
+    for (let i = this.#sentWaiters.length - 1; i >= 0; i--) {
+      const waiter = this.#sentWaiters[i]!
+      if (waiter.match(sql)) {
+        this.#sentWaiters.splice(i, 1)
+        waiter.resolve(sql)
+      }
+    }
+  }
+
   /** @internal */
   recordCut(connection: ProxyConnection): void {
     this.#cuts++
@@ -175,11 +242,18 @@ class ProxyConnection {
   #closed = false
   /** Set once a statement to cut after the server's reply was forwarded. */
   #cutOnReply: { readonly rule: ActiveRule; readonly sql: string } | undefined
+  /** A held message: nothing from the client is forwarded until release(). */
+  #held: { readonly message: Buffer; readonly sql: string } | undefined
+  readonly #whenClosed: Promise<void>
+  #markClosed!: () => void
+  /** The statements forwarded so far. */
+  readonly sent: string[] = []
 
   constructor(proxy: TcpProxy, client: Socket, upstream: Socket) {
     this.#proxy = proxy
     this.#client = client
     this.#upstream = upstream
+    this.#whenClosed = new Promise((resolve) => (this.#markClosed = resolve))
     client.setNoDelay(true)
     upstream.setNoDelay(true)
     client.on('data', (chunk: Buffer) => this.#fromClient(chunk))
@@ -198,12 +272,39 @@ class ProxyConnection {
     this.#proxy.forget(this)
     this.#client.destroy()
     this.#upstream.destroy()
+    this.#markClosed()
+  }
+
+  /** A handle on this connection for a test. */
+  session(sql: string): ProxiedSession {
+    return Object.freeze({
+      sql,
+      serverSidePort: this.#upstream.localPort!,
+      closed: this.#whenClosed,
+      cut: () => {
+        if (!this.#closed) {
+          this.#proxy.recordCut(this)
+          this.destroy()
+        }
+      },
+      release: () => this.#release(),
+    })
+  }
+
+  #release(): void {
+    const held = this.#held
+    if (held === undefined || this.#closed) {
+      return
+    }
+    this.#held = undefined
+    this.#forward(held.message, held.sql)
+    this.#drain()
   }
 
   #cut(rule: ActiveRule, sql: string): void {
     this.#proxy.recordCut(this)
     this.destroy()
-    rule.fired(sql)
+    rule.fired(sql, this.session(sql))
   }
 
   #fromServer(chunk: Buffer): void {
@@ -225,7 +326,11 @@ class ProxyConnection {
       return
     }
     this.#pending = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk])
-    while (!this.#closed) {
+    this.#drain()
+  }
+
+  #drain(): void {
+    while (!this.#closed && this.#held === undefined) {
       const message = this.#nextMessage()
       if (message === undefined) {
         return
@@ -236,10 +341,23 @@ class ProxyConnection {
         this.#cut(rule, sql!)
         return
       }
+      if (rule !== undefined && rule.when === 'hold') {
+        this.#held = { message, sql: sql! }
+        rule.fired(sql!, this.session(sql!))
+        return
+      }
       if (rule !== undefined) {
         this.#cutOnReply = { rule, sql: sql! }
       }
-      this.#upstream.write(message)
+      this.#forward(message, sql)
+    }
+  }
+
+  #forward(message: Buffer, sql: string | undefined): void {
+    this.#upstream.write(message)
+    if (sql !== undefined) {
+      this.sent.push(sql)
+      this.#proxy.forwarded(sql)
     }
   }
 
