@@ -42,9 +42,13 @@ export interface CockroachDriverConfig {
  *
  * - `stream()` inside a transaction reads through a SQL cursor, because CockroachDB forbids other
  *   statements while a wire-protocol portal is open in a transaction (see {@link CockroachConnection});
- * - a `ROLLBACK` that fails because the connection is already gone does not replace the error that
- *   broke the transaction (the server discards an uncommitted transaction with its session);
+ * - transaction statements run on the connection Kysely was handed, so `log` sees them as on
+ *   `PostgresDialect`;
+ * - a `ROLLBACK` that fails because the connection is already gone, or with 25P01 because a failed
+ *   `COMMIT` already ended the transaction, does not replace the error that made the caller roll
+ *   back (see {@link rollbackFailure});
  * - connections that saw a connection-level error are destroyed instead of pooled again;
+ * - Kysely 0.29's `inflightQueryAbortStrategy` works on CockroachDB (see {@link CockroachConnection});
  * - INT8 values are parsed per the dialect's `int8` option.
  *
  * ```ts

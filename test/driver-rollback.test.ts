@@ -10,6 +10,7 @@ import { describe, it } from 'node:test'
 import { Kysely, sql } from 'kysely'
 import type { LogEvent, PostgresPool, PostgresPoolClient } from 'kysely'
 import { CockroachDialect, findSqlState } from '../src/index.js'
+import { rollbackFailure } from '../src/cockroach-driver.js'
 
 interface DB {
   account: { id: number }
@@ -138,5 +139,15 @@ describe('a failed ROLLBACK after a failed COMMIT (scripted)', () => {
     assert.equal(findSqlState(error), '40001')
     assert.deepEqual(pool.releases, [true])
     await db.destroy()
+  })
+})
+
+describe('rollbackFailure', () => {
+  it('keeps the connection only for 25P01, and rethrows only what is neither 25P01 nor a lost connection', () => {
+    assert.deepEqual(rollbackFailure(pgError('25P01', 'there is no transaction in progress')), { keepConnection: true, rethrow: false })
+    assert.deepEqual(rollbackFailure(new Error('Connection terminated unexpectedly')), { keepConnection: false, rethrow: false })
+    assert.deepEqual(rollbackFailure(pgError('57P01', 'terminating connection due to administrator command')), { keepConnection: false, rethrow: false })
+    assert.deepEqual(rollbackFailure(pgError('XX000', 'internal error')), { keepConnection: false, rethrow: true })
+    assert.deepEqual(rollbackFailure(new TypeError('x')), { keepConnection: false, rethrow: true })
   })
 })

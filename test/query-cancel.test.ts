@@ -16,6 +16,7 @@ import pg from 'pg'
 import { Kysely, sql } from 'kysely'
 import type { PostgresPool, PostgresPoolClient } from 'kysely'
 import { CockroachDialect, withRetry } from '../src/index.js'
+import { cancelTargetOf } from '../src/pgwire-cancel.js'
 import { adminQuery, createTestDatabase, postgresTarget } from './harness/targets.js'
 import type { TestDatabase } from './harness/targets.js'
 
@@ -103,6 +104,25 @@ class ScriptedPool {
 function secretKeyOf(pid: number): number {
   return 0x5eed0000 + pid
 }
+
+describe('cancelTargetOf', () => {
+  it("prefers the socket's remote end to the configured host, and needs the key", () => {
+    const key = { processID: 7, secretKey: -12 }
+    assert.deepEqual(cancelTargetOf({ ...key, host: 'db.example', port: 26257 }), { host: 'db.example', port: 26257, ...key })
+    assert.deepEqual(
+      cancelTargetOf({ ...key, host: 'db.example', port: 26257, connection: { stream: { remoteAddress: '10.0.0.3', remotePort: 26257 } } }),
+      { host: '10.0.0.3', port: 26257, ...key },
+    )
+    assert.deepEqual(cancelTargetOf({ ...key, host: '/var/run/postgresql', port: 5432, connection: { stream: {} } }), {
+      host: '/var/run/postgresql',
+      port: 5432,
+      ...key,
+    })
+    assert.equal(cancelTargetOf({ processID: 7, secretKey: null, host: 'h', port: 1 }), undefined, 'no key yet')
+    assert.equal(cancelTargetOf({ query() {} }), undefined, 'not a node-postgres client')
+    assert.equal(cancelTargetOf(undefined), undefined)
+  })
+})
 
 describe('query cancellation (scripted)', { skip }, () => {
   let server: Server
