@@ -36,8 +36,8 @@ const SESSION_ID = /^[0-9a-f]{32}$/
  *
  * Kysely 0.29's `inflightQueryAbortStrategy` cancels through {@link cancelQuery} and
  * {@link killSession}. Kysely's own connection sends `pg_cancel_backend` / `pg_terminate_backend`,
- * which CockroachDB does not have ("unknown function: pg_terminate_backend()", cockroach#35897,
- * cockroach#95160); this one sends a wire-protocol cancel request, which PostgreSQL and CockroachDB
+ * which CockroachDB does not have (its pkg/sql/sem/builtins/pg_builtins.go defines `pg_backend_pid`
+ * but neither; "unknown function: pg_terminate_backend()", cockroach#35897, cockroach#95160); this one sends a wire-protocol cancel request, which PostgreSQL and CockroachDB
  * (v22.1 and later) both honour, and ends a CockroachDB session with `CANCEL SESSION`.
  *
  * @internal

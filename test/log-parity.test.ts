@@ -9,8 +9,8 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import pg from 'pg'
 import Cursor from 'pg-cursor'
-import { CamelCasePlugin, Kysely, PostgresDialect, sql } from 'kysely'
-import type { Generated, LogEvent } from 'kysely'
+import { CamelCasePlugin, CompiledQuery, Kysely, PostgresDialect, sql } from 'kysely'
+import type { DatabaseConnection, Generated, LogEvent } from 'kysely'
 import { CockroachDialect, withRetry } from '../src/index.js'
 import { createTestDatabase, postgresTarget } from './harness/targets.js'
 import type { TestDatabase } from './harness/targets.js'
@@ -248,15 +248,21 @@ describe('log parity with PostgresDialect (PostgreSQL)', () => {
     await ours?.drop()
   })
 
-  function open(dialect: 'postgres' | 'cockroach', log: (event: LogEvent) => void): Kysely<DB> {
+  type Hook = (connection: DatabaseConnection) => Promise<void>
+
+  function open(
+    dialect: 'postgres' | 'cockroach',
+    log: (event: LogEvent) => void,
+    hooks: { onCreateConnection?: Hook; onReserveConnection?: Hook } = {},
+  ): Kysely<DB> {
     const db =
       dialect === 'postgres'
         ? new Kysely<DB>({
-            dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: kyselys.url, max: 3 }), cursor: Cursor }),
+            dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: kyselys.url, max: 3 }), cursor: Cursor, ...hooks }),
             log,
           })
         : new Kysely<DB>({
-            dialect: new CockroachDialect({ connectionString: ours.url, poolConfig: { max: 3 }, cursor: Cursor }),
+            dialect: new CockroachDialect({ connectionString: ours.url, poolConfig: { max: 3 }, cursor: Cursor, ...hooks }),
             log,
           })
     opened.push(db)
@@ -281,6 +287,29 @@ describe('log parity with PostgresDialect (PostgreSQL)', () => {
 
     assert.deepEqual(actual.events, expected.events)
     assert.deepEqual(actualResults, expectedResults)
+  })
+
+  it('logs what onCreateConnection and onReserveConnection run as PostgresDialect does', async () => {
+    const hooks = {
+      onCreateConnection: async (connection: DatabaseConnection) => {
+        await connection.executeQuery(CompiledQuery.raw(`select 'created' as hook`))
+      },
+      onReserveConnection: async (connection: DatabaseConnection) => {
+        await connection.executeQuery(CompiledQuery.raw(`select 'reserved' as hook`))
+      },
+    }
+    const run = async (db: Kysely<DB>) => {
+      for (let i = 0; i < 3; i++) await db.selectFrom('account').select('id').execute()
+      await db.transaction().execute((trx) => trx.selectFrom('account').select('id').execute())
+    }
+    const expected = recorder()
+    await run(open('postgres', expected.log, hooks))
+    const actual = recorder()
+    await run(open('cockroach', actual.log, hooks))
+    // Kysely instruments a connection once acquireConnection has returned it: the hooks of its first
+    // acquisition are not logged, those of the next ones are.
+    assert.ok(expected.events.some((e) => e.sql === `select 'reserved' as hook`))
+    assert.deepEqual(actual.events, expected.events)
   })
 
   it("logs withRetry's statements", async () => {
