@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Kysely, sql } from 'kysely'
-import type { LogEvent, PostgresPool, PostgresPoolClient } from 'kysely'
+import type { LogEvent, PostgresPool, PostgresPoolClient, Transaction } from 'kysely'
 import { CockroachDialect, findSqlState } from '../src/index.js'
 import { rollbackFailure } from '../src/cockroach-driver.js'
 
@@ -65,6 +65,17 @@ function open(pool: ScriptedPool, log?: (event: LogEvent) => void): Kysely<DB> {
   return new Kysely<DB>({ dialect: new CockroachDialect({ pool: pool as unknown as PostgresPool }), log })
 }
 
+/** What `db.transaction().execute(fn)` rejects with; the test fails if it resolves. */
+async function transactionFailure(db: Kysely<DB>, fn: (trx: Transaction<DB>) => Promise<unknown>): Promise<unknown> {
+  return await db
+    .transaction()
+    .execute(fn)
+    .then(
+      () => assert.fail('the transaction should fail'),
+      (e: unknown) => e,
+    )
+}
+
 const retryError = () => pgError('40001', 'restart transaction: TransactionRetryWithProtoRefreshError: injected by inject_retry_errors_on_commit_enabled')
 
 describe('a failed ROLLBACK after a failed COMMIT (scripted)', () => {
@@ -72,13 +83,7 @@ describe('a failed ROLLBACK after a failed COMMIT (scripted)', () => {
     const pool = new ScriptedPool((s) => (s === 'commit' ? retryError() : undefined))
     const logged: LogEvent[] = []
     const db = open(pool, (event) => void logged.push(event))
-    const error = await db
-      .transaction()
-      .execute((trx) => trx.selectFrom('account').selectAll().execute())
-      .then(
-        () => assert.fail('the transaction should fail'),
-        (e: unknown) => e,
-      )
+    const error = await transactionFailure(db, (trx) => trx.selectFrom('account').selectAll().execute())
     assert.equal(findSqlState(error), '40001', String(error))
     assert.deepEqual(pool.statements, ['begin', 'select * from "account"', 'commit', 'rollback'])
     assert.deepEqual(pool.releases, [false], 'the healthy connection goes back to the pool')
@@ -111,13 +116,7 @@ describe('a failed ROLLBACK after a failed COMMIT (scripted)', () => {
       s === 'select 1' ? pgError('23505', 'duplicate key') : s === 'rollback' ? pgError('XX000', 'internal error') : undefined,
     )
     const db = open(pool)
-    const error = await db
-      .transaction()
-      .execute((trx) => sql`select 1`.execute(trx))
-      .then(
-        () => assert.fail('the transaction should fail'),
-        (e: unknown) => e,
-      )
+    const error = await transactionFailure(db, (trx) => sql`select 1`.execute(trx))
     // Kysely's TransactionBuilder throws the ROLLBACK error (kysely 0.28/0.29 transaction.execute).
     assert.equal(findSqlState(error), 'XX000')
     assert.deepEqual(pool.releases, [true], 'a connection whose ROLLBACK failed is destroyed')
@@ -129,13 +128,7 @@ describe('a failed ROLLBACK after a failed COMMIT (scripted)', () => {
       s === 'select 1' ? pgError('40001', 'restart transaction') : s === 'rollback' ? new Error('Connection terminated unexpectedly') : undefined,
     )
     const db = open(pool)
-    const error = await db
-      .transaction()
-      .execute((trx) => sql`select 1`.execute(trx))
-      .then(
-        () => assert.fail('the transaction should fail'),
-        (e: unknown) => e,
-      )
+    const error = await transactionFailure(db, (trx) => sql`select 1`.execute(trx))
     assert.equal(findSqlState(error), '40001')
     assert.deepEqual(pool.releases, [true])
     await db.destroy()

@@ -149,6 +149,15 @@ describe('query cancellation (scripted)', { skip }, () => {
     server?.close()
   })
 
+  /** Runs the long query with `strategy`, aborts it once the pool has seen it, and awaits the AbortError. */
+  async function abortSleep(db: Kysely<unknown>, strategy: 'cancel query' | 'kill session'): Promise<void> {
+    const controller = new AbortController()
+    const running = sql`select pg_sleep(30)`.execute(db, abortable(controller.signal, strategy))
+    await eventually(() => pool.statements.includes(SLEEP))
+    controller.abort()
+    await assert.rejects(running, { name: 'AbortError' })
+  }
+
   function open(sessionId: (id: number) => string | null): Kysely<unknown> {
     pool = new ScriptedPool(() => (server.address() as AddressInfo).port, sessionId)
     return new Kysely<unknown>({ dialect: new CockroachDialect({ pool: pool as unknown as PostgresPool }) })
@@ -156,11 +165,7 @@ describe('query cancellation (scripted)', { skip }, () => {
 
   it("'cancel query' sends a wire-protocol CancelRequest with the session's key, and keeps the connection", async () => {
     const db = open(crdbSession)
-    const controller = new AbortController()
-    const running = sql`select pg_sleep(30)`.execute(db, abortable(controller.signal, 'cancel query'))
-    await eventually(() => pool.statements.includes(SLEEP))
-    controller.abort()
-    await assert.rejects(running, { name: 'AbortError' })
+    await abortSleep(db, 'cancel query')
     await eventually(() => pool.releases.length === 1)
     assert.equal(pool.cancelRequests.length, 1)
     const request = pool.cancelRequests[0]!
@@ -175,11 +180,7 @@ describe('query cancellation (scripted)', { skip }, () => {
 
   it("'kill session' on CockroachDB sends CANCEL SESSION with the id from current_setting('session_id')", async () => {
     const db = open(crdbSession)
-    const controller = new AbortController()
-    const running = sql`select pg_sleep(30)`.execute(db, abortable(controller.signal, 'kill session'))
-    await eventually(() => pool.statements.includes(SLEEP))
-    controller.abort()
-    await assert.rejects(running, { name: 'AbortError' })
+    await abortSleep(db, 'kill session')
     await eventually(() => pool.releases.length === 2)
     assert.deepEqual(pool.statements, [SESSION_INFO, SLEEP, `cancel session if exists '${crdbSession(1)}'`])
     // The control statement ran on a connection of its own; the killed one is destroyed.
@@ -189,11 +190,7 @@ describe('query cancellation (scripted)', { skip }, () => {
 
   it("'kill session' on PostgreSQL keeps Kysely's pg_terminate_backend", async () => {
     const db = open(() => null)
-    const controller = new AbortController()
-    const running = sql`select pg_sleep(30)`.execute(db, abortable(controller.signal, 'kill session'))
-    await eventually(() => pool.statements.includes(SLEEP))
-    controller.abort()
-    await assert.rejects(running, { name: 'AbortError' })
+    await abortSleep(db, 'kill session')
     await eventually(() => pool.statements.some((s) => /pg_terminate_backend/.test(s)))
     assert.ok(pool.statements.includes('select pg_terminate_backend(1)'), pool.statements.join('; '))
     await db.destroy().catch(() => undefined)
