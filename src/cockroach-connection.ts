@@ -5,8 +5,13 @@ import { sendCancelRequest } from './pgwire-cancel.js'
 import { readSqlCursor } from './sql-cursor.js'
 import { quoteLiteral } from './sql-quoting.js'
 
-type ExecuteOptions = Parameters<DatabaseConnection['executeQuery']>[1]
-type ControlConnectionProvider = Parameters<NonNullable<DatabaseConnection['cancelQuery']>>[0]
+// Spelled out rather than read off DatabaseConnection: kysely 0.28's executeQuery takes no options
+// and its connections have no cancelQuery, so `Parameters<...>[1]` would not type-check against it.
+// These are kysely 0.29's AbortableOperationOptions and ControlConnectionProvider.
+interface ExecuteOptions {
+  readonly signal?: AbortSignal | undefined
+}
+type ControlConnectionProvider = (consumer: (connection: DatabaseConnection) => Promise<void>) => Promise<void>
 
 /** What the driver gives each connection besides Kysely's own: its pool client and a control path. */
 export interface ConnectionControl {
