@@ -18,7 +18,7 @@ export interface ConnectionControl {
   /** The pool client the connection runs on; `undefined` when the driver could not tell. */
   readonly client: CockroachPoolClient | undefined
   /** Runs a statement on a separate connection (see {@link CockroachPool.controlQuery}). */
-  controlQuery(sql: string): Promise<void>
+  controlQuery(sql: string, stillWanted: () => boolean): Promise<void>
 }
 
 // A CockroachDB session id is a uint128 (pkg/sql/clusterunique/id.go) that pkg/util/uint128 prints
@@ -42,8 +42,9 @@ const SESSION_ID = /^[0-9a-f]{32}$/
  * Kysely 0.29's `inflightQueryAbortStrategy` cancels through {@link cancelQuery} and
  * {@link killSession}. Kysely's own connection sends `pg_cancel_backend` / `pg_terminate_backend`,
  * which CockroachDB does not have (its pkg/sql/sem/builtins/pg_builtins.go defines `pg_backend_pid`
- * but neither; "unknown function: pg_terminate_backend()", cockroach#35897, cockroach#95160); this one sends a wire-protocol cancel request, which PostgreSQL and CockroachDB
- * (v22.1 and later) both honour, and ends a CockroachDB session with `CANCEL SESSION`.
+ * but neither; "unknown function: pg_terminate_backend()", cockroach#35897, cockroach#95160). This
+ * one sends a wire-protocol cancel request, which PostgreSQL and CockroachDB (v22.1 and later) both
+ * honour, and ends a CockroachDB session with `CANCEL SESSION`.
  *
  * @internal
  */
@@ -148,9 +149,8 @@ export class CockroachConnection implements DatabaseConnection {
           "hex id CockroachDB prints; use inflightQueryAbortStrategy: 'cancel query' instead.",
       )
     }
-    if (this.#running === running) {
-      await this.#control.controlQuery(`cancel session if exists ${quoteLiteral(sessionId)}`)
-    }
+    const statement = `cancel session if exists ${quoteLiteral(sessionId)}`
+    await this.#control.controlQuery(statement, () => this.#running === running)
   }
 
   streamQuery<R>(

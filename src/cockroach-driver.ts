@@ -107,7 +107,10 @@ export class CockroachDriver extends PostgresDriver {
     let connection = this.#connections.get(inner)
     try {
       if (connection === undefined) {
-        connection = new CockroachConnection(inner, { client, controlQuery: (sql) => pool.controlQuery(sql) })
+        connection = new CockroachConnection(inner, {
+          client,
+          controlQuery: (sql, stillWanted) => pool.controlQuery(sql, stillWanted),
+        })
         this.#connections.set(inner, connection)
         // Called with the connection Kysely is handed, not the inner one, as PostgresDriver calls
         // them with the connection it returns: statements they run are logged from the second

@@ -72,14 +72,16 @@ export class CockroachPool implements PostgresPool {
    * Runs `sql` on a connection of its own, outside the pool, so that it never waits for a pooled
    * connection (the one it acts on may be the pool's last). Kysely 0.29's `PostgresConnection` does
    * the same for its control queries; a pool without a `Client` class lends a pooled connection.
+   * `stillWanted` is asked once connected: by then the statement may be moot (the query it was to
+   * stop has ended, and its session may run another).
    */
-  async controlQuery(sql: string): Promise<void> {
+  async controlQuery(sql: string, stillWanted: () => boolean = () => true): Promise<void> {
     // Read loosely: kysely 0.28's PostgresPool type has neither `Client` nor `options`.
     const { Client, options } = this.#pool as { Client?: unknown; options?: Record<string, unknown> }
     if (typeof Client !== 'function') {
       const client = await this.#pool.connect()
       try {
-        await client.query(sql, [])
+        if (stillWanted()) await client.query(sql, [])
       } finally {
         client.release()
       }
@@ -92,7 +94,7 @@ export class CockroachPool implements PostgresPool {
     })
     try {
       await control.connect()
-      await control.query(sql, [])
+      if (stillWanted()) await control.query(sql, [])
     } finally {
       await control.end().catch(() => undefined)
     }
