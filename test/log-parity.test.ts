@@ -255,16 +255,20 @@ describe('log parity with PostgresDialect (PostgreSQL)', () => {
     log: (event: LogEvent) => void,
     hooks: { onCreateConnection?: Hook; onReserveConnection?: Hook } = {},
   ): Kysely<DB> {
-    const db =
-      dialect === 'postgres'
-        ? new Kysely<DB>({
-            dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: kyselys.url, max: 3 }), cursor: Cursor, ...hooks }),
-            log,
-          })
-        : new Kysely<DB>({
-            dialect: new CockroachDialect({ connectionString: ours.url, poolConfig: { max: 3 }, cursor: Cursor, ...hooks }),
-            log,
-          })
+    let db: Kysely<DB>
+    if (dialect === 'postgres') {
+      const pool = new pg.Pool({ connectionString: kyselys.url, max: 3 })
+      // drop database ... with (force) in `after` may terminate backends that pool.end() has told
+      // to close but that have not exited yet; their clients then emit 'error' on the pool (the
+      // pools CockroachDialect builds listen themselves).
+      pool.on('error', () => undefined)
+      db = new Kysely<DB>({ dialect: new PostgresDialect({ pool, cursor: Cursor, ...hooks }), log })
+    } else {
+      db = new Kysely<DB>({
+        dialect: new CockroachDialect({ connectionString: ours.url, poolConfig: { max: 3 }, cursor: Cursor, ...hooks }),
+        log,
+      })
+    }
     opened.push(db)
     return db
   }
