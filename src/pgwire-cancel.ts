@@ -29,8 +29,9 @@ interface PgClientParts {
  *
  * The address is the socket's remote end when it has one, not the configured host name: behind DNS
  * round robin or a load balancer a fresh lookup may reach another server (pgx does the same,
- * pgconn.go `CancelRequest`). On CockroachDB any node would do, since the key names the node that
- * holds the session and nodes forward the request (RFC 20220202_pgwire_compatible_cancel).
+ * pgconn.go `CancelRequest`). On CockroachDB any node would do: the key carries the SQL instance id
+ * of the node that holds the session, and the node that receives the request forwards it there
+ * (docs/RFCS/20220202_pgwire_compatible_cancel.md, "SQL Node Changes").
  *
  * @internal
  */
@@ -68,11 +69,11 @@ const CANCEL_REQUEST_TIMEOUT_MS = 10_000
  * node-postgres' `Client.cancel` do, and resolves once the server has closed that connection,
  * which it does after processing the request (PostgreSQL docs, "Canceling Requests in Progress").
  *
- * The request goes unencrypted and unauthenticated: the key is the authentication, PostgreSQL reads
- * it before any SSL negotiation, and CockroachDB only accepts it that way ("sent without
- * authentication, always over an unencrypted channel", pkg/sql/pgwire/pre_serve.go, `PreServe`).
- * CockroachDB implements it from v22.1 (docs: CANCEL QUERY; cockroach#41335); older versions close
- * the connection without cancelling anything.
+ * The request goes unencrypted and unauthenticated, as node-postgres' `Client.cancel` sends it: the
+ * key is the authentication, and CockroachDB reads it that way only ("sent without authentication,
+ * always over an unencrypted channel", pkg/sql/pgwire/pre_serve.go, `PreServe`). CockroachDB
+ * implements it from v22.1 (docs: CANCEL QUERY; cockroach#41335); older versions close the
+ * connection without cancelling anything (cockroach#33246).
  *
  * `stillWanted` is asked once connected, just before the request is written: the query may have
  * finished meanwhile, and a cancel must not hit the connection's next query.
