@@ -1,9 +1,30 @@
-import type { CompiledQuery, DatabaseConnection, QueryResult } from 'kysely'
+import { CompiledQuery } from 'kysely'
+import type { DatabaseConnection, QueryId, QueryResult } from 'kysely'
+import type { CockroachPoolClient } from './cockroach-pool.js'
+import { sendCancelRequest } from './pgwire-cancel.js'
 import { refuseAsOfSystemTimeInTransaction } from './as-of-system-time-in-transaction.js'
 import { readSqlCursor } from './sql-cursor.js'
+import { quoteLiteral } from './sql-quoting.js'
 
-type ExecuteOptions = Parameters<DatabaseConnection['executeQuery']>[1]
-type ControlConnectionProvider = Parameters<NonNullable<DatabaseConnection['cancelQuery']>>[0]
+// Spelled out rather than read off DatabaseConnection: kysely 0.28's executeQuery takes no options
+// and its connections have no cancelQuery, so `Parameters<...>[1]` would not type-check against it.
+// These are kysely 0.29's AbortableOperationOptions and ControlConnectionProvider.
+interface ExecuteOptions {
+  readonly signal?: AbortSignal | undefined
+}
+type ControlConnectionProvider = (consumer: (connection: DatabaseConnection) => Promise<void>) => Promise<void>
+
+/** What the driver gives each connection besides Kysely's own: its pool client and a control path. */
+export interface ConnectionControl {
+  /** The pool client the connection runs on; `undefined` when the driver could not tell. */
+  readonly client: CockroachPoolClient | undefined
+  /** Runs a statement on a separate connection (see {@link CockroachPool.controlQuery}). */
+  controlQuery(sql: string, stillWanted: () => boolean): Promise<void>
+}
+
+// A CockroachDB session id is a uint128 (pkg/sql/clusterunique/id.go) that pkg/util/uint128 prints
+// with hex.EncodeToString: 32 hex digits. Anything else is refused before it reaches SQL text.
+const SESSION_ID = /^[0-9a-f]{32}$/
 
 /**
  * The connection {@link CockroachDriver} hands to Kysely: Kysely's own Postgres connection, plus
@@ -19,29 +40,29 @@ type ControlConnectionProvider = Parameters<NonNullable<DatabaseConnection['canc
  * Kysely itself runs one statement at a time on a transaction's connection and holds it for the
  * whole stream, so statements between rows need {@link streamWithSqlCursor}.
  *
+ * Kysely 0.29's `inflightQueryAbortStrategy` cancels through {@link cancelQuery} and
+ * {@link killSession}. Kysely's own connection sends `pg_cancel_backend` / `pg_terminate_backend`,
+ * which CockroachDB does not have (its pkg/sql/sem/builtins/pg_builtins.go defines `pg_backend_pid`
+ * but neither; "unknown function: pg_terminate_backend()", cockroach#35897, cockroach#95160). This
+ * one sends a wire-protocol cancel request, which PostgreSQL and CockroachDB (v22.1 and later) both
+ * honour, and ends a CockroachDB session with `CANCEL SESSION`.
+ *
  * @internal
  */
 export class CockroachConnection implements DatabaseConnection {
   readonly #inner: DatabaseConnection
+  readonly #control: ConnectionControl
   #inTransaction = false
+  // The query running now, so that a cancel never hits the one after it (Kysely's connection
+  // tracks its query id for the same reason).
+  #running: QueryId | undefined
+  // CockroachDB's id of this session, `null` on PostgreSQL, `undefined` until collected.
+  #sessionId: string | null | undefined
 
-  constructor(inner: DatabaseConnection) {
+  constructor(inner: DatabaseConnection, control: ConnectionControl) {
     this.#inner = inner
-    // Kysely >= 0.29 cancels queries through these; 0.28 connections do not have them.
-    if (typeof inner.cancelQuery === 'function') {
-      this.cancelQuery = (provider: ControlConnectionProvider) => inner.cancelQuery!(provider)
-    }
-    if (typeof inner.killSession === 'function') {
-      this.killSession = (provider: ControlConnectionProvider) => inner.killSession!(provider)
-    }
-    if (typeof inner.collectSessionInfo === 'function') {
-      this.collectSessionInfo = () => inner.collectSessionInfo!()
-    }
+    this.#control = control
   }
-
-  cancelQuery?: (provider: ControlConnectionProvider) => Promise<void>
-  killSession?: (provider: ControlConnectionProvider) => Promise<void>
-  collectSessionInfo?: () => Promise<void>
 
   /** The Kysely `PostgresConnection` this wraps. */
   get inner(): DatabaseConnection {
@@ -56,9 +77,82 @@ export class CockroachConnection implements DatabaseConnection {
     this.#inTransaction = value
   }
 
-  executeQuery<R>(compiledQuery: CompiledQuery, options?: ExecuteOptions): Promise<QueryResult<R>> {
+  async executeQuery<R>(compiledQuery: CompiledQuery, options?: ExecuteOptions): Promise<QueryResult<R>> {
     refuseAsOfSystemTimeInTransaction(compiledQuery, this.#inTransaction)
-    return this.#inner.executeQuery<R>(compiledQuery, options)
+    const running = compiledQuery.queryId
+    this.#running = running
+    try {
+      return await this.#inner.executeQuery<R>(compiledQuery, options)
+    } finally {
+      if (this.#running === running) {
+        this.#running = undefined
+      }
+    }
+  }
+
+  /** Destroys the underlying client when it is released (see {@link CockroachPoolClient.discard}). */
+  discard(): void {
+    this.#control.client?.discard()
+  }
+
+  /**
+   * Kysely 0.29 calls this before a query that has a signal and an abort strategy. Keeps Kysely's
+   * own session info (the PostgreSQL backend pid) and reads CockroachDB's session id, which
+   * `CANCEL SESSION` takes. `current_setting(name, true)` answers on both servers without failing:
+   * CockroachDB has `session_id` as a session variable (pkg/sql/vars.go; `current_setting` reads
+   * those, planner.GetSessionVar), PostgreSQL returns NULL for a setting it does not know.
+   */
+  async collectSessionInfo(): Promise<void> {
+    await this.#inner.collectSessionInfo?.()
+    if (this.#sessionId !== undefined) {
+      return
+    }
+    const { rows } = await this.#inner.executeQuery<{ session_id: string | null }>(
+      CompiledQuery.raw(`select current_setting('session_id', true) as session_id`),
+    )
+    this.#sessionId = rows[0]?.session_id ?? null
+  }
+
+  /**
+   * Cancels the running query with a wire-protocol cancel request (the key from the session's
+   * BackendKeyData). Falls back to Kysely's own `pg_cancel_backend` when the pool's clients are not
+   * node-postgres clients, which only works on PostgreSQL.
+   */
+  async cancelQuery(provider: ControlConnectionProvider): Promise<void> {
+    const running = this.#running
+    if (running === undefined) {
+      return
+    }
+    const target = this.#control.client?.cancelTarget
+    if (target === undefined) {
+      await this.#inner.cancelQuery?.(provider)
+      return
+    }
+    await sendCancelRequest(target, () => this.#running === running)
+  }
+
+  /**
+   * Ends the session running the query: `CANCEL SESSION` on CockroachDB (pkg/sql/parser/sql.y,
+   * `cancel_sessions_stmt`), Kysely's own `pg_terminate_backend` on PostgreSQL.
+   */
+  async killSession(provider: ControlConnectionProvider): Promise<void> {
+    const running = this.#running
+    if (running === undefined) {
+      return
+    }
+    const sessionId = this.#sessionId
+    if (sessionId === null || sessionId === undefined) {
+      await this.#inner.killSession?.(provider)
+      return
+    }
+    if (!SESSION_ID.test(sessionId)) {
+      throw new Error(
+        `CockroachDialect: cannot end the session, its id ${JSON.stringify(sessionId.slice(0, 40))} is not the ` +
+          "hex id CockroachDB prints; use inflightQueryAbortStrategy: 'cancel query' instead.",
+      )
+    }
+    const statement = `cancel session if exists ${quoteLiteral(sessionId)}`
+    await this.#control.controlQuery(statement, () => this.#running === running)
   }
 
   streamQuery<R>(

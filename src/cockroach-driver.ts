@@ -1,17 +1,16 @@
-import { PostgresDriver } from 'kysely'
+import { CompiledQuery, PostgresDriver } from 'kysely'
 import type {
   DatabaseConnection,
   PostgresCursorConstructor,
   PostgresPool,
-  QueryCompiler,
+  PostgresPoolClient,
   TransactionSettings,
 } from 'kysely'
 import { CockroachConnection } from './cockroach-connection.js'
 import { cursorClass } from './cockroach-cursor.js'
-import { CockroachPool } from './cockroach-pool.js'
-import { isConnectionError } from './error-classifiers.js'
+import { CockroachPool, CockroachPoolClient } from './cockroach-pool.js'
+import { getSqlState, isConnectionError } from './error-classifiers.js'
 import type { PgTypeOverrides } from './int8-type-parsers.js'
-
 // Kysely's driver types these with its unexported PostgresConnection class.
 type InnerConnection = Parameters<PostgresDriver['releaseConnection']>[0]
 
@@ -41,9 +40,13 @@ export interface CockroachDriverConfig {
  *
  * - `stream()` inside a transaction reads through a SQL cursor, because CockroachDB forbids other
  *   statements while a wire-protocol portal is open in a transaction (see {@link CockroachConnection});
- * - a `ROLLBACK` that fails because the connection is already gone does not replace the error that
- *   broke the transaction (the server discards an uncommitted transaction with its session);
+ * - transaction statements run on the connection Kysely was handed, so `log` sees them as on
+ *   `PostgresDialect`;
+ * - a `ROLLBACK` that fails because the connection is already gone, or with 25P01 because a failed
+ *   `COMMIT` already ended the transaction, does not replace the error that made the caller roll
+ *   back (see {@link rollbackFailure});
  * - connections that saw a connection-level error are destroyed instead of pooled again;
+ * - Kysely 0.29's `inflightQueryAbortStrategy` works on CockroachDB (see {@link CockroachConnection});
  * - INT8 values are parsed per the dialect's `int8` option.
  *
  * ```ts
@@ -56,22 +59,29 @@ export interface CockroachDriverConfig {
  */
 export class CockroachDriver extends PostgresDriver {
   readonly #connections = new WeakMap<DatabaseConnection, CockroachConnection>()
-  readonly #pool: () => Promise<PostgresPool>
+  readonly #pool: () => Promise<CockroachPool>
+  readonly #onCreateConnection: CockroachDriverConfig['onCreateConnection']
+  readonly #onReserveConnection: CockroachDriverConfig['onReserveConnection']
+  readonly #handOff: HandOff
 
   constructor(config: CockroachDriverConfig) {
     const { createPool, types } = config
-    let created: Promise<PostgresPool> | undefined
+    let created: Promise<CockroachPool> | undefined
     // Memoized, so `init` and `pool()` (the migration lock's renewal sessions) share one pool.
     const pool = () => (created ??= createPool().then((inner) => new CockroachPool(inner, types)))
+    const handOff = new HandOff()
     super(
       Object.freeze({
-        pool,
+        // PostgresDriver takes its clients from this pool; each is the one acquireConnection has just
+        // taken from the real pool, so the driver knows which client each connection runs on.
+        pool: async () => handOffPool(await pool(), handOff),
         cursor: cursorClass(config.cursor, types),
-        onCreateConnection: config.onCreateConnection,
-        onReserveConnection: config.onReserveConnection,
       }),
     )
     this.#pool = pool
+    this.#handOff = handOff
+    this.#onCreateConnection = config.onCreateConnection
+    this.#onReserveConnection = config.onReserveConnection
   }
 
   /** The pool this driver takes connections from (created on first use). */
@@ -83,68 +93,152 @@ export class CockroachDriver extends PostgresDriver {
   // `Parameters<...>[0]` would not compile against 0.28's declarations. Written out in place, so
   // the declaration names no type index.ts does not export (test/packed-types.test.ts).
   override async acquireConnection(...args: Parameters<PostgresDriver['acquireConnection']>): Promise<DatabaseConnection> {
-    const inner = await super.acquireConnection(...args)
+    const pool = await this.#pool()
+    const client = await pool.connect()
+    this.#handOff.put(client)
+    // kysely 0.28.19 and 0.29.9 PostgresDriver.acquireConnection call `pool.connect()` first, before
+    // any await, so the client is taken before this call returns.
+    const acquiring = super.acquireConnection(...args)
+    if (this.#handOff.takeBack() !== undefined) {
+      client.release()
+      await acquiring
+      throw new Error('CockroachDriver: PostgresDriver did not take the client it was handed; please report this.')
+    }
+    const inner = await acquiring
     let connection = this.#connections.get(inner)
-    if (connection === undefined) {
-      connection = new CockroachConnection(inner)
-      this.#connections.set(inner, connection)
+    try {
+      if (connection === undefined) {
+        connection = new CockroachConnection(inner, {
+          client,
+          controlQuery: (sql, stillWanted) => pool.controlQuery(sql, stillWanted),
+        })
+        this.#connections.set(inner, connection)
+        // Called with the connection Kysely is handed, not the inner one, as PostgresDriver calls
+        // them with the connection it returns: statements they run are logged from the second
+        // acquisition on, exactly as on PostgresDialect (Kysely instruments a connection after
+        // acquireConnection returns it).
+        await this.#onCreateConnection?.(connection)
+      }
+      await this.#onReserveConnection?.(connection)
+    } catch (error) {
+      // A hook failed half-way: the session may be half set up, so it is not pooled again.
+      this.#connections.delete(inner)
+      client.discard()
+      await super.releaseConnection(inner as InnerConnection)
+      throw error
     }
     return connection
   }
 
+  // The transaction statements run on the connection Kysely was handed, which Kysely instruments
+  // for `log`; PostgresDriver sends them through `connection.executeQuery`.
   override async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
-    await super.beginTransaction(unwrap(connection), settings)
+    await super.beginTransaction(connection, settings)
     setInTransaction(connection, true)
   }
 
   override async commitTransaction(connection: DatabaseConnection): Promise<void> {
     try {
-      await super.commitTransaction(unwrap(connection))
+      await super.commitTransaction(connection)
     } finally {
       setInTransaction(connection, false)
     }
   }
 
   override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (!(connection instanceof CockroachConnection)) {
+      await super.rollbackTransaction(connection as InnerConnection)
+      return
+    }
     try {
-      // On failure Kysely's driver marks the connection for discarding before rethrowing.
-      await super.rollbackTransaction(unwrap(connection) as InnerConnection)
+      // The statement kysely 0.28.19 and 0.29.9 PostgresDriver.rollbackTransaction sends. Kysely then
+      // discards the connection through a private method of its own connection class, which this
+      // one is not; the pool client does it here instead (test/log-parity.test.ts compares the two).
+      await connection.executeQuery(CompiledQuery.raw('rollback'))
     } catch (error) {
-      if (!isConnectionError(error)) {
+      const outcome = rollbackFailure(error)
+      if (!outcome.keepConnection) {
+        connection.discard()
+      }
+      if (outcome.rethrow) {
         throw error
       }
-      // The connection is gone, so the server has already discarded the transaction. Kysely would
-      // throw this error in place of the one that made the caller roll back; swallowing it keeps
-      // the original error visible, and the connection is destroyed on release.
     } finally {
       setInTransaction(connection, false)
     }
-  }
-
-  override async savepoint(connection: DatabaseConnection, name: string, compileQuery: QueryCompiler['compileQuery']): Promise<void> {
-    await super.savepoint(unwrap(connection), name, compileQuery)
-  }
-
-  override async rollbackToSavepoint(
-    connection: DatabaseConnection,
-    name: string,
-    compileQuery: QueryCompiler['compileQuery'],
-  ): Promise<void> {
-    await super.rollbackToSavepoint(unwrap(connection), name, compileQuery)
-  }
-
-  override async releaseSavepoint(
-    connection: DatabaseConnection,
-    name: string,
-    compileQuery: QueryCompiler['compileQuery'],
-  ): Promise<void> {
-    await super.releaseSavepoint(unwrap(connection), name, compileQuery)
   }
 
   override async releaseConnection(connection: DatabaseConnection): Promise<void> {
     setInTransaction(connection, false)
     await super.releaseConnection(unwrap(connection) as InnerConnection)
   }
+}
+
+/**
+ * What a failed `ROLLBACK` means, decided from its error alone:
+ *
+ * - 25P01 "there is no transaction in progress": the session is idle, so the connection is fine and
+ *   the error that made the caller roll back is the one to surface. CockroachDB answers so after a
+ *   `COMMIT` that failed (a commit-time 40001 ends the transaction; pkg/sql/conn_executor_exec.go,
+ *   execStmtInNoTxnState); PostgreSQL only warns.
+ * - a lost connection: the server discards an uncommitted transaction with its session, so the
+ *   original error is the one to surface; the connection is destroyed.
+ * - anything else: the session is in an unknown state. Kysely throws the error and destroys the
+ *   connection; so does this driver.
+ *
+ * @internal
+ */
+export function rollbackFailure(error: unknown): { readonly keepConnection: boolean; readonly rethrow: boolean } {
+  if (getSqlState(error) === '25P01') {
+    return { keepConnection: true, rethrow: false }
+  }
+  return { keepConnection: false, rethrow: !isConnectionError(error) }
+}
+
+/**
+ * Passes the client CockroachDriver.acquireConnection took from the pool to PostgresDriver, whose
+ * connection class keeps its client private: this way the driver knows which pool client each
+ * connection runs on (to discard it, and for its cancel key).
+ */
+class HandOff {
+  #client: CockroachPoolClient | undefined
+
+  put(client: CockroachPoolClient): void {
+    if (this.#client !== undefined) {
+      client.release()
+      throw new Error('CockroachDriver: a client hand-off to PostgresDriver is pending; please report this.')
+    }
+    this.#client = client
+  }
+
+  take(): CockroachPoolClient {
+    const client = this.takeBack()
+    if (client === undefined) {
+      throw new Error('CockroachDriver: PostgresDriver asked for a client outside acquireConnection; please report this.')
+    }
+    return client
+  }
+
+  takeBack(): CockroachPoolClient | undefined {
+    const client = this.#client
+    this.#client = undefined
+    return client
+  }
+}
+
+/** A `PostgresPool` whose `connect()` returns the client handed over. */
+function handOffPool(pool: CockroachPool, handOff: HandOff): PostgresPool {
+  return {
+    connect: () => Promise.resolve<PostgresPoolClient>(handOff.take()),
+    end: () => pool.end(),
+    // Kysely 0.29 builds its control client from these (PostgresDriver.acquireConnection).
+    get Client() {
+      return pool.Client
+    },
+    get options() {
+      return pool.options
+    },
+  } as PostgresPool
 }
 
 function unwrap(connection: DatabaseConnection): DatabaseConnection {

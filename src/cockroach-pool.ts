@@ -1,9 +1,18 @@
 import type { PostgresCursor, PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kysely'
 import { isConnectionError } from './error-classifiers.js'
 import type { PgTypeOverrides } from './int8-type-parsers.js'
+import { cancelTargetOf } from './pgwire-cancel.js'
+import type { CancelTarget } from './pgwire-cancel.js'
 
 interface EventSource {
   on(event: 'error', listener: (error: Error) => void): unknown
+}
+
+/** A one-off client for control statements, as Kysely 0.29's `PostgresConnection` builds one. */
+interface ControlClient {
+  connect(): Promise<unknown>
+  query(sql: string, parameters: unknown[]): Promise<unknown>
+  end(): Promise<unknown>
 }
 
 interface QueryConfigClient {
@@ -45,7 +54,7 @@ export class CockroachPool implements PostgresPool {
     return this.#pool.options
   }
 
-  async connect(): Promise<PostgresPoolClient> {
+  async connect(): Promise<CockroachPoolClient> {
     const client = await this.#pool.connect()
     let wrapper = this.#clients.get(client)
     if (wrapper === undefined) {
@@ -58,6 +67,38 @@ export class CockroachPool implements PostgresPool {
   async end(): Promise<void> {
     await this.#pool.end()
   }
+
+  /**
+   * Runs `sql` on a connection of its own, outside the pool, so that it never waits for a pooled
+   * connection (the one it acts on may be the pool's last). Kysely 0.29's `PostgresConnection` does
+   * the same for its control queries; a pool without a `Client` class lends a pooled connection.
+   * `stillWanted` is asked once connected: by then the statement may be moot (the query it was to
+   * stop has ended, and its session may run another).
+   */
+  async controlQuery(sql: string, stillWanted: () => boolean = () => true): Promise<void> {
+    // Read loosely: kysely 0.28's PostgresPool type has neither `Client` nor `options`.
+    const { Client, options } = this.#pool as { Client?: unknown; options?: Record<string, unknown> }
+    if (typeof Client !== 'function') {
+      const client = await this.#pool.connect()
+      try {
+        if (stillWanted()) await client.query(sql, [])
+      } finally {
+        client.release()
+      }
+      return
+    }
+    // `password` is not enumerable on pg-pool's options (Kysely 0.29 copies it the same way).
+    const control = new (Client as unknown as new (config: object) => ControlClient)({
+      ...options,
+      password: options !== undefined && 'password' in options ? options.password : undefined,
+    })
+    try {
+      await control.connect()
+      if (stillWanted()) await control.query(sql, [])
+    } finally {
+      await control.end().catch(() => undefined)
+    }
+  }
 }
 
 /** @internal */
@@ -65,6 +106,7 @@ export class CockroachPoolClient implements PostgresPoolClient {
   readonly #client: PostgresPoolClient
   readonly #types: PgTypeOverrides | undefined
   #broken = false
+  #discarded = false
   // pg clients are event emitters that emit `error` on every connection loss; other clients (a
   // custom PostgresPool) only show it in query rejections.
   readonly #emitsErrors: boolean
@@ -87,6 +129,19 @@ export class CockroachPoolClient implements PostgresPoolClient {
 
   get processID(): number | undefined {
     return this.#client.processID
+  }
+
+  /** Where a wire-protocol cancel request for this session goes, if the client is node-postgres'. */
+  get cancelTarget(): CancelTarget | undefined {
+    return cancelTargetOf(this.#client)
+  }
+
+  /**
+   * Destroys the client on its next release instead of pooling it again: its session is in an
+   * unknown state (a failed ROLLBACK; Kysely's own driver discards such connections too).
+   */
+  discard(): void {
+    this.#discarded = true
   }
 
   query<R>(sql: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>>
@@ -119,8 +174,9 @@ export class CockroachPoolClient implements PostgresPoolClient {
   }
 
   release(destroy?: boolean): void {
-    const discard = destroy === true || this.#broken
+    const discard = destroy === true || this.#broken || this.#discarded
     this.#broken = false
+    this.#discarded = false
     this.#client.release(discard)
   }
 }

@@ -25,8 +25,9 @@ export interface RetryAttempt {
   /** 1 for the first run of the callback, 2 for the first retry, ... */
   readonly attempt: number
   /**
-   * The `signal` option, if any. On Kysely 0.29 pass it to queries
-   * (`.execute({ signal })`) so that aborting also cancels a statement that is running.
+   * The `signal` option, if any. On Kysely 0.29 pass it to queries together with an abort strategy
+   * (`.execute({ signal, inflightQueryAbortStrategy: 'cancel query' })`) so that aborting also
+   * stops a statement that is running; with Kysely's default, `'ignore query'`, it keeps running.
    */
   readonly signal: AbortSignal | undefined
 }

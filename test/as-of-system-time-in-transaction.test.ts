@@ -86,7 +86,7 @@ function scriptedKysely(sent: string[]): Kysely<DB> {
       sent.push(query.sql)
     },
   }
-  const connection = new CockroachConnection(inner)
+  const connection = new CockroachConnection(inner, { client: undefined, controlQuery: async () => {} })
   const run = async (text: string) => void sent.push(text)
   const driver: Driver = {
     init: async () => {},
