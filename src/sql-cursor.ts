@@ -1,5 +1,6 @@
 import { CompiledQuery, DeleteQueryNode, InsertQueryNode, MergeQueryNode, SelectQueryNode, UpdateQueryNode } from 'kysely'
 import type { Compilable, Kysely, OperationNode, QueryResult, RootOperationNode } from 'kysely'
+import { refuseAsOfSystemTimeInTransaction } from './as-of-system-time-in-transaction.js'
 
 /** Runs one compiled statement; the SQL cursor loop is written once against this. */
 export type ExecuteCompiled = <R>(query: CompiledQuery) => Promise<QueryResult<R>>
@@ -151,8 +152,11 @@ export async function* streamWithSqlCursor<O>(
         'db.transaction().execute(async (trx) => ...). Outside a transaction use query.stream().',
     )
   }
-  const execute: ExecuteCompiled = <R>(compiled: CompiledQuery) => trx.executeQuery<R>(compiled)
-  for await (const { rows } of readSqlCursor<O>(execute, query.compile(), options.chunkSize ?? 1000)) {
+  const compiled = query.compile()
+  // The DECLARE that wraps the query is raw SQL, which the connection's own guard cannot read.
+  refuseAsOfSystemTimeInTransaction(compiled, true)
+  const execute: ExecuteCompiled = <R>(statement: CompiledQuery) => trx.executeQuery<R>(statement)
+  for await (const { rows } of readSqlCursor<O>(execute, compiled, options.chunkSize ?? 1000)) {
     yield* rows
   }
 }

@@ -12,6 +12,7 @@ import {
   CockroachDialect,
   followerReadTimestamp,
   readAt,
+  streamWithSqlCursor,
   withMaxStaleness,
   withRetry,
 } from '../src/index.js'
@@ -131,6 +132,14 @@ describe('asOfSystemTime() in a transaction, scripted connection', () => {
     await assert.rejects(
       (async () => {
         for await (const row of historical(sp).stream()) void row
+      })(),
+      REFUSED,
+    )
+    // streamWithSqlCursor sends `declare ... cursor for <sql>` as raw SQL, which the connection's
+    // guard cannot read: the helper checks the query itself.
+    await assert.rejects(
+      (async () => {
+        for await (const row of streamWithSqlCursor(sp, historical(sp))) void row
       })(),
       REFUSED,
     )
