@@ -22,6 +22,7 @@ import { join, relative } from 'node:path'
 import pg from 'pg'
 import { startCockroach } from './lib/cockroach-server.mjs'
 import { node22 } from './lib/node22.mjs'
+import { isPeerRangeTest, runPeerRangeLeg } from './lib/peer-matrix.mjs'
 import { startPostgres } from './lib/postgres-server.mjs'
 
 const args = process.argv.slice(2)
@@ -167,8 +168,11 @@ try {
   let files = tests ? listTests('.build/test') : []
   if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)))
   if (tests && files.length === 0) throw new Error(`no test files match ${filters.join(', ')}`)
+  // The peer-range tests run once, in a leg of their own (scripts/lib/peer-matrix.mjs).
+  const peerFiles = files.filter(isPeerRangeTest)
+  files = files.filter((f) => !isPeerRangeTest(f))
   const checkPack = pack && !filters.length
-  const tarball = checkPack || files.some((f) => f.endsWith('package.test.js')) ? packPackage() : ''
+  const tarball = checkPack || peerFiles.length || files.some((f) => f.endsWith('package.test.js')) ? packPackage() : ''
 
   if (lint) {
     log('[test] linting with ESLint (eslint.config.js)')
@@ -204,13 +208,17 @@ try {
       COCKROACH_SKIP_REASON: crdb.skipped ?? '',
       PACKAGE_TARBALL: tarball,
     }
-    for (const entry of entries) {
+    for (const entry of files.length ? entries : []) {
       log(`\n[test] ${entry.label}: ${files.length} test files (${files.map((f) => relative('.build', f)).join(', ')})`)
       const code = await runTests(entry, files, { ...env, KYSELY_CRDB_TEST_LABEL: entry.label })
       if (code !== 0) {
         failed = true
         log(`[test] ${entry.label}: FAILED (exit ${code})`)
       }
+    }
+    if (peerFiles.length && (await runPeerRangeLeg(peerFiles, env, { log })) !== 0) {
+      failed = true
+      log('[test] peer ranges: FAILED')
     }
   }
 
