@@ -12,7 +12,9 @@ import { CockroachPool } from './cockroach-pool.js'
 import { isConnectionError } from './error-classifiers.js'
 import type { PgTypeOverrides } from './int8-type-parsers.js'
 
-type DriverOptions = Parameters<PostgresDriver['acquireConnection']>[0]
+// `[number]`, not `[0]`: kysely 0.28's acquireConnection takes no parameter (an empty tuple has no
+// element 0, and the shipped .d.ts failed to type-check there), 0.29's takes `options?`.
+type DriverOptions = Parameters<PostgresDriver['acquireConnection']>[number]
 type CompileQuery = QueryCompiler['compileQuery']
 // Kysely's driver types these with its unexported PostgresConnection class.
 type InnerConnection = Parameters<PostgresDriver['releaseConnection']>[0]

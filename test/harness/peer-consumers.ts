@@ -3,8 +3,13 @@
 // links to one cached install of exact peer versions, as a user's project would after
 // `npm install kysely-cockroachdb kysely@X pg@Y ...`.
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+// Compiled to .build/test/harness/, so the repository root is three levels up.
+const root = fileURLToPath(new URL('../../../', import.meta.url))
 
 export interface PeerConsumer {
   readonly name: string
@@ -49,6 +54,7 @@ export function packageTarball(): string {
  */
 export function createConsumer(dir: string, consumer: PeerConsumer, type: 'module' | 'commonjs'): string {
   const modules = join(dir, 'node_modules')
+  rmSync(modules, { recursive: true, force: true })
   mkdirSync(modules, { recursive: true })
   for (const entry of readdirSync(consumer.modules)) {
     if (entry.startsWith('.')) continue
@@ -72,4 +78,42 @@ export function readJson<T>(path: string): T {
 
 export function writeJson(path: string, value: unknown): void {
   writeFileSync(path, JSON.stringify(value, null, 2) + '\n')
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * A directory under .cache/peers/projects/ that keeps what is left in it between runs (TypeScript's
+ * incremental state, keyed by the file contents it checked), held by this process until `release`.
+ * When another live run holds it, a fresh temporary directory instead: correct, only slower.
+ */
+export function reusableDir(name: string): { readonly dir: string; readonly release: () => void } {
+  const dir = join(root, '.cache', 'peers', 'projects', name)
+  const lock = `${dir}.lock`
+  mkdirSync(dirname(dir), { recursive: true })
+  try {
+    mkdirSync(lock)
+  } catch {
+    let holder = 0 // no pid yet: another run is creating the lock right now
+    try {
+      holder = Number(readFileSync(join(lock, 'pid'), 'utf8'))
+    } catch {
+      // Keep 0.
+    }
+    if (holder === 0 || isAlive(holder)) {
+      const temporary = mkdtempSync(join(tmpdir(), `kysely-crdb-${name.replace(/\W+/g, '-')}-`))
+      return { dir: temporary, release: () => rmSync(temporary, { recursive: true, force: true }) }
+    }
+    // Left by a run that died: take it over.
+  }
+  writeFileSync(join(lock, 'pid'), String(process.pid))
+  mkdirSync(dir, { recursive: true })
+  return { dir, release: () => rmSync(lock, { recursive: true, force: true }) }
 }
