@@ -151,9 +151,10 @@ function parseDiagnostics(output: string): Diagnostic[] {
 // kysely 0.29 is ESM only. Under `module: node16`, which models Node 16 (no require() of ES modules),
 // TypeScript refuses any CommonJS import of it: TS1479, and TS1541 for type-only imports. The
 // consumer's own `import { Kysely } from 'kysely'` in a .cts file fails the same way, so this is
-// kysely's packaging, not these declarations: CommonJS users of kysely 0.29 need `module: nodenext`
-// (TypeScript >= 5.8 models require(esm) there) or `node20`. Only these errors, and only in
-// CommonJS files, are expected there; anything else fails the test.
+// kysely's packaging, not these declarations: CommonJS users of kysely 0.29 need `module: nodenext`,
+// which models require() of ES modules from TypeScript 5.8 (release notes, "Support for require()
+// of ECMAScript Modules in --module nodenext"). Only these errors, and only in CommonJS files, are
+// expected there; anything else fails the test.
 function expectedErrors(kyselyVersion: string, program: Program): (d: Diagnostic) => boolean {
   if (program.name !== 'node16' || Number(kyselyVersion.split('.')[1]) < 29) return () => false
   return (d) => (d.code === 1479 || d.code === 1541) && (d.file.endsWith('.cts') || d.file.includes('/dist/cjs/'))
