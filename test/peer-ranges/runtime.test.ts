@@ -117,7 +117,7 @@ const probeBody = (load: string, resolve: string) => `
 const esmProbe = probeBody('(name) => import(name)', "import.meta.resolve('kysely-cockroachdb')")
 const cjsProbe = `(async () => {${probeBody('async (name) => require(name)', "require.resolve('kysely-cockroachdb')")}})().catch((error) => { console.error(error); process.exit(1) })`
 
-/** Kysely's AbortedTransactionError exists from 0.28.19 and 0.29.8 (kysely-org/kysely releases). */
+/** Kysely's AbortedTransactionError exists from 0.28.19 and 0.29.8 (checked in the npm tarballs: 0.28.18 and 0.29.7 lack it). */
 function hasAbortedTransactionError(kyselyVersion: string): boolean {
   return semver.satisfies(kyselyVersion, '>=0.28.19 <0.29.0 || >=0.29.8')
 }
