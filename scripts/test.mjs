@@ -22,6 +22,7 @@ import { join, relative } from 'node:path'
 import pg from 'pg'
 import { startCockroach } from './lib/cockroach-server.mjs'
 import { node22 } from './lib/node22.mjs'
+import { isPeerRangeTest, runPeerRangeLeg } from './lib/peer-matrix.mjs'
 import { startPostgres } from './lib/postgres-server.mjs'
 import { addTotals, colorArgs, emptyTotals, legLine, summaryLine } from './lib/test-totals.mjs'
 
@@ -82,7 +83,7 @@ function matrix() {
  * scripts/lib/test-totals.mjs counting into a file of its own for the totals at the end.
  * Resolves to the exit code and the counts (a run that wrote none counts as one failure).
  */
-function runTests(entry, files, env) {
+function runTests(entry, files, env, { timeoutMs = 300_000 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'kysely-crdb-totals-'))
   stops.push(() => rmSync(dir, { recursive: true, force: true }))
   const totalsFile = join(dir, 'totals.json')
@@ -91,7 +92,7 @@ function runTests(entry, files, env) {
   return new Promise((resolve) => {
     const child = spawn(
       entry.node,
-      [...entry.preload, '--test', ...reporters, '--test-concurrency=2', '--test-timeout=300000', ...files],
+      [...entry.preload, '--test', ...reporters, '--test-concurrency=2', `--test-timeout=${timeoutMs}`, ...files],
       { stdio: 'inherit', env },
     )
     child.on('exit', (code, signal) => {
@@ -183,7 +184,7 @@ function check(name, fn) {
 
 const stops = []
 let failed = false
-/** Per Node/kysely pair, for the totals at the end. */
+/** Per leg (a Node/kysely pair, the peer ranges), for the totals at the end. */
 const legs = []
 const checks = emptyTotals()
 let cockroachSkipped = ''
@@ -204,10 +205,13 @@ try {
   let files = tests ? listTests('.build/test') : []
   if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)))
   if (tests && files.length === 0) throw new Error(`no test files match ${filters.join(', ')}`)
+  // The peer-range tests run once, in a leg of their own (scripts/lib/peer-matrix.mjs).
+  const peerFiles = files.filter(isPeerRangeTest)
+  files = files.filter((f) => !isPeerRangeTest(f))
   const checkPack = pack && !filters.length
   // Tests that read the packed package (PACKAGE_TARBALL): pack once here, not in each of them.
   const tarballTests = ['package.test.js', 'packed-types.test.js', 'packed-docs.test.js', 'test-command.test.js']
-  const tarball = checkPack || files.some((f) => tarballTests.some((t) => f.endsWith(t))) ? packPackage() : ''
+  const tarball = checkPack || peerFiles.length || files.some((f) => tarballTests.some((t) => f.endsWith(t))) ? packPackage() : ''
 
   if (lint) {
     log('[test] linting with ESLint (eslint.config.js)')
@@ -239,9 +243,20 @@ try {
       COCKROACH_SKIP_REASON: crdb.skipped ?? '',
       PACKAGE_TARBALL: tarball,
     }
-    for (const entry of entries) {
+    for (const entry of files.length ? entries : []) {
       log(`\n[test] ${entry.label}: ${files.length} test files (${files.map((f) => relative('.build', f)).join(', ')})`)
       const { code, totals } = await runTests(entry, files, { ...env, KYSELY_CRDB_TEST_LABEL: entry.label })
+      legs.push({ label: entry.label, totals })
+      if (code !== 0) {
+        failed = true
+        log(`[test] ${entry.label}: FAILED (exit ${code})`)
+      }
+    }
+    if (peerFiles.length) {
+      // Each peer-range test starts the consumer's own Node; this one only runs the files.
+      const entry = { label: 'peer ranges (packed package on the floor and newest peers)', node: process.execPath, preload: [] }
+      const run = (peer, peerEnv) => runTests(entry, peer, peerEnv, { timeoutMs: 600_000 })
+      const { code, totals } = await runPeerRangeLeg(peerFiles, env, { log, run })
       legs.push({ label: entry.label, totals })
       if (code !== 0) {
         failed = true
@@ -264,7 +279,7 @@ try {
 const parts = [...legs]
 if (checks.passed || checks.failed) parts.push({ label: 'checks (lint, publint, attw, and any step that failed)', totals: checks })
 const total = addTotals(parts.map((p) => p.totals))
-log(`\n[test] totals over ${legs.length} Node/kysely pair(s) and the checks:`)
+log(`\n[test] totals over ${legs.length} leg(s) and the checks:`)
 for (const { label, totals } of parts) log(legLine(label, totals))
 if (cockroachSkipped) log(`[test] counted as skipped: the CockroachDB suites (${cockroachSkipped.replace(/^CockroachDB suite skipped: /, '')})`)
 if (failed && total.failed === 0) total.failed = 1 // a leg failed without a failing test to show for it

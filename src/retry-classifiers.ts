@@ -1,7 +1,17 @@
-import { isAbortedTransactionError } from 'kysely'
 import { hasAmbiguousCommitBrand } from './ambiguous-commit-error.js'
 import { getSqlState, isConnectionError, readProperty } from './error-classifiers.js'
 import { isRetryExhaustedError } from './retry-exhausted-error.js'
+
+// The brand Kysely puts on its AbortedTransactionError (kysely 0.28.19 and 0.29.8:
+// src/driver/aborted-transaction-error.ts, `Symbol.for('kysely.AbortedTransactionError')`), read
+// here as Kysely's own `isAbortedTransactionError` reads it. Not imported: that function does not
+// exist before 0.28.19 / 0.29.8, and the package supports kysely from 0.28.0 (older versions never
+// throw the error; a COMMIT answered with ROLLBACK resolves there).
+const ABORTED_TRANSACTION_BRAND = Symbol.for('kysely.AbortedTransactionError')
+
+function isAbortedTransactionError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && ABORTED_TRANSACTION_BRAND in error
+}
 
 // How deep `cause` chains are followed: application code wraps database errors a few times at most,
 // and the bound keeps a cyclic chain from looping.
