@@ -21,7 +21,7 @@ const FOLLOWER_READ_TIMESTAMP: FollowerReadTimestamp = Object.freeze({ kind: 'fo
  *
  * Follower reads need no license: the enterprise checks are no-ops since cockroach#131943 (also in
  * the patch releases of v23.1 to v24.2 it was backported to). An older server without a license
- * read at that timestamp from the leaseholder instead, with the notice "follower reads disabled"
+ * reads at that timestamp from the leaseholder instead, with the notice "follower reads disabled"
  * (cockroach pkg/sql/logictest/testdata/logic_test/as_of).
  */
 export function followerReadTimestamp(): FollowerReadTimestamp {

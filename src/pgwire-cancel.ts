@@ -73,7 +73,8 @@ const CANCEL_REQUEST_TIMEOUT_MS = 10_000
  * key is the authentication, and CockroachDB reads it that way only ("sent without authentication,
  * always over an unencrypted channel", pkg/sql/pgwire/pre_serve.go, `PreServe`). CockroachDB
  * implements it from v22.1 (docs: CANCEL QUERY; cockroach#41335); older versions close the
- * connection without cancelling anything (cockroach#33246).
+ * connection without cancelling anything (cockroach PR #33202, fixing cockroach#32973; backported to
+ * v2.1 as #33246).
  *
  * `stillWanted` is asked once connected, just before the request is written: the query may have
  * finished meanwhile, and a cancel must not hit the connection's next query.
