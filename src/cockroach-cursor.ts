@@ -12,6 +12,10 @@ interface SubmittedConnection {
 
 interface SubmittableCursor extends PostgresCursor<unknown> {
   submit?(connection: unknown): void
+  /** node-postgres calls it with every error meant for the query (pg lib/client.js). */
+  handleError?(error: unknown, connection?: unknown): void
+  /** pg-cursor's state: `'done'` once it has read its ReadyForQuery. */
+  readonly state?: string
 }
 
 type CursorClass = new (sql: string, parameters: unknown[], config?: object) => SubmittableCursor
@@ -32,6 +36,14 @@ type CursorClass = new (sql: string, parameters: unknown[], config?: object) => 
  * its own (pg errors every active query on `end`, in a `nextTick`; this waits a `setImmediate`).
  * The stream then ends with the error, and Kysely releases the client, which the pool destroys.
  *
+ * It also never lets a stream end early without an error. node-postgres arms `query_timeout` once,
+ * when `client.query()` takes the cursor, and pg-cursor never calls the query callback that clears it
+ * (pg lib/client.js, `query`; pg-cursor has no `callback`): outside a transaction the timeout is one
+ * deadline for the whole stream. When it passes between two reads, pg-cursor's `handleError` sends
+ * Sync, the server's ReadyForQuery marks the cursor done, and the next `read()` resolves with no rows
+ * (pg-cursor index.js, `handleError`, `handleReadyForQuery`, `read`), which Kysely takes for the end
+ * of the result. Here a read after an error the cursor handled rejects with that error.
+ *
  * @internal
  */
 export function cursorClass(
@@ -50,6 +62,8 @@ export function cursorClass(
     // What settles the reads and the close in flight when the connection ends. Kept per call, not
     // chained on one promise, so a long stream does not pile up a reaction per chunk.
     readonly #onConnectionEnd = new Set<() => void>()
+    // The first error pg-cursor acted on (it ignores those that come once it is done).
+    #failure: { readonly error: unknown } | undefined
     readonly #onEnd = () => {
       this.#connectionEnded = true
       for (const settle of [...this.#onConnectionEnd]) settle()
@@ -67,8 +81,26 @@ export function cursorClass(
       }
     }
 
+    override handleError(error: unknown, connection?: unknown): void {
+      if (this.#failure === undefined && this.state !== 'done') {
+        this.#failure = { error }
+      }
+      super.handleError?.(error, connection)
+    }
+
     override read(rowCount: number): Promise<unknown[]> {
-      return this.#settleOnEnd(super.read(rowCount), (_resolve, reject) =>
+      const rows = super.read(rowCount).then(
+        (read) => {
+          if (this.#failure !== undefined) {
+            throw streamError(this.#failure.error)
+          }
+          return read
+        },
+        (error: unknown) => {
+          throw streamError(error)
+        },
+      )
+      return this.#settleOnEnd(rows, (_resolve, reject) =>
         // pg errors the active query on `end` in a nextTick: its error, if it comes, wins.
         setImmediate(() => reject(connectionEndedError())),
       )
@@ -121,6 +153,19 @@ function typesOnly(Base: CursorClass, config: object | undefined): CursorClass {
 function isSubmittedConnection(value: unknown): value is SubmittedConnection {
   const candidate = value as Partial<SubmittedConnection> | null
   return typeof candidate?.once === 'function' && typeof candidate.removeListener === 'function'
+}
+
+/** pg's query_timeout error (pg lib/client.js, `query`) explained; any other error as it is. */
+function streamError(error: unknown): unknown {
+  if (!(error instanceof Error) || error.message !== 'Query read timeout') {
+    return error
+  }
+  return new Error(
+    "stream(): node-postgres' query_timeout passed before the stream ended; the rows received so far are not all " +
+      'of the result. Outside a transaction query_timeout is one deadline for the whole stream, not one per read: ' +
+      'raise it above the longest stream, or stream inside a transaction, where each FETCH has its own.',
+    { cause: error },
+  )
 }
 
 function connectionEndedError(): Error {

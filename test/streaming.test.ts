@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { setTimeout as delay } from 'node:timers/promises'
 import { sql } from 'kysely'
 import type { Kysely } from 'kysely'
 import { streamWithSqlCursor } from '../src/index.js'
@@ -218,6 +219,31 @@ for (const target of allTargets) {
       assert.match(String(inTransactionError), /division by zero/)
       const { rows } = await sql<{ one: number }>`select 1 as one`.execute(single)
       assert.equal(rows[0]!.one, 1)
+    })
+
+    it('fails, and does not end early, when query_timeout passes mid-stream outside a transaction', async () => {
+      // node-postgres arms query_timeout once, when client.query() takes the cursor (pg lib/client.js,
+      // `query`), and pg-cursor never calls the query callback that clears it: outside a transaction
+      // it is one deadline for the whole stream. Past it, pg-cursor's handleError sends Sync, the
+      // server's ReadyForQuery marks the cursor done, and its next read() returns no rows, so the
+      // loop would end as though the result were complete. 20 rows with a 50 ms pause each outlast
+      // the 200 ms deadline whatever the machine's speed.
+      const timed = createKysely<DB>(database, { poolConfig: { max: 1, query_timeout: 200 } })
+      const received: number[] = []
+      try {
+        await assert.rejects(
+          async () => {
+            for await (const row of timed.selectFrom('item').select('id').orderBy('id').limit(20).stream(1)) {
+              received.push(Number(row.id))
+              await delay(50)
+            }
+          },
+          (error: Error) => /^stream\(\): node-postgres' query_timeout passed/.test(error.message),
+        )
+        assert.ok(received.length < 20, `the stream failed before its end (${received.length} rows)`)
+      } finally {
+        await timed.destroy()
+      }
     })
 
     it('stops streaming and releases the connection when aborted', { skip: !supportsAbort && 'abort signals need kysely 0.29' }, async () => {
