@@ -277,3 +277,67 @@ describe('query cancellation (PostgreSQL)', { skip }, () => {
     assert.equal(rows[0].n, 0, 'no transaction left open')
   })
 })
+
+// The same strategies against a real CockroachDB (CI's cockroachdb job; skipped with the reason
+// printed otherwise). `pg_sleep(seconds)` is a CockroachDB builtin (pkg/sql/sem/builtins/
+// pg_builtins.go). The server's view comes from `SHOW CLUSTER STATEMENTS` (alias SHOW CLUSTER
+// QUERIES; columns query_id, node_id, session_id, user_name, start, query, ...) and `SHOW CLUSTER
+// SESSIONS` (node_id, session_id, user_name, ...), docs /docs/stable/show-statements and
+// /docs/stable/show-sessions, read as data sources with `[SHOW ...]`.
+const crdb = await import('./harness/targets.js')
+
+describe('query cancellation (CockroachDB)', { skip: skip || crdb.cockroachSkip }, () => {
+  let database: TestDatabase
+  let db: Kysely<unknown>
+  const LONG_SLEEP = 'select pg_sleep(600)'
+
+  before(async () => {
+    database = await crdb.createTestDatabase(crdb.cockroachTarget!, 'cancel_crdb')
+    db = crdb.createKysely<unknown>(database, { poolConfig: { max: 2 } })
+    await sql`select 1`.execute(db)
+  })
+
+  after(async () => {
+    await db?.destroy()
+    await database?.drop()
+  })
+
+  /** Session ids running the long sleep. The pattern is a parameter, so this query never matches itself. */
+  async function sleepingSessions(): Promise<string[]> {
+    const { rows } = await adminQuery(
+      crdb.cockroachTarget!,
+      'select session_id from [show cluster statements] where query ilike $1',
+      ['%pg_sleep(600)%'],
+    )
+    return rows.map((r: { session_id: string }) => r.session_id)
+  }
+
+  async function sessionExists(sessionId: string): Promise<boolean> {
+    const { rows } = await adminQuery(
+      crdb.cockroachTarget!,
+      'select count(*)::int8 as n from [show cluster sessions] where session_id = $1',
+      [sessionId],
+    )
+    return Number(rows[0].n) === 1
+  }
+
+  for (const strategy of ['cancel query', 'kill session'] as const) {
+    it(`'${strategy}' stops pg_sleep on the server`, { timeout: 30_000 }, async () => {
+      const controller = new AbortController()
+      const running = sql.raw(LONG_SLEEP).execute(db, abortable(controller.signal, strategy))
+      let sessions: string[] = []
+      await eventually(async () => (sessions = await sleepingSessions()).length === 1)
+      controller.abort()
+      await assert.rejects(running, { name: 'AbortError' })
+      await eventually(async () => (await sleepingSessions()).length === 0)
+      if (strategy === 'kill session') {
+        // CANCEL SESSION ends the session itself.
+        await eventually(async () => !(await sessionExists(sessions[0]!)))
+      } else {
+        assert.ok(await sessionExists(sessions[0]!), 'a cancelled query keeps its session')
+      }
+      const { rows } = await sql<{ one: string }>`select 1 as one`.execute(db)
+      assert.equal(Number(rows[0]!.one), 1)
+    })
+  }
+})
