@@ -284,6 +284,49 @@ for (const variant of VARIANTS) {
         assert.throws(() => different.compile(), { message: /^All AS OF SYSTEM TIME clauses of a statement must read at the same time/ })
       })
 
+      it('accepts negative intervals of the same length however they are spelled', () => {
+        // Every interval is added to the one statement timestamp (pkg/sql/sem/asof/as_of.go,
+        // DatumToHLC: `duration.Add(stmtTimestamp, iv.Duration)`), so equal lengths read at one time.
+        const nested = (outer: `-${string}`, inner: `-${string}`) =>
+          db
+            .selectFrom('person')
+            .selectAll()
+            .where('id', 'in', (eb) => eb.selectFrom('pet').select('ownerId').$call(asOfSystemTime(inner)))
+            .$call(asOfSystemTime(outer))
+        for (const [outer, inner] of [
+          ['-90s', '-1m30s'],
+          ['-10s', '-10000ms'],
+          ['-1.5s', '-1500000us'],
+          ['-1h', '-60m'],
+          ['-0.5ms', '-500us'],
+          ['-1d1h', '-1d60m'],
+        ] as const) {
+          assert.doesNotThrow(() => nested(outer, inner).compile(), `${outer} and ${inner}`)
+        }
+        expectSql(
+          nested('-90s', '-1m30s'),
+          `select * from ${T('person')} as of system time '-90s' where ${C('id')} in ` +
+            `(select ${C('ownerId')} from ${T('pet')} as of system time '-1m-30s')`,
+        )
+        // Different lengths still differ; a day is kept apart from 24 hours (CockroachDB keeps days in
+        // an interval field of their own, pkg/util/duration), so those are refused as before.
+        for (const [outer, inner] of [
+          ['-90s', '-1m31s'],
+          ['-10s', '-10001ms'],
+          ['-1d', '-24h'],
+          ['-1us', '-2us'],
+        ] as const) {
+          assert.throws(() => nested(outer, inner).compile(), { message: /^All AS OF SYSTEM TIME clauses of a statement must read at the same time/ }, `${outer} and ${inner}`)
+        }
+        // An interval and an absolute instant never agree.
+        const mixed = db
+          .selectFrom('person')
+          .selectAll()
+          .where('id', 'in', (eb) => eb.selectFrom('pet').select('ownerId').$call(asOfSystemTime(DATE)))
+          .$call(asOfSystemTime('-10s'))
+        assert.throws(() => mixed.compile(), { message: /^All AS OF SYSTEM TIME clauses of a statement must read at the same time/ })
+      })
+
       it('refuses bounded staleness with limit(), as CockroachDB does', () => {
         // execbuilder buildScan (pkg/sql/opt/exec/execbuilder/relational.go): a scan with a hard
         // limit "can span multiple ranges", so bounded staleness refuses it even with LIMIT 1.
