@@ -331,9 +331,10 @@ const SIGNED_COMPONENT = /-(\d{1,15})(?:\.(\d{1,9}))?(ms|us|d|h|m|s)/g
  * The normal form of a rendered negative interval, for comparing two of them: every interval of a
  * statement is added to the one statement timestamp (pkg/sql/sem/asof/as_of.go, DatumToHLC:
  * `duration.Add(stmtTimestamp, iv.Duration)`), so `'-90s'` and `'-1m-30s'` read at the same time.
- * Days stay apart (CockroachDB's duration.Duration keeps them in a field of their own, which Add
- * applies as a calendar day), and so does an interval that is not a whole number of microseconds
- * (CockroachDB's interval precision); those have no normal form here and compare as text.
+ * Days stay apart: duration.Duration keeps them in a field of their own, which Add applies as a
+ * calendar day (pkg/util/duration/duration.go, Add: `t.AddDate(0, months, days)`, then the nanos).
+ * An interval with a fraction of a microsecond, or of a day, has no normal form here (how CockroachDB
+ * rounds it is not modelled) and compares as text.
  */
 function negativeIntervalLength(literal: string): string | undefined {
   const body = RENDERED_NEGATIVE_INTERVAL.exec(literal)?.[1]
