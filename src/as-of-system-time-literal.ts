@@ -305,8 +305,8 @@ const RENDERED_NANOS = /^\d{1,19}$/
 
 /**
  * What a rendered AS OF SYSTEM TIME clause reads at, for comparing two clauses of one statement:
- * an absolute instant (a `Date` or a `bigint`) as nanoseconds since the epoch, anything else
- * (intervals, functions) as its text. CockroachDB compares the evaluated timestamps, so a `Date` and
+ * an absolute instant (a `Date` or a `bigint`) as nanoseconds since the epoch, a negative interval by
+ * its length (days and microseconds), anything else (functions) as its text. CockroachDB compares the evaluated timestamps, so a `Date` and
  * the `bigint` of the same instant agree ("cannot specify AS OF SYSTEM TIME with different
  * timestamps" in pkg/sql/conn_executor_exec.go compares `asOf.Timestamp`). Only parses what
  * {@link renderAsOfSystemTime} produces.
@@ -320,7 +320,39 @@ export function asOfSystemTimeInstant(clause: string): bigint | string {
   if (timestamp !== null) {
     return BigInt(Date.parse(`${timestamp[1]}T${timestamp[2]}Z`)) * 1_000_000n
   }
-  return literal
+  return negativeIntervalLength(literal) ?? literal
+}
+
+// A negative interval as renderNegativeInterval writes it: every component with its own sign.
+const RENDERED_NEGATIVE_INTERVAL = /^'((?:-\d{1,15}(?:\.\d{1,9})?(?:ms|us|d|h|m|s))+)'$/
+const SIGNED_COMPONENT = /-(\d{1,15})(?:\.(\d{1,9}))?(ms|us|d|h|m|s)/g
+
+/**
+ * The normal form of a rendered negative interval, for comparing two of them: every interval of a
+ * statement is added to the one statement timestamp (pkg/sql/sem/asof/as_of.go, DatumToHLC:
+ * `duration.Add(stmtTimestamp, iv.Duration)`), so `'-90s'` and `'-1m-30s'` read at the same time.
+ * Days stay apart: duration.Duration keeps them in a field of their own, which Add applies as a
+ * calendar day (pkg/util/duration/duration.go, Add: `t.AddDate(0, months, days)`, then the nanos).
+ * An interval with a fraction of a microsecond, or of a day, has no normal form here (how CockroachDB
+ * rounds it is not modelled) and compares as text.
+ */
+function negativeIntervalLength(literal: string): string | undefined {
+  const body = RENDERED_NEGATIVE_INTERVAL.exec(literal)?.[1]
+  if (body === undefined) return undefined
+  let days = 0n
+  let micros = 0n
+  for (const [, whole, fraction = '', unit] of body.matchAll(SIGNED_COMPONENT)) {
+    if (unit === 'd') {
+      if (fraction !== '') return undefined
+      days += BigInt(whole!)
+      continue
+    }
+    const perUnit = BigInt(UNIT_MICROS[unit as Component['unit']])
+    const scaled = BigInt(fraction.padEnd(9, '0')) * perUnit
+    if (scaled % 1_000_000_000n !== 0n) return undefined
+    micros += BigInt(whole!) * perUnit + scaled / 1_000_000_000n
+  }
+  return `interval -${days}d -${micros}us`
 }
 
 /** Whether a rendered clause is a bounded staleness read (`with_max_staleness(...)`, `with_min_timestamp(...)`). */

@@ -44,10 +44,13 @@ export interface CockroachDialectConfig {
   readonly poolConfig?: Readonly<Omit<PoolConfig, 'connectionString' | 'types'>>
   /** The `pg-cursor` class. Needed for `stream()` outside transactions. */
   readonly cursor?: PostgresCursorConstructor
-  /** Called once for every new connection. */
-  readonly onCreateConnection?: (connection: DatabaseConnection) => Promise<void>
-  /** Called every time a connection is taken from the pool. */
-  readonly onReserveConnection?: (connection: DatabaseConnection) => Promise<void>
+  /**
+   * Called once for every new connection. On kysely 0.29 `options` holds the abort signal of the
+   * operation that took the connection, as PostgresDialect passes it; kysely 0.28 passes none.
+   */
+  readonly onCreateConnection?: (connection: DatabaseConnection, options?: { readonly signal?: AbortSignal }) => Promise<void>
+  /** Called every time a connection is taken from the pool; `options` as for `onCreateConnection`. */
+  readonly onReserveConnection?: (connection: DatabaseConnection, options?: { readonly signal?: AbortSignal }) => Promise<void>
   /**
    * `application_name` of every connection (visible in CockroachDB's DB Console and
    * `SHOW SESSIONS`). Defaults to `kysely-cockroachdb` for pools this dialect builds.

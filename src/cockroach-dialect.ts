@@ -58,9 +58,9 @@ export class CockroachDialect implements Dialect {
       cursor,
       types: this.#types,
       onCreateConnection: setApplicationName
-        ? async (connection) => {
+        ? async (connection, options) => {
             await connection.executeQuery(CompiledQuery.raw(`set application_name = ${quoteLiteral(applicationName)}`))
-            await onCreateConnection?.(connection)
+            await onCreateConnection?.(connection, options)
           }
         : onCreateConnection,
       onReserveConnection,

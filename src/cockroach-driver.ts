@@ -30,8 +30,10 @@ export interface CockroachDriverConfig {
   readonly createPool: () => Promise<PostgresPool>
   readonly cursor?: PostgresCursorConstructor
   readonly types?: PgTypeOverrides
-  readonly onCreateConnection?: (connection: DatabaseConnection) => Promise<void>
-  readonly onReserveConnection?: (connection: DatabaseConnection) => Promise<void>
+  // The options are kysely 0.29's AbortableOperationOptions, spelled out: kysely 0.28 has no such
+  // type, and 0.28 calls the hooks without them.
+  readonly onCreateConnection?: (connection: DatabaseConnection, options?: { readonly signal?: AbortSignal }) => Promise<void>
+  readonly onReserveConnection?: (connection: DatabaseConnection, options?: { readonly signal?: AbortSignal }) => Promise<void>
 }
 
 /**
@@ -93,6 +95,9 @@ export class CockroachDriver extends PostgresDriver {
   // `Parameters<...>[0]` would not compile against 0.28's declarations. Written out in place, so
   // the declaration names no type index.ts does not export (test/packed-types.test.ts).
   override async acquireConnection(...args: Parameters<PostgresDriver['acquireConnection']>): Promise<DatabaseConnection> {
+    // kysely 0.29 PostgresDriver hands its `options` to both hooks (postgres-driver.js,
+    // acquireConnection), so these do too; on 0.28 there are none.
+    const options = (args as readonly unknown[])[0] as { readonly signal?: AbortSignal } | undefined
     const pool = await this.#pool()
     const client = await pool.connect()
     this.#handOff.put(client)
@@ -117,9 +122,9 @@ export class CockroachDriver extends PostgresDriver {
         // them with the connection it returns: statements they run are logged from the second
         // acquisition on, exactly as on PostgresDialect (Kysely instruments a connection after
         // acquireConnection returns it).
-        await this.#onCreateConnection?.(connection)
+        await this.#onCreateConnection?.(connection, options)
       }
-      await this.#onReserveConnection?.(connection)
+      await this.#onReserveConnection?.(connection, options)
     } catch (error) {
       // A hook failed half-way: the session may be half set up, so it is not pooled again.
       this.#connections.delete(inner)

@@ -68,6 +68,9 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
   }
 
   protected override visitSelectQuery(node: SelectQueryNode): void {
+    if (this.parentNode !== undefined && this.#topLevelAsOf !== undefined && isBoundedStalenessClause(this.#topLevelAsOf)) {
+      throw secondBoundedStalenessScan('a subquery')
+    }
     const modifiers = node.endModifiers
     if (modifiers === undefined) {
       return super.visitSelectQuery(node)
@@ -240,7 +243,12 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     // CockroachDB plans a scan with a hard limit as a multi-row scan that "can span multiple ranges
     // if the first range is empty", and bounded staleness allows a single-range read only: "cannot use
     // bounded staleness for queries that may touch more than one range or require an index join"
-    // (buildScan in pkg/sql/opt/exec/execbuilder/relational.go), even for LIMIT 1.
+    // (scanParams (called from buildScan) in pkg/sql/opt/exec/execbuilder/relational.go), even for
+    // LIMIT 1. The same check refuses a second scan (containsBoundedStalenessScan: "We already
+    // planned a scan, perhaps as part of a subquery"): a join here, a subquery in visitSelectQuery.
+    if (node.joins !== undefined && isBoundedStalenessClause(clause)) {
+      throw secondBoundedStalenessScan('a join')
+    }
     if (node.limit !== undefined && isBoundedStalenessClause(clause)) {
       throw new Error(
         'asOfSystemTime(): bounded staleness (withMaxStaleness/withMinTimestamp) cannot be combined with limit(): ' +
@@ -353,4 +361,14 @@ function rejectForUpsert(node: InsertQueryNode): void {
   if (unsupported !== undefined) {
     throw new Error(`UPSERT does not support ${unsupported}.`)
   }
+}
+
+/** A join or subquery in a bounded staleness read: see #checkAsOfSystemTime for CockroachDB's rule. */
+function secondBoundedStalenessScan(what: 'a join' | 'a subquery'): Error {
+  return new Error(
+    `asOfSystemTime(): bounded staleness (withMaxStaleness/withMinTimestamp) cannot be combined with ${what}: ` +
+      'CockroachDB plans one scan for a bounded staleness read and refuses a second ("cannot use bounded staleness ' +
+      'for queries that may touch more than one range or require an index join"). Read each table in a query of ' +
+      'its own, or use an exact staleness such as asOfSystemTime(followerReadTimestamp()).',
+  )
 }

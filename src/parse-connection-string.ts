@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { isIP } from 'node:net'
+import { BlockList, isIP } from 'node:net'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { ConnectionOptions } from 'node:tls'
@@ -460,6 +460,13 @@ function isHostName(host: string): boolean {
   return host === '' || host.startsWith('/') || isIP(host) !== 0 || /^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?$/.test(host)
 }
 
+// Loopback: IPv4 127.0.0.0/8 (RFC 1122 3.2.1.3) and IPv6 ::1 (RFC 4291 2.5.3). BlockList reads the
+// address, so every IPv6 spelling (`0:0:0:0:0:0:0:1`, `0::1`) matches, and it checks an IPv4-mapped
+// IPv6 address (`::ffff:127.0.0.1`) against the IPv4 rules (Node docs, net.BlockList).
+const LOOPBACK = new BlockList()
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4')
+LOOPBACK.addAddress('::1', 'ipv6')
+
 /**
  * "Local" decides the default sslmode (disable: a local `cockroach start-single-node --insecure`
  * serves plain TCP). Loopback addresses, any spelling of localhost, and Unix sockets (a host that
@@ -468,8 +475,9 @@ function isHostName(host: string): boolean {
  * PGHOST, which may name a remote server.
  */
 function isLocalHost(host: string): boolean {
-  const lower = host.toLowerCase()
-  return lower === 'localhost' || lower === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(lower) || host.startsWith('/')
+  if (host.startsWith('/') || host.toLowerCase() === 'localhost') return true
+  const family = isIP(host)
+  return family !== 0 && LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6')
 }
 
 /** libpq's default root certificate: ~/.postgresql/root.crt, %APPDATA%\postgresql\root.crt on Windows. */

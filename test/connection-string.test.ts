@@ -243,6 +243,38 @@ describe('parseConnectionString follows libpq where it had drifted (issue 9, def
     assert.equal(parseConnectionString('postgresql://u@localhost.example.com/x').sslmode, 'verify-full')
   })
 
+  // Every spelling of a loopback address is local (IPv4 127.0.0.0/8, RFC 1122 3.2.1.3; IPv6 ::1,
+  // RFC 4291 2.5.3, compressed or not; IPv4-mapped IPv6 of 127/8, RFC 4291 2.5.5.2); addresses next
+  // to them are not.
+  it('counts every spelling of a loopback address as local, and only those', () => {
+    const table: [host: string, sslmode: 'disable' | 'verify-full'][] = [
+      ['[::1]', 'disable'],
+      ['[0:0:0:0:0:0:0:1]', 'disable'],
+      ['[0000:0000:0000:0000:0000:0000:0000:0001]', 'disable'],
+      ['[0::1]', 'disable'],
+      ['[::0:1]', 'disable'],
+      ['[::ffff:127.0.0.1]', 'disable'],
+      ['[::ffff:7f00:1]', 'disable'],
+      ['[0:0:0:0:0:ffff:127.1.2.3]', 'disable'],
+      ['127.0.0.1', 'disable'],
+      ['127.255.255.254', 'disable'],
+      ['127.1.2.3', 'disable'],
+      ['[::2]', 'verify-full'],
+      ['[::]', 'verify-full'],
+      ['[1::1]', 'verify-full'],
+      ['[::ffff:128.0.0.1]', 'verify-full'],
+      ['[::ffff:10.0.0.1]', 'verify-full'],
+      ['126.255.255.255', 'verify-full'],
+      ['128.0.0.1', 'verify-full'],
+      ['0.0.0.0', 'verify-full'],
+      ['127.0.0.1.example.com', 'verify-full'],
+    ]
+    assert.deepEqual(
+      table.map(([host]) => [host, parseConnectionString(`postgresql://root@${host}/x`).sslmode]),
+      table,
+    )
+  })
+
   it('Unix sockets never use TLS, whatever sslmode says (libpq ignores sslmode for them)', () => {
     const parsed = parseConnectionString('postgresql://u@/x?host=/var/run/cockroach&sslmode=verify-full')
     assert.equal(parsed.ssl, false)

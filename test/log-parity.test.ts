@@ -277,6 +277,9 @@ async function workload(db: Kysely<DB>): Promise<unknown[]> {
   return results
 }
 
+// Kysely 0.29 added abort signals; the Node 20 run uses kysely 0.28.
+const abortSkip = process.env.KYSELY_CRDB_TEST_LABEL?.includes('0.28') ? 'abort signals need kysely 0.29' : false
+
 describe('log parity with PostgresDialect (PostgreSQL)', () => {
   let kyselys: TestDatabase
   let ours: TestDatabase
@@ -294,7 +297,7 @@ describe('log parity with PostgresDialect (PostgreSQL)', () => {
     await ours?.drop()
   })
 
-  type Hook = (connection: DatabaseConnection) => Promise<void>
+  type Hook = (connection: DatabaseConnection, options?: { readonly signal?: AbortSignal }) => Promise<void>
 
   function open(
     dialect: 'postgres' | 'cockroach',
@@ -365,6 +368,29 @@ describe('log parity with PostgresDialect (PostgreSQL)', () => {
     // acquisition are not logged, those of the next ones are.
     assert.ok(expected.events.some((e) => e.sql === `select 'reserved' as hook`))
     assert.deepEqual(actual.events, expected.events)
+  })
+
+  // kysely 0.29 PostgresDriver.acquireConnection passes its abort options on to both hooks
+  // (dialect/postgres/postgres-driver.js: `onCreateConnection(connection, options)`); 0.28 has none.
+  it('passes the abort signal of the query to onCreateConnection and onReserveConnection as PostgresDialect does', { skip: abortSkip }, async () => {
+    const seen = (into: string[]) => {
+      const controller = new AbortController()
+      const record = (hook: string) => async (_connection: DatabaseConnection, options?: { readonly signal?: AbortSignal }) => {
+        into.push(`${hook}: ${options?.signal === controller.signal ? 'the signal' : String(options?.signal)}`)
+      }
+      return { controller, hooks: { onCreateConnection: record('create'), onReserveConnection: record('reserve') } }
+    }
+    const run = async (dialect: 'postgres' | 'cockroach') => {
+      const calls: string[] = []
+      const { controller, hooks } = seen(calls)
+      const db = open(dialect, () => undefined, hooks)
+      await sql`select 1`.execute(db, { signal: controller.signal } as never)
+      await sql`select 1`.execute(db, { signal: controller.signal } as never)
+      return calls
+    }
+    const expected = await run('postgres')
+    assert.deepEqual(expected, ['create: the signal', 'reserve: the signal', 'reserve: the signal'])
+    assert.deepEqual(await run('cockroach'), expected)
   })
 
   it("logs withRetry's statements, its failed COMMIT and the BEGIN + ROLLBACK after it", async () => {

@@ -32,6 +32,11 @@ function abortable(signal: AbortSignal, strategy: 'cancel query' | 'kill session
   return { signal, inflightQueryAbortStrategy: strategy } as never
 }
 
+// Each test's own bound (brief: bound hangs with the test's timeout). A cancel that does nothing
+// leaves the scripted sleep pending forever and the PostgreSQL pg_sleep(600) running far past it, so
+// such a cancel fails the test here instead of passing once the sleep ends on its own.
+const BOUNDED = { timeout: 10_000 }
+
 function pgError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code, severity: 'ERROR' })
 }
@@ -163,7 +168,7 @@ describe('query cancellation (scripted)', { skip }, () => {
     return new Kysely<unknown>({ dialect: new CockroachDialect({ pool: pool as unknown as PostgresPool }) })
   }
 
-  it("'cancel query' sends a wire-protocol CancelRequest with the session's key, and keeps the connection", async () => {
+  it("'cancel query' sends a wire-protocol CancelRequest with the session's key, and keeps the connection", BOUNDED, async () => {
     const db = open(crdbSession)
     await abortSleep(db, 'cancel query')
     await eventually(() => pool.releases.length === 1)
@@ -178,7 +183,7 @@ describe('query cancellation (scripted)', { skip }, () => {
     await db.destroy()
   })
 
-  it("'kill session' on CockroachDB sends CANCEL SESSION with the id from current_setting('session_id')", async () => {
+  it("'kill session' on CockroachDB sends CANCEL SESSION with the id from current_setting('session_id')", BOUNDED, async () => {
     const db = open(crdbSession)
     await abortSleep(db, 'kill session')
     await eventually(() => pool.releases.length === 2)
@@ -188,7 +193,7 @@ describe('query cancellation (scripted)', { skip }, () => {
     await db.destroy()
   })
 
-  it("'kill session' on PostgreSQL keeps Kysely's pg_terminate_backend", async () => {
+  it("'kill session' on PostgreSQL keeps Kysely's pg_terminate_backend", BOUNDED, async () => {
     const db = open(() => null)
     await abortSleep(db, 'kill session')
     await eventually(() => pool.statements.some((s) => /pg_terminate_backend/.test(s)))
@@ -233,10 +238,10 @@ describe('query cancellation (PostgreSQL)', { skip }, () => {
   }
 
   for (const strategy of ['cancel query', 'kill session'] as const) {
-    it(`'${strategy}' stops the query on the server and the pool recovers`, async () => {
+    it(`'${strategy}' stops the query on the server and the pool recovers`, BOUNDED, async () => {
       await baseline()
       const controller = new AbortController()
-      const running = sql`select pg_sleep(30)`.execute(db, abortable(controller.signal, strategy))
+      const running = sql`select pg_sleep(600)`.execute(db, abortable(controller.signal, strategy))
       await eventually(async () => (await sleeping()).length === 1)
       controller.abort()
       await assert.rejects(running, { name: 'AbortError' })
@@ -251,7 +256,7 @@ describe('query cancellation (PostgreSQL)', { skip }, () => {
     })
   }
 
-  it("withRetry's signal stops a running statement passed 'cancel query', and the transaction is rolled back", async () => {
+  it("withRetry's signal stops a running statement passed 'cancel query', and the transaction is rolled back", BOUNDED, async () => {
     await baseline()
     const controller = new AbortController()
     const attempts: number[] = []
@@ -259,7 +264,7 @@ describe('query cancellation (PostgreSQL)', { skip }, () => {
       db,
       async (trx, { attempt, signal }) => {
         attempts.push(attempt)
-        await sql`select pg_sleep(30)`.execute(trx, abortable(signal!, 'cancel query'))
+        await sql`select pg_sleep(600)`.execute(trx, abortable(signal!, 'cancel query'))
       },
       { signal: controller.signal },
     )

@@ -284,9 +284,52 @@ for (const variant of VARIANTS) {
         assert.throws(() => different.compile(), { message: /^All AS OF SYSTEM TIME clauses of a statement must read at the same time/ })
       })
 
+      it('accepts negative intervals of the same length however they are spelled', () => {
+        // Every interval is added to the one statement timestamp (pkg/sql/sem/asof/as_of.go,
+        // DatumToHLC: `duration.Add(stmtTimestamp, iv.Duration)`), so equal lengths read at one time.
+        const nested = (outer: `-${string}`, inner: `-${string}`) =>
+          db
+            .selectFrom('person')
+            .selectAll()
+            .where('id', 'in', (eb) => eb.selectFrom('pet').select('ownerId').$call(asOfSystemTime(inner)))
+            .$call(asOfSystemTime(outer))
+        for (const [outer, inner] of [
+          ['-90s', '-1m30s'],
+          ['-10s', '-10000ms'],
+          ['-1.5s', '-1500000us'],
+          ['-1h', '-60m'],
+          ['-0.5ms', '-500us'],
+          ['-1d1h', '-1d60m'],
+        ] as const) {
+          assert.doesNotThrow(() => nested(outer, inner).compile(), `${outer} and ${inner}`)
+        }
+        expectSql(
+          nested('-90s', '-1m30s'),
+          `select * from ${T('person')} as of system time '-90s' where ${C('id')} in ` +
+            `(select ${C('ownerId')} from ${T('pet')} as of system time '-1m-30s')`,
+        )
+        // Different lengths still differ; a day is kept apart from 24 hours (CockroachDB keeps days in
+        // an interval field of their own, pkg/util/duration), so those are refused as before.
+        for (const [outer, inner] of [
+          ['-90s', '-1m31s'],
+          ['-10s', '-10001ms'],
+          ['-1d', '-24h'],
+          ['-1us', '-2us'],
+        ] as const) {
+          assert.throws(() => nested(outer, inner).compile(), { message: /^All AS OF SYSTEM TIME clauses of a statement must read at the same time/ }, `${outer} and ${inner}`)
+        }
+        // An interval and an absolute instant never agree.
+        const mixed = db
+          .selectFrom('person')
+          .selectAll()
+          .where('id', 'in', (eb) => eb.selectFrom('pet').select('ownerId').$call(asOfSystemTime(DATE)))
+          .$call(asOfSystemTime('-10s'))
+        assert.throws(() => mixed.compile(), { message: /^All AS OF SYSTEM TIME clauses of a statement must read at the same time/ })
+      })
+
       it('refuses bounded staleness with limit(), as CockroachDB does', () => {
-        // execbuilder buildScan (pkg/sql/opt/exec/execbuilder/relational.go): a scan with a hard
-        // limit "can span multiple ranges", so bounded staleness refuses it even with LIMIT 1.
+        // scanParams (called from buildScan), pkg/sql/opt/exec/execbuilder/relational.go: a scan with
+        // a hard limit "can span multiple ranges", so bounded staleness refuses it even with LIMIT 1.
         const message = /^asOfSystemTime\(\): bounded staleness \(withMaxStaleness\/withMinTimestamp\) cannot be combined with limit\(\)/
         for (const value of [withMaxStaleness('10s'), withMinTimestamp(DATE, { nearestOnly: true })]) {
           const query = db.selectFrom('person').selectAll().where('id', '=', 1).limit(1).$call(asOfSystemTime(value))
@@ -297,6 +340,68 @@ for (const variant of VARIANTS) {
           db.selectFrom('person').select('id').limit(1).$call(asOfSystemTime('-10s')),
           `select ${C('id')} from ${T('person')} as of system time '-10s' limit $1`,
           [1],
+        )
+      })
+
+      it('refuses bounded staleness with a join or a subquery: a second scan, as CockroachDB does', () => {
+        // scanParams (called from buildScan), pkg/sql/opt/exec/execbuilder/relational.go: once a
+        // bounded staleness scan is planned (containsBoundedStalenessScan), another scan is refused:
+        // "We already planned a scan, perhaps as part of a subquery."
+        const second =
+          '("cannot use bounded staleness for queries that may touch more than one range or require an index join"). ' +
+          'Read each table in a query of its own, or use an exact staleness such as asOfSystemTime(followerReadTimestamp()).'
+        const join =
+          'asOfSystemTime(): bounded staleness (withMaxStaleness/withMinTimestamp) cannot be combined with a join: ' +
+          'CockroachDB plans one scan for a bounded staleness read and refuses a second ' +
+          second
+        const subquery =
+          'asOfSystemTime(): bounded staleness (withMaxStaleness/withMinTimestamp) cannot be combined with a subquery: ' +
+          'CockroachDB plans one scan for a bounded staleness read and refuses a second ' +
+          second
+        for (const value of [withMaxStaleness('10s'), withMinTimestamp(DATE, { nearestOnly: true })]) {
+          const joined = db
+            .selectFrom('person')
+            .innerJoin('pet', 'pet.ownerId', 'person.id')
+            .select(['person.id', 'pet.name'])
+            .where('person.id', '=', 1)
+            .$call(asOfSystemTime(value))
+          assert.throws(() => joined.compile(), { message: join })
+          const inWhere = db
+            .selectFrom('person')
+            .selectAll()
+            .where('id', 'in', (eb) => eb.selectFrom('pet').select('ownerId').where('id', '=', 1))
+            .$call(asOfSystemTime(value))
+          assert.throws(() => inWhere.compile(), { message: subquery })
+          const inSelect = db
+            .selectFrom('person')
+            .select((eb) => ['id', eb.selectFrom('pet').select('name').where('id', '=', 1).as('petName')])
+            .where('id', '=', 1)
+            .$call(asOfSystemTime(value))
+          assert.throws(() => inSelect.compile(), { message: subquery })
+          const inCte = db
+            .with('p', (qb) => qb.selectFrom('pet').select('ownerId').where('id', '=', 1))
+            .selectFrom('person')
+            .selectAll()
+            .where('id', '=', 1)
+            .$call(asOfSystemTime(value))
+          assert.throws(() => inCte.compile(), { message: subquery })
+        }
+        // One table, no subquery: compiled as before.
+        expectSql(
+          db.selectFrom('person').select('id').where('id', '=', 1).$call(asOfSystemTime(withMaxStaleness('10s'))),
+          `select ${C('id')} from ${T('person')} as of system time with_max_staleness('10s') where ${C('id')} = $1`,
+          [1],
+        )
+        // Exact staleness keeps joins and subqueries.
+        expectSql(
+          db
+            .selectFrom('person')
+            .innerJoin('pet', 'pet.ownerId', 'person.id')
+            .select('person.id')
+            .where('person.id', 'in', (eb) => eb.selectFrom('pet').select('ownerId'))
+            .$call(asOfSystemTime('-10s')),
+          `select ${T('person')}.${C('id')} from ${T('person')} inner join ${T('pet')} on ${T('pet')}.${C('ownerId')} = ${T('person')}.${C('id')} ` +
+            `as of system time '-10s' where ${T('person')}.${C('id')} in (select ${C('ownerId')} from ${T('pet')})`,
         )
       })
 

@@ -13,6 +13,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
 import { createConsumer, peerMatrix, reusableDir, writeJson } from '../harness/peer-consumers.js'
+import { parseDiagnostics } from '../harness/tsc-diagnostics.js'
+import type { Diagnostic } from '../harness/tsc-diagnostics.js'
 
 const execFileAsync = promisify(execFile)
 const matrix = peerMatrix()
@@ -131,23 +133,6 @@ export async function reads(): Promise<number> {
 }
 `
 
-interface Diagnostic {
-  readonly file: string
-  readonly code: number
-  readonly text: string
-}
-
-/** `tsc --pretty false` output, one diagnostic a line: `file(line,col): error TS1234: message`, the file relative to the project. */
-function parseDiagnostics(output: string): Diagnostic[] {
-  return output
-    .split('\n')
-    .filter((line) => / error TS\d+: /.test(line))
-    .map((text) => {
-      const [, file = '', code = '0'] = /^(.*?)\(\d+,\d+\): error TS(\d+): /.exec(text) ?? []
-      return { file, code: Number(code), text }
-    })
-}
-
 // kysely 0.29 is ESM only. Under `module: node16`, which models Node 16 (no require() of ES modules),
 // TypeScript refuses any CommonJS import of it: TS1479, and TS1541 for type-only imports. The
 // consumer's own `import { Kysely } from 'kysely'` in a .cts file fails the same way, so this is
@@ -188,11 +173,16 @@ for (const consumer of matrix.consumers) {
           const tsc = join(typescript.modules, 'typescript', 'bin', 'tsc')
           // Incremental: a later run re-checks only the files whose contents changed (the package's).
           const args = [tsc, '-p', '.', '--pretty', 'false', '--incremental', '--tsBuildInfoFile', join(dir, `.tsbuildinfo-${typescript.version}`)]
-          const output = await execFileAsync(process.execPath, args, { cwd: dir, timeout: 300_000 }).then(
-            () => '',
-            (error: { stdout?: string; stderr?: string }) => `${error.stdout ?? ''}${error.stderr ?? ''}` || String(error),
+          const { failed, output } = await execFileAsync(process.execPath, args, { cwd: dir, timeout: 300_000 }).then(
+            () => ({ failed: false, output: '' }),
+            (error: { stdout?: string; stderr?: string }) => ({
+              failed: true,
+              output: `${error.stdout ?? ''}${error.stderr ?? ''}` || String(error),
+            }),
           )
           const diagnostics = parseDiagnostics(output)
+          // A non-zero exit always means something failed; with nothing parsed, the output says what.
+          assert.ok(!failed || diagnostics.length > 0, `tsc failed without a diagnostic:\n${output}`)
           const expected = expectedErrors(consumer.peers.kysely!, program)
           const unexpected = diagnostics.filter((d) => !expected(d))
           assert.deepEqual(unexpected.map((d) => d.text), [], output && !diagnostics.length ? output : undefined)
