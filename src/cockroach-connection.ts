@@ -77,8 +77,22 @@ export class CockroachConnection implements DatabaseConnection {
     this.#inTransaction = value
   }
 
-  async executeQuery<R>(compiledQuery: CompiledQuery, options?: ExecuteOptions): Promise<QueryResult<R>> {
-    refuseAsOfSystemTimeInTransaction(compiledQuery, this.#inTransaction)
+  executeQuery<R>(compiledQuery: CompiledQuery, options?: ExecuteOptions): Promise<QueryResult<R>> {
+    try {
+      refuseAsOfSystemTimeInTransaction(compiledQuery, this.#inTransaction)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    // Kysely passes options, and may then cancel this query through cancelQuery/killSession, only
+    // for a query with a signal (kysely 0.29 QueryExecutorBase.executeQuery): the common case stays a
+    // plain call, with no tracking on the hot path.
+    if (options?.signal === undefined) {
+      return this.#inner.executeQuery<R>(compiledQuery, options)
+    }
+    return this.#executeCancellable<R>(compiledQuery, options)
+  }
+
+  async #executeCancellable<R>(compiledQuery: CompiledQuery, options: ExecuteOptions): Promise<QueryResult<R>> {
     const running = compiledQuery.queryId
     this.#running = running
     try {

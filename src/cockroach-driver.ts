@@ -65,6 +65,8 @@ export class CockroachDriver extends PostgresDriver {
   readonly #onCreateConnection: CockroachDriverConfig['onCreateConnection']
   readonly #onReserveConnection: CockroachDriverConfig['onReserveConnection']
   readonly #handOff: HandOff
+  // The pool once created, so acquiring a connection (the hot path) awaits no memoized promise.
+  #created: CockroachPool | undefined
 
   constructor(config: CockroachDriverConfig) {
     const { createPool, types } = config
@@ -98,7 +100,7 @@ export class CockroachDriver extends PostgresDriver {
     // kysely 0.29 PostgresDriver hands its `options` to both hooks (postgres-driver.js,
     // acquireConnection), so these do too; on 0.28 there are none.
     const options = (args as readonly unknown[])[0] as { readonly signal?: AbortSignal } | undefined
-    const pool = await this.#pool()
+    const pool = (this.#created ??= await this.#pool())
     const client = await pool.connect()
     this.#handOff.put(client)
     // kysely 0.28.19 and 0.29.9 PostgresDriver.acquireConnection call `pool.connect()` first, before
@@ -122,9 +124,14 @@ export class CockroachDriver extends PostgresDriver {
         // them with the connection it returns: statements they run are logged from the second
         // acquisition on, exactly as on PostgresDialect (Kysely instruments a connection after
         // acquireConnection returns it).
-        await this.#onCreateConnection?.(connection, options)
+        // `if`, not `await hook?.()`: awaiting an absent hook still costs the hot path a tick.
+        if (this.#onCreateConnection !== undefined) {
+          await this.#onCreateConnection(connection, options)
+        }
       }
-      await this.#onReserveConnection?.(connection, options)
+      if (this.#onReserveConnection !== undefined) {
+        await this.#onReserveConnection(connection, options)
+      }
     } catch (error) {
       // A hook failed half-way: the session may be half set up, so it is not pooled again.
       this.#connections.delete(inner)
