@@ -174,7 +174,7 @@ export class CockroachConnection implements DatabaseConnection {
     chunkSize: number,
     options?: ExecuteOptions,
   ): AsyncIterableIterator<QueryResult<R>> {
-    refuseAsOfSystemTimeInTransaction(compiledQuery, this.#inTransaction)
+    // readSqlCursor refuses a statement-level AS OF SYSTEM TIME itself; outside a transaction it is valid.
     if (this.#inTransaction) {
       return readSqlCursor<R>((query) => this.#inner.executeQuery(query, options), compiledQuery, chunkSize)
     }

@@ -59,6 +59,10 @@ export async function* readSqlCursor<R>(
   if (!Number.isInteger(chunkSize) || chunkSize <= 0) {
     throw new RangeError(`chunkSize must be a positive integer, got ${String(chunkSize)}`)
   }
+  // A SQL cursor lives in a transaction, where CockroachDB refuses a statement-level AS OF SYSTEM
+  // TIME; and the DECLARE below is raw SQL, which the connection's own guard cannot read. Checked
+  // here, once, for stream() inside a transaction and for streamWithSqlCursor alike.
+  refuseAsOfSystemTimeInTransaction(query, true)
   if (!canDeclareCursorFor(query.query)) {
     const { rows } = await execute<R>(query)
     for (let start = 0; start < rows.length; start += chunkSize) {
@@ -152,11 +156,8 @@ export async function* streamWithSqlCursor<O>(
         'db.transaction().execute(async (trx) => ...). Outside a transaction use query.stream().',
     )
   }
-  const compiled = query.compile()
-  // The DECLARE that wraps the query is raw SQL, which the connection's own guard cannot read.
-  refuseAsOfSystemTimeInTransaction(compiled, true)
-  const execute: ExecuteCompiled = <R>(statement: CompiledQuery) => trx.executeQuery<R>(statement)
-  for await (const { rows } of readSqlCursor<O>(execute, compiled, options.chunkSize ?? 1000)) {
+  const execute: ExecuteCompiled = <R>(compiled: CompiledQuery) => trx.executeQuery<R>(compiled)
+  for await (const { rows } of readSqlCursor<O>(execute, query.compile(), options.chunkSize ?? 1000)) {
     yield* rows
   }
 }
