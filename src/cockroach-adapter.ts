@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { CompiledQuery, DialectAdapterBase } from 'kysely'
 import type { Kysely, MigrationLockOptions, PostgresPool } from 'kysely'
-import { isConnectionError } from './error-classifiers.js'
+import { getSqlState, isConnectionError } from './error-classifiers.js'
 import { MigrationLease } from './migration-lease.js'
 import { MigrationLeaseLostError } from './migration-lease-lost-error.js'
 import { resolveMigrationLeaseOptions } from './migration-lease-options.js'
@@ -294,7 +294,8 @@ async function releaseLease(lease: MigrationLease, runner: LeaseSqlRunner, deadl
     if (outcome.ok) {
       return outcome.value ? 'released' : ambiguous ? 'not-found-after-ambiguous' : 'not-found'
     }
-    ambiguous ||= classifyMigrationLockError(outcome.error, 'lock-row').rule?.sqlState === '40003'
+    // 40003: the UPDATE may have cleared the lease; the retry then finds no lease of ours.
+    ambiguous ||= getSqlState(outcome.error) === '40003'
     const remaining = deadline - performance.now()
     if (remaining <= 0) {
       throw outcome.error
