@@ -2,7 +2,7 @@
 // it: a `db` of this schema and a few values of an application around them. Everything else (every
 // name from kysely, kysely-cockroachdb, pg, node:*) an example imports itself.
 //
-// `npm test` checks every example against the packed package (test/packed-types.test.ts): each one
+// `npm test` checks every example against the packed package (test/integration/package/packed-types.test.ts): each one
 // becomes a module of its own next to this file in a project that installs the tarball, kysely, pg,
 // pg-cursor, @types/pg, @types/pg-cursor and @types/node, and tsc checks them with `strict` and
 // `skipLibCheck: false`. A block fenced "```ts kysely@0.28" (or @0.29) is checked against that

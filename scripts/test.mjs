@@ -137,7 +137,7 @@ async function serverVersion(url) {
 /**
  * Packs the package right after the build into a directory of this run's own, and checks the
  * tarball holds both builds: other runs in the same working tree rebuild dist/ at any time, so the
- * suite (test/package.test.ts, via PACKAGE_TARBALL) and the checks below use this one file, and a
+ * suite (test/integration/package/package.test.ts, via PACKAGE_TARBALL) and the checks below use this one file, and a
  * tarball caught mid-rebuild is built and packed again.
  */
 function packPackage() {

@@ -20,7 +20,7 @@ function findOnPath(name) {
  * Flags from the `cockroach start-single-node` docs; `--listening-url-file` is in
  * cockroachdb/cockroach pkg/cli/cliflags/flags.go. The node writes that file with os.WriteFile and
  * `"%s\n"` once it accepts SQL connections (pkg/cli/start.go), which is not atomic: a URL counts
- * only once its trailing newline is there. Covered with a fake binary in test/cockroach-server.test.ts.
+ * only once its trailing newline is there. Covered with a fake binary in test/integration/harness/cockroach-server.test.ts.
  */
 export async function startCockroach({ log = console.error, timeoutMs = 60_000 } = {}) {
   if (process.env.COCKROACH_URL) {

@@ -8,7 +8,7 @@
 // only installs and starts them, on the Node each consumer needs (kysely 0.29 needs Node >= 22).
 //
 // The floors must be the lower bounds of package.json's peer ranges and every version must satisfy
-// its range: test/peer-ranges/runtime.test.ts checks both against the packed package.json. The
+// its range: test/integration/package/peer-ranges/runtime.test.ts checks both against the packed package.json. The
 // ceilings are the newest releases on the registry when they were last bumped here: bump them
 // when a peer releases (`npm view kysely versions`).
 import { execFileSync } from 'node:child_process'

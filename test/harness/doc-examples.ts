@@ -1,6 +1,6 @@
 // Finds the ```ts examples of the documentation: fenced blocks in Markdown, and fenced blocks inside
 // the TSDoc comments of src/*.ts (each line's leading ` * ` removed). Pure: text in, examples out;
-// test/packed-types.test.ts writes them into a consumer project and type-checks them.
+// test/integration/package/packed-types.test.ts writes them into a consumer project and type-checks them.
 
 export interface DocExample {
   /** The file the example comes from, relative to the repository root (e.g. `docs/retries.md`). */

@@ -1,6 +1,6 @@
 // The links and heading anchors of a Markdown file, read with marked's lexer (so links inside code
 // blocks and code spans are not links, and reference-style links are resolved). Pure: text in,
-// links and anchors out; test/packed-docs.test.ts checks them against the files of the tarball.
+// links and anchors out; test/integration/package/packed-docs.test.ts checks them against the files of the tarball.
 import { marked } from 'marked'
 
 export interface MarkdownLink {

@@ -1,4 +1,4 @@
-// Reads `tsc --pretty false` output for the declaration tests (test/peer-ranges/types.test.ts).
+// Reads `tsc --pretty false` output for the declaration tests (test/integration/package/peer-ranges/types.test.ts).
 
 export interface Diagnostic {
   /** The file relative to the project; empty for a global diagnostic (no file prefix). */

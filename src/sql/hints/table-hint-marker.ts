@@ -1,0 +1,79 @@
+// How hinted table references travel through Kysely's operation tree. Internal: not exported
+// from the package.
+//
+// A hinted table is an AliasNode whose alias is a RawNode: its first SQL fragment carries the hints
+// as text (`[<join algorithm>]@[<index hint>]`) and its only parameter, if any, is the alias.
+// CamelCasePlugin and WithSchemaPlugin rebuild nodes through OperationNodeTransformer, which keeps
+// RawNode fragments verbatim and transforms RawNode parameters, so the hints survive while the
+// table (an AliasNode around a TableNode, which WithSchemaPlugin qualifies) and the alias get the
+// plugins' treatment. CockroachQueryCompiler recognises the fragment by its shape.
+import { RawNode, TableNode } from 'kysely'
+import type { OperationNode } from 'kysely'
+import { quoteIdentifier } from '../../util/sql-quoting.js'
+
+/**
+ * CockroachDB's join hints (`opt_join_hint` in pkg/sql/parser/sql.y). `straight` fixes the join
+ * order without choosing an algorithm; it arrived in v24.1 (cockroach#116013; docs
+ * /docs/v24.1/cost-based-optimizer#supported-join-algorithms), so every supported version has it.
+ */
+export type JoinAlgorithm = 'hash' | 'merge' | 'lookup' | 'inverted' | 'straight'
+
+export const JOIN_ALGORITHMS: readonly JoinAlgorithm[] = Object.freeze(['hash', 'merge', 'lookup', 'inverted', 'straight'])
+
+const MARKER = /^(hash|merge|lookup|inverted|straight)?@/
+
+export interface TableHint {
+  readonly join: JoinAlgorithm | undefined
+  /** What follows `@`: `"idx"` or `{...}`; empty when there is no index hint. */
+  readonly index: string
+  readonly alias: OperationNode | undefined
+}
+
+export function createTableHintAlias(
+  join: JoinAlgorithm | undefined,
+  index: string,
+  alias: OperationNode | undefined,
+): RawNode {
+  const head = `${join ?? ''}@${index}`
+  return alias === undefined ? RawNode.create([head], []) : RawNode.create([head, ''], [alias])
+}
+
+export function readTableHint(node: RawNode): TableHint | undefined {
+  const { sqlFragments, parameters } = node
+  const head = sqlFragments[0]
+  if (head === undefined || parameters.length > 1 || sqlFragments.length !== parameters.length + 1) {
+    return undefined
+  }
+  const match = MARKER.exec(head)
+  if (match === null || (sqlFragments.length === 2 && sqlFragments[1] !== '')) {
+    return undefined
+  }
+  return {
+    join: match[1] as JoinAlgorithm | undefined,
+    index: head.slice(match[0].length),
+    alias: parameters[0],
+  }
+}
+
+/** Quotes a user-given identifier for SQL text, after checking it is a usable name. */
+export function quoteUserIdentifier(name: unknown, what: string): string {
+  if (typeof name !== 'string' || name.length === 0 || name.includes('\0')) {
+    throw new TypeError(`${what} must be a non-empty string without NUL characters, got ${JSON.stringify(name)}.`)
+  }
+  return quoteIdentifier(name)
+}
+
+/** A table name as Kysely reads it: `table` or `schema.table`, without an alias. */
+export function parseTable(table: unknown, where: string): TableNode {
+  if (typeof table !== 'string' || table.trim().length === 0) {
+    throw new TypeError(`${where}: the table must be a non-empty string such as 'person'.`)
+  }
+  if (table.includes(' as ')) {
+    throw new TypeError(`${where}: give the table name alone and alias with .as('p'), not ${JSON.stringify(table)}.`)
+  }
+  // The same split as Kysely's own parseTable (parser/table-parser.js).
+  const dot = table.indexOf('.')
+  return dot === -1
+    ? TableNode.create(table.trim())
+    : TableNode.createWithSchema(table.slice(0, dot).trim(), table.slice(dot + 1).trim())
+}

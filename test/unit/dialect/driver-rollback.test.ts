@@ -1,0 +1,146 @@
+// What CockroachDriver does when the ROLLBACK that Kysely sends after a failure fails itself,
+// statement by statement, against a scripted pg pool (the real CockroachDialect, CockroachDriver and
+// Kysely transaction code on top of a fake client). Deterministic: no server.
+//
+// CockroachDB ends a transaction whose COMMIT failed, even with a retry error, and answers the
+// ROLLBACK that follows outside a transaction with 25P01 "there is no transaction in progress"
+// (pkg/sql/conn_executor_exec.go, execStmtInNoTxnState; PostgreSQL only warns).
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { Kysely, sql } from 'kysely'
+import type { LogEvent, PostgresPool, PostgresPoolClient, Transaction } from 'kysely'
+import { CockroachDialect, findSqlState } from '../../../src/index.js'
+import { rollbackFailure } from '../../../src/dialect/cockroach-driver.js'
+
+interface DB {
+  account: { id: number }
+}
+
+function pgError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code, severity: 'ERROR' })
+}
+
+/** A pg.Pool stand-in with CockroachDB's transaction states: COMMIT ends the transaction even when it fails. */
+class ScriptedPool {
+  readonly statements: string[] = []
+  /** One entry per release: whether the client was destroyed instead of pooled. */
+  readonly releases: boolean[] = []
+  readonly options = {}
+  readonly #fail: (sql: string) => Error | undefined
+
+  constructor(fail: (sql: string) => Error | undefined) {
+    this.#fail = fail
+  }
+
+  async connect(): Promise<PostgresPoolClient> {
+    let inTransaction = false
+    return {
+      processID: 1,
+      query: async (text: unknown) => {
+        const statement = String(text)
+        this.statements.push(statement)
+        const failure = this.#fail(statement)
+        if (/^(begin|start transaction)/.test(statement)) {
+          inTransaction = failure === undefined
+        } else if (statement === 'commit' || statement === 'rollback') {
+          const was = inTransaction
+          inTransaction = false
+          if (failure === undefined && statement === 'rollback' && !was) {
+            throw pgError('25P01', 'there is no transaction in progress')
+          }
+        }
+        if (failure !== undefined) {
+          throw failure
+        }
+        return { command: statement.split(' ')[0]!.toUpperCase(), rowCount: 0, rows: [] }
+      },
+      release: (destroy?: boolean) => void this.releases.push(destroy === true),
+    } as unknown as PostgresPoolClient
+  }
+
+  async end(): Promise<void> {}
+}
+
+function open(pool: ScriptedPool, log?: (event: LogEvent) => void): Kysely<DB> {
+  return new Kysely<DB>({ dialect: new CockroachDialect({ pool: pool as unknown as PostgresPool }), log })
+}
+
+/** What `db.transaction().execute(fn)` rejects with; the test fails if it resolves. */
+async function transactionFailure(db: Kysely<DB>, fn: (trx: Transaction<DB>) => Promise<unknown>): Promise<unknown> {
+  return await db
+    .transaction()
+    .execute(fn)
+    .then(
+      () => assert.fail('the transaction should fail'),
+      (e: unknown) => e,
+    )
+}
+
+const retryError = () => pgError('40001', 'restart transaction: TransactionRetryWithProtoRefreshError: injected by inject_retry_errors_on_commit_enabled')
+
+describe('a failed ROLLBACK after a failed COMMIT (scripted)', () => {
+  it('db.transaction(): a 40001 at COMMIT surfaces as 40001, not the 25P01 of the ROLLBACK, and the connection is kept', async () => {
+    const pool = new ScriptedPool((s) => (s === 'commit' ? retryError() : undefined))
+    const logged: LogEvent[] = []
+    const db = open(pool, (event) => void logged.push(event))
+    const error = await transactionFailure(db, (trx) => trx.selectFrom('account').selectAll().execute())
+    assert.equal(findSqlState(error), '40001', String(error))
+    assert.deepEqual(pool.statements, ['begin', 'select * from "account"', 'commit', 'rollback'])
+    assert.deepEqual(pool.releases, [false], 'the healthy connection goes back to the pool')
+    // Both failures are logged, as Kysely logs every failed statement.
+    assert.deepEqual(
+      logged.filter((e) => e.level === 'error').map((e) => [e.query.sql, findSqlState(e.error)]),
+      [
+        ['commit', '40001'],
+        ['rollback', '25P01'],
+      ],
+    )
+    // The connection is usable: the next statement runs on it.
+    await sql`select 1`.execute(db)
+    assert.deepEqual(pool.releases, [false, false])
+    await db.destroy()
+  })
+
+  it('startTransaction(): rollback() after a failed commit() resolves and keeps the connection', async () => {
+    const pool = new ScriptedPool((s) => (s === 'commit' ? retryError() : undefined))
+    const db = open(pool)
+    const trx = await db.startTransaction().execute()
+    await assert.rejects(trx.commit().execute(), (e: unknown) => findSqlState(e) === '40001')
+    await trx.rollback().execute()
+    assert.deepEqual(pool.releases, [false])
+    await db.destroy()
+  })
+
+  it('any other ROLLBACK failure is thrown and the connection destroyed, as Kysely does', async () => {
+    const pool = new ScriptedPool((s) =>
+      s === 'select 1' ? pgError('23505', 'duplicate key') : s === 'rollback' ? pgError('XX000', 'internal error') : undefined,
+    )
+    const db = open(pool)
+    const error = await transactionFailure(db, (trx) => sql`select 1`.execute(trx))
+    // Kysely's TransactionBuilder throws the ROLLBACK error (kysely 0.28/0.29 transaction.execute).
+    assert.equal(findSqlState(error), 'XX000')
+    assert.deepEqual(pool.releases, [true], 'a connection whose ROLLBACK failed is destroyed')
+    await db.destroy()
+  })
+
+  it('a ROLLBACK that fails because the connection is gone: the original error, and the connection destroyed', async () => {
+    const pool = new ScriptedPool((s) =>
+      s === 'select 1' ? pgError('40001', 'restart transaction') : s === 'rollback' ? new Error('Connection terminated unexpectedly') : undefined,
+    )
+    const db = open(pool)
+    const error = await transactionFailure(db, (trx) => sql`select 1`.execute(trx))
+    assert.equal(findSqlState(error), '40001')
+    assert.deepEqual(pool.releases, [true])
+    await db.destroy()
+  })
+})
+
+describe('rollbackFailure', () => {
+  it('keeps the connection only for 25P01, and rethrows only what is neither 25P01 nor a lost connection', () => {
+    assert.deepEqual(rollbackFailure(pgError('25P01', 'there is no transaction in progress')), { keepConnection: true, rethrow: false })
+    assert.deepEqual(rollbackFailure(new Error('Connection terminated unexpectedly')), { keepConnection: false, rethrow: false })
+    assert.deepEqual(rollbackFailure(pgError('57P01', 'terminating connection due to administrator command')), { keepConnection: false, rethrow: false })
+    assert.deepEqual(rollbackFailure(pgError('XX000', 'internal error')), { keepConnection: false, rethrow: true })
+    assert.deepEqual(rollbackFailure(new TypeError('x')), { keepConnection: false, rethrow: true })
+  })
+})
