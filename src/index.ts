@@ -22,6 +22,10 @@ export type { ParsedConnectionString, SslMode } from './connection/parse-connect
 export type { Int8Mode } from './connection/int8-type-parsers.js'
 
 // Errors
+export { KyselyCockroachError, isKyselyCockroachError } from './errors/kysely-cockroach-error.js'
+export { QueryRefusedError, isQueryRefusedError } from './errors/query-refused-error.js'
+export { SqlState } from './errors/sqlstate.js'
+export type { KnownSqlState } from './errors/sqlstate.js'
 export { getSqlState, isConnectionError, isMultipleActivePortalsError } from './errors/error-classifiers.js'
 
 // Transactions that retry
