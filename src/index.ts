@@ -53,12 +53,13 @@ export type { PrioritizableTransaction, TransactionPriority } from './retry/tran
 export { upsertInto } from './sql/upsert-into.js'
 export { asOfSystemTime } from './sql/as-of-system-time/as-of-system-time.js'
 export type { AsOfSystemTimeValue, BoundedStaleness, IntervalParts, NegativeInterval } from './sql/as-of-system-time/as-of-system-time.js'
-export { followerReadTimestamp } from './sql/as-of-system-time/follower-read-timestamp.js'
-export type { FollowerReadTimestamp } from './sql/as-of-system-time/follower-read-timestamp.js'
-export { withMaxStaleness } from './sql/as-of-system-time/with-max-staleness.js'
-export type { BoundedStalenessOptions, MaxStaleness } from './sql/as-of-system-time/with-max-staleness.js'
-export { withMinTimestamp } from './sql/as-of-system-time/with-min-timestamp.js'
-export type { MinTimestamp } from './sql/as-of-system-time/with-min-timestamp.js'
+export { followerReadTimestamp, withMaxStaleness, withMinTimestamp } from './sql/as-of-system-time/as-of-system-time-values.js'
+export type {
+  BoundedStalenessOptions,
+  FollowerReadTimestamp,
+  MaxStaleness,
+  MinTimestamp,
+} from './sql/as-of-system-time/as-of-system-time-values.js'
 export { readAt } from './sql/as-of-system-time/read-at.js'
 export type { ReadAtValue } from './sql/as-of-system-time/read-at.js'
 export { indexHint } from './sql/hints/index-hint.js'
