@@ -12,6 +12,7 @@ import type { LeaseHolder, LeaseSqlRunner } from './migration-lock-table.js'
 import { classifyMigrationLockError, migrationLockRetryDelay } from './migration-lock-retry.js'
 import type { MigrationLockStatement } from './migration-lock-retry.js'
 import { MigrationLockTimeoutError } from '../errors/migration-lock-timeout-error.js'
+import { sleepUnlessAborted } from '../util/sleep-unless-aborted.js'
 
 // Kysely's DialectAdapter methods take Kysely<any>. CockroachAdapter writes it out in its public
 // signatures (an alias would name a type index.ts does not export,
@@ -99,7 +100,7 @@ export class MigrationLeaseLock {
       if (remaining <= 0) {
         throw timeoutError(table, holder, lastRace, acquireTimeoutMs)
       }
-      await sleep(Math.min(migrationLockRetryDelay(attempt), remaining))
+      await sleepUnlessAborted(Math.min(migrationLockRetryDelay(attempt), remaining))
     }
 
     const renewer = (await this.#openRenewalSession()) ?? connection
@@ -203,7 +204,7 @@ async function ensureLeaseColumns(table: MigrationLockTable, connection: LeaseSq
           { cause: error },
         )
       }
-      await sleep(Math.min(migrationLockRetryDelay(attempt), remaining))
+      await sleepUnlessAborted(Math.min(migrationLockRetryDelay(attempt), remaining))
     }
   }
 }
@@ -238,7 +239,7 @@ async function releaseLease(lease: MigrationLease, runner: LeaseSqlRunner, deadl
     if (remaining <= 0) {
       throw outcome.error
     }
-    await sleep(Math.min(migrationLockRetryDelay(attempt), remaining))
+    await sleepUnlessAborted(Math.min(migrationLockRetryDelay(attempt), remaining))
   }
 }
 
@@ -248,10 +249,6 @@ function createOwnerId(): string {
   return `${hostname().slice(0, 180)}/pid ${process.pid}/${randomBytes(6).toString('hex')}`
 }
 
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
 
 function timeoutError(
   table: MigrationLockTable,
