@@ -8,7 +8,7 @@ export type { CockroachDriverConfig } from './dialect/cockroach-driver.js'
 export type { PgTypeOverrides } from './connection/int8-type-parsers.js'
 export { CockroachQueryCompiler } from './dialect/cockroach-query-compiler.js'
 export { CockroachAdapter } from './dialect/cockroach-adapter.js'
-export type { MigrationLeasePoolSource } from './dialect/cockroach-adapter.js'
+export type { MigrationLeasePoolSource } from './migration/migration-lease-lock.js'
 export type { MigrationLeaseOptions, ResolvedMigrationLeaseOptions } from './migration/migration-lease-options.js'
 export { MigrationLeaseLostError } from './errors/migration-lease-lost-error.js'
 export { MigrationLockTimeoutError } from './errors/migration-lock-timeout-error.js'
@@ -53,12 +53,13 @@ export type { PrioritizableTransaction, TransactionPriority } from './retry/tran
 export { upsertInto } from './sql/upsert-into.js'
 export { asOfSystemTime } from './sql/as-of-system-time/as-of-system-time.js'
 export type { AsOfSystemTimeValue, BoundedStaleness, IntervalParts, NegativeInterval } from './sql/as-of-system-time/as-of-system-time.js'
-export { followerReadTimestamp } from './sql/as-of-system-time/follower-read-timestamp.js'
-export type { FollowerReadTimestamp } from './sql/as-of-system-time/follower-read-timestamp.js'
-export { withMaxStaleness } from './sql/as-of-system-time/with-max-staleness.js'
-export type { BoundedStalenessOptions, MaxStaleness } from './sql/as-of-system-time/with-max-staleness.js'
-export { withMinTimestamp } from './sql/as-of-system-time/with-min-timestamp.js'
-export type { MinTimestamp } from './sql/as-of-system-time/with-min-timestamp.js'
+export { followerReadTimestamp, withMaxStaleness, withMinTimestamp } from './sql/as-of-system-time/as-of-system-time-values.js'
+export type {
+  BoundedStalenessOptions,
+  FollowerReadTimestamp,
+  MaxStaleness,
+  MinTimestamp,
+} from './sql/as-of-system-time/as-of-system-time-values.js'
 export { readAt } from './sql/as-of-system-time/read-at.js'
 export type { ReadAtValue } from './sql/as-of-system-time/read-at.js'
 export { indexHint } from './sql/hints/index-hint.js'

@@ -36,9 +36,6 @@ export interface ServerInfo {
  * @internal
  */
 export function detectServer(versionString: string): ServerInfo {
-  if (typeof versionString !== 'string') {
-    throw new TypeError(`detectServer: expected the text of select version(), got ${typeof versionString}`)
-  }
   // CockroachDB: "CockroachDB CCL v23.1.11 (x86_64-pc-linux-gnu, built ...)" — the form
   // sqlalchemy-cockroachdb parses (sqlalchemy_cockroachdb/base.py, initialize()).
   const crdb = /^CockroachDB\b.*?\bv(\d+)\.(\d+)(?:\.(\d+))?/.exec(versionString)

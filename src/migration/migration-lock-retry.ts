@@ -1,4 +1,6 @@
 import { getSqlState } from '../errors/error-classifiers.js'
+import { backoffDelay } from '../util/backoff-delay.js'
+import type { Backoff } from '../util/backoff-delay.js'
 
 /**
  * Which of the migration lock's statements failed:
@@ -167,6 +169,12 @@ export const FIRST_RETRY_DELAY_MS = 50
 /** @internal */
 export const MAX_RETRY_DELAY_MS = 1_000
 
+const MIGRATION_LOCK_BACKOFF: Backoff = Object.freeze({
+  baseDelayMs: FIRST_RETRY_DELAY_MS,
+  maxDelayMs: MAX_RETRY_DELAY_MS,
+  jitter: 'equal',
+})
+
 /**
  * The lock's one backoff, for every retry it makes (taking the lease, the lease columns, release):
  * exponential with equal jitter, `ceiling / 2 + random() * ceiling / 2` rounded up, where the
@@ -177,6 +185,5 @@ export const MAX_RETRY_DELAY_MS = 1_000
  * @internal
  */
 export function migrationLockRetryDelay(attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(MAX_RETRY_DELAY_MS, FIRST_RETRY_DELAY_MS * 2 ** Math.min(Math.max(attempt, 0), 10))
-  return Math.ceil(ceiling / 2 + random() * (ceiling / 2))
+  return backoffDelay(attempt, MIGRATION_LOCK_BACKOFF, random())
 }

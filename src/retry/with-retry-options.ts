@@ -2,6 +2,8 @@ import { TRANSACTION_ACCESS_MODES, TRANSACTION_ISOLATION_LEVELS } from 'kysely'
 import type { AccessMode, IsolationLevel } from 'kysely'
 import { assertTransactionPriority } from './transaction-priority.js'
 import type { TransactionPriority } from './transaction-priority.js'
+import { backoffDelay } from '../util/backoff-delay.js'
+import { sleepUnlessAborted } from '../util/sleep-unless-aborted.js'
 
 /**
  * How {@link withRetry} runs the callback again after a retryable error:
@@ -263,7 +265,7 @@ export function resolveRetryOptions(options: WithRetryOptions = {}): ResolvedRet
     baseDelayMs,
     maxDelayMs,
     random: options.random ?? Math.random,
-    sleep: options.sleep ?? sleep,
+    sleep: options.sleep ?? ((ms: number, signal?: AbortSignal) => sleepUnlessAborted(ms, { signal })),
     now: options.now ?? (() => performance.now()),
     isolationLevel: options.isolationLevel,
     accessMode: options.accessMode,
@@ -296,12 +298,11 @@ export function retryDelay(
   if (!Number.isInteger(retry) || retry < 1) {
     throw new RangeError(`retryDelay: retry must be a positive integer, got ${String(retry)}.`)
   }
-  const ceiling = Math.min(limits.maxDelayMs, limits.baseDelayMs * 2 ** Math.min(retry - 1, 52))
   const r = random()
   if (!(typeof r === 'number' && r >= 0 && r < 1)) {
     throw new RangeError(`withRetry: random() must return a number in [0, 1), returned ${String(r)}.`)
   }
-  return Math.round(r * ceiling)
+  return backoffDelay(retry - 1, { baseDelayMs: limits.baseDelayMs, maxDelayMs: limits.maxDelayMs, jitter: 'full' }, r)
 }
 
 function checkDelay(name: string, value: unknown): void {
@@ -321,23 +322,4 @@ function isAbortSignal(value: unknown): value is AbortSignal {
     typeof candidate.aborted === 'boolean' &&
     typeof candidate.addEventListener === 'function'
   )
-}
-
-/** A timer that rejects with `signal.reason` as soon as `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason)
-      return
-    }
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(signal!.reason)
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }

@@ -8,6 +8,7 @@ import type { RetryLimit } from '../errors/retry-exhausted-error.js'
 import { transactionPriorityQuery } from './transaction-priority.js'
 import { resolveRetryOptions, retryDelay } from './with-retry-options.js'
 import type { ResolvedRetryOptions, WithRetryOptions } from './with-retry-options.js'
+import { sleepUnlessAborted } from '../util/sleep-unless-aborted.js'
 
 /**
  * What the callback of {@link withRetry} is told about the attempt it runs in.
@@ -307,31 +308,6 @@ function exhausted(
   options: ResolvedRetryOptions,
 ): RetryExhaustedError {
   return new RetryExhaustedError(error, { attempts, elapsedMs: options.now() - started, limit, limitValue })
-}
-
-/** The configured sleep, cut short with `signal.reason` when the signal aborts, whatever the sleep does. */
-function sleepUnlessAborted(ms: number, options: ResolvedRetryOptions): Promise<void> {
-  const { signal, sleep } = options
-  if (signal === undefined) {
-    return sleep(ms)
-  }
-  if (signal.aborted) {
-    return Promise.reject(signal.reason)
-  }
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    sleep(ms, signal).then(
-      () => {
-        signal.removeEventListener('abort', onAbort)
-        resolve()
-      },
-      (sleepError: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(sleepError)
-      },
-    )
-  })
 }
 
 /**
