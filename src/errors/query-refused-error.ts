@@ -13,7 +13,9 @@ const { brand, hasBrand } = classBrand<QueryRefusedError>('QueryRefusedError')
  * import { asOfSystemTime, isQueryRefusedError } from 'kysely-cockroachdb'
  *
  * try {
- *   await db.selectFrom('product').selectAll().$call(asOfSystemTime(userInput)).execute()
+ *   // configuration or user input: asOfSystemTime() validates it before anything is sent
+ *   const staleness = (process.env.READ_STALENESS ?? '-10s') as `-${string}`
+ *   await db.selectFrom('product').selectAll().$call(asOfSystemTime(staleness)).execute()
  * } catch (error) {
  *   if (isQueryRefusedError(error)) {
  *     // a programming or input error, not a database outage: do not retry
