@@ -125,10 +125,11 @@ export async function runCodegenCommand(
       envFile: options.envFile,
       logger,
     })
-    db = new Kysely<unknown>({ dialect: new CockroachDialect({ connectionString, int8 }) })
+    // kysely-codegen reads the tables through db.introspection: the dialect's introspection option
+    // decides whether hidden columns are among them.
+    db = new Kysely<unknown>({ dialect: new CockroachDialect({ connectionString, int8, introspection: { includeHiddenColumns } }) })
     const dialect = new CockroachCodegenDialect({
       int8,
-      includeHiddenColumns,
       dateParser: options.dateParser,
       defaultSchemas: options.defaultSchemas,
       domains: options.domains,

@@ -101,12 +101,20 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     } as SelectQueryNode)
   }
 
+  // `upsert into` is Kysely's own visitInsertQuery (kysely 0.28.x and 0.29.x) with one word changed:
+  // the keyword is a literal inside that method (`node.replace ? 'replace' : 'insert'`), so rather
+  // than copy the method, an upsert node is handed to it, and the one `replace` it appends while
+  // that node is the one being visited is printed as `upsert` (see append). Everything else (WITH,
+  // EXPLAIN, parentheses in a subquery, columns, values, DEFAULT VALUES, RETURNING, end modifiers,
+  // and any field a later Kysely adds) is Kysely's; test/unit/sql/upsert-differential.test.ts holds
+  // the output to PostgresQueryCompiler's. Grammar: `opt_with_clause UPSERT INTO insert_target
+  // insert_rest returning_clause` (sql.y); what UPSERT lacks is refused by rejectForUpsert.
   protected override visitInsertQuery(node: InsertQueryNode): void {
     this.#checkWrite(node.endModifiers, 'INSERT')
-    if (node.replace !== true) {
-      return super.visitInsertQuery(node)
+    if (node.replace === true) {
+      rejectForUpsert(node)
     }
-    this.#compileUpsert(node)
+    super.visitInsertQuery(node)
   }
 
   protected override visitUpdateQuery(node: UpdateQueryNode): void {
@@ -295,54 +303,20 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     }
   }
 
-  // Kysely's visitInsertQuery with `upsert`: its keyword is a literal inside that method
-  // (`node.replace ? 'replace' : 'insert'`), so the replace branch is compiled here.
-  // Grammar: `opt_with_clause UPSERT INTO insert_target insert_rest returning_clause` (sql.y).
-  #compileUpsert(node: InsertQueryNode): void {
-    rejectForUpsert(node)
-    const parent = this.parentNode?.kind
-    const wrapInParens =
-      parent !== undefined && parent !== 'ParensNode' && parent !== 'RawNode' && parent !== 'WhenNode'
-    if (parent === undefined && node.explain !== undefined) {
-      this.visitNode(node.explain)
-      this.append(' ')
+  // The `replace` keyword of an upsert (see visitInsertQuery). Kysely appends nothing else that is
+  // exactly `replace` while an InsertQueryNode is on top of its node stack; the comparison fails
+  // fast for every other piece of every query.
+  protected override append(str: string): void {
+    if (str === 'replace' && isUpsertNode(this.nodeStack[this.nodeStack.length - 1])) {
+      return super.append('upsert')
     }
-    if (wrapInParens) {
-      this.append('(')
-    }
-    if (node.with !== undefined) {
-      this.visitNode(node.with)
-      this.append(' ')
-    }
-    this.append('upsert')
-    if (node.into !== undefined) {
-      this.append(' into ')
-      this.visitNode(node.into)
-    }
-    if (node.columns !== undefined) {
-      this.append(' (')
-      this.compileList(node.columns)
-      this.append(')')
-    }
-    if (node.values !== undefined) {
-      this.append(' ')
-      this.visitNode(node.values)
-    }
-    if (node.defaultValues === true) {
-      this.append(' default values')
-    }
-    if (node.returning !== undefined) {
-      this.append(' ')
-      this.visitNode(node.returning)
-    }
-    if (wrapInParens) {
-      this.append(')')
-    }
-    if (node.endModifiers?.length) {
-      this.append(' ')
-      this.compileList(node.endModifiers, ' ')
-    }
+    super.append(str)
   }
+}
+
+/** An insert built by replaceInto(): Kysely appends its keyword while it is the node on top of the stack. */
+function isUpsertNode(node: OperationNode | undefined): boolean {
+  return node !== undefined && node.kind === 'InsertQueryNode' && (node as InsertQueryNode).replace === true
 }
 
 function rejectForUpsert(node: InsertQueryNode): void {

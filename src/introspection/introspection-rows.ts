@@ -1,7 +1,8 @@
-// The pure half of CockroachIntrospector: turning catalog rows into Kysely's table metadata. The SQL
-// that produces these rows lives in cockroach-introspector.ts; keeping the mapping free of I/O lets
+// The pure half of CockroachIntrospector: turning catalog rows into Kysely's metadata. The SQL
+// that produces these rows lives in introspection-queries.ts; keeping the mapping free of I/O lets
 // the unit tests feed it the rows each CockroachDB version really returns.
-import type { ColumnMetadata, TableMetadata } from 'kysely'
+import type { ColumnMetadata, SchemaMetadata, TableMetadata } from 'kysely'
+import { isIntrospectedRelationKind, isSystemSchema } from './introspection-filters.js'
 
 // Kysely's default migration table names. Spelled out because kysely 0.29 moved the constants to
 // 'kysely/migration', which kysely 0.28 does not have.
@@ -63,20 +64,13 @@ export function isAtLeast(server: ServerInfo, major: number, minor: number): boo
 }
 
 /**
- * Schemas that hold the server's own objects rather than the user's: CockroachDB's
- * `crdb_internal` and `pg_extension` (cockroach pkg/sql/logictest/testdata/logic_test/information_schema,
- * `information_schema.schemata`), `pg_catalog`, `information_schema`, and PostgreSQL's `pg_toast*`
- * and per-session `pg_temp_*` / `pg_toast_temp_*`.
+ * The user schemas among `pg_namespace` rows (SCHEMAS_QUERY), in row order: what
+ * {@link CockroachIntrospector}'s `getSchemas()` returns.
+ *
+ * @internal
  */
-export function isSystemSchema(name: string): boolean {
-  return (
-    name === 'crdb_internal' ||
-    name === 'pg_extension' ||
-    name === 'pg_catalog' ||
-    name === 'information_schema' ||
-    name.startsWith('pg_temp_') ||
-    name.startsWith('pg_toast')
-  )
+export function mapSchemaRows(rows: readonly { readonly nspname: string }[]): SchemaMetadata[] {
+  return rows.filter((row) => !isSystemSchema(row.nspname)).map((row) => Object.freeze({ name: row.nspname }))
 }
 
 /**
@@ -189,8 +183,6 @@ export interface MapIntrospectionOptions {
   readonly withInternalKyselyTables?: boolean
 }
 
-const RELATION_KINDS: ReadonlySet<string> = new Set(['r', 'v', 'm', 'p', 'f'])
-
 // `unique_rowid()` is what CockroachDB's default SERIAL mode (serial_normalization = rowid) and
 // implicit rowid columns use; `unordered_unique_rowid()` is the `unordered_rowid` mode
 // (cockroach pkg/sql/sessiondatapb: SerialUsesUnorderedRowID; docs /docs/stable/serial).
@@ -218,7 +210,7 @@ export function mapIntrospectionRows(
   const byKey = new Map<string, CockroachColumnMetadata[]>()
 
   for (const row of rows) {
-    if (!RELATION_KINDS.has(row.relkind) || isSystemSchema(row.schema)) {
+    if (!isIntrospectedRelationKind(row.relkind) || isSystemSchema(row.schema)) {
       continue
     }
     if (!withInternal && KYSELY_MIGRATION_TABLES.has(row.table)) {

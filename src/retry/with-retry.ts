@@ -1,12 +1,10 @@
 import { CompiledQuery } from 'kysely'
 import type { ControlledTransaction, Kysely, Transaction } from 'kysely'
-import { AmbiguousCommitError } from '../errors/ambiguous-commit-error.js'
-import type { CommitStatement } from '../errors/ambiguous-commit-error.js'
-import { isCommitOutcomeUnknown, isConnectionFailure, isRetryableError } from '../errors/retry-classifiers.js'
-import { RetryExhaustedError } from '../errors/retry-exhausted-error.js'
-import type { RetryLimit } from '../errors/retry-exhausted-error.js'
+import { isConnectionFailure } from '../errors/retry-classifiers.js'
+import { decideRetry } from './retry-decision.js'
+import type { AttemptPhase } from './retry-decision.js'
 import { transactionPriorityQuery } from './transaction-priority.js'
-import { resolveRetryOptions, retryDelay } from './with-retry-options.js'
+import { resolveRetryOptions } from './with-retry-options.js'
 import type { ResolvedRetryOptions, WithRetryOptions } from './with-retry-options.js'
 import { sleepUnlessAborted } from '../util/sleep-unless-aborted.js'
 
@@ -57,15 +55,6 @@ const ROLLBACK_TO = CompiledQuery.raw('rollback to savepoint cockroach_restart')
 const BEGIN = CompiledQuery.raw('begin')
 
 /**
- * Where an attempt was when it failed: before any COMMIT (`begin`, `fn`), while the statement that
- * commits was in flight (`commit`: COMMIT, or RELEASE with the savepoint strategy), or in the
- * COMMIT that follows a successful RELEASE (`finish`).
- */
-type Phase = 'begin' | 'fn' | 'commit' | 'finish'
-
-type Decision = 'retry' | 'ambiguous' | 'fail'
-
-/**
  * Runs `fn(trx)` in a transaction and commits it, running it again in a new attempt when the
  * server asks for a retry, and returns what `fn` returned.
  *
@@ -112,11 +101,12 @@ export async function withRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>,
 
 async function runWithRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, options: ResolvedRetryOptions): Promise<T> {
   const { signal } = options
-  const started = options.now()
+  const startedMs = options.now()
   // With the savepoint strategy the transaction stays open across attempts that fail in place.
   let trx: ControlledTransaction<DB> | undefined
   for (let attempt = 1; ; attempt++) {
-    let phase: Phase = 'begin'
+    let phase: AttemptPhase = 'begin'
+    let failure: unknown
     try {
       signal?.throwIfAborted()
       trx ??= await begin(db, options)
@@ -133,51 +123,28 @@ async function runWithRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, opt
       await trx.commit().execute()
       return result
     } catch (error) {
-      const open = trx
-      const end = phase === 'finish' || (phase === 'commit' && options.strategy === 'restart') ? endAfterFailedCommit : rollBack
-      if (signal?.aborted && error === signal.reason) {
-        await end(open)
-        throw error
-      }
-      let decision: Decision
+      failure = error
+    }
+    // After a failed COMMIT the connection is unusable or the transaction over: ending it only
+    // releases the connection.
+    const end = phase === 'finish' || (phase === 'commit' && options.strategy === 'restart') ? endAfterFailedCommit : rollBack
+    const step = decideRetry({ error: failure, phase, attempt, startedMs }, options)
+    let exit: { readonly error: unknown; readonly release: typeof rollBack<DB> }
+    if (step.action === 'throw') {
+      exit = { error: step.error, release: end }
+    } else {
+      trx = await keepForRetryInPlace(trx, failure, phase, options, end)
       try {
-        decision = decide(error, phase, options)
-      } catch (predicateError) {
-        await end(open)
-        throw predicateError
-      }
-      if (decision === 'ambiguous') {
-        if (!options.idempotent) {
-          // The connection is unusable or the transaction over: this ROLLBACK only releases it.
-          await end(open)
-          throw new AmbiguousCommitError(error, attempt, commitStatement(phase, options))
-        }
-        decision = 'retry'
-      }
-      if (decision === 'fail') {
-        await end(open)
-        throw error
-      }
-      if (signal?.aborted) {
-        await end(open)
-        throw signal.reason
-      }
-      let delayMs: number
-      try {
-        delayMs = nextDelay(error, attempt, started, options)
-      } catch (exhaustedError) {
-        await end(open)
-        throw exhaustedError
-      }
-      trx = await keepForRetryInPlace(open, error, phase, options, end)
-      try {
-        await options.onRetry?.(Object.freeze({ attempt, error, delayMs }))
-        await sleepUnlessAborted(delayMs, options)
+        await options.onRetry?.(Object.freeze({ attempt, error: failure, delayMs: step.delayMs }))
+        await sleepUnlessAborted(step.delayMs, options)
+        continue
       } catch (stop) {
-        await rollBack(trx)
-        throw stop
+        exit = { error: stop, release: rollBack }
       }
     }
+    // The loop's one way out on failure: release the connection, then throw.
+    await exit.release(trx)
+    throw exit.error
   }
 }
 
@@ -234,27 +201,6 @@ function assertStillOpen<DB>(trx: ControlledTransaction<DB>): void {
   }
 }
 
-function decide(error: unknown, phase: Phase, options: ResolvedRetryOptions): Decision {
-  if (phase === 'commit' || phase === 'finish') {
-    if (isCommitOutcomeUnknown(error)) {
-      return 'ambiguous'
-    }
-    // The server said the transaction was rolled back: a 40001 at COMMIT is as safe to retry as
-    // one from any other statement.
-    return isRetryableError(error) || matchesRetryOn(error, options) ? 'retry' : 'fail'
-  }
-  // Before COMMIT was sent nothing can have been committed, so a broken connection is retryable.
-  return isRetryableError(error) || isConnectionFailure(error) || matchesRetryOn(error, options) ? 'retry' : 'fail'
-}
-
-function matchesRetryOn(error: unknown, options: ResolvedRetryOptions): boolean {
-  return options.retryOn.some((predicate) => predicate(error) === true)
-}
-
-function commitStatement(phase: Phase, options: ResolvedRetryOptions): CommitStatement {
-  return phase === 'commit' && options.strategy === 'savepoint' ? 'release savepoint cockroach_restart' : 'commit'
-}
-
 /**
  * With the savepoint strategy, a retry error before or at RELEASE is handled inside the same
  * transaction: ROLLBACK TO SAVEPOINT cockroach_restart, then the callback runs again, and the
@@ -266,7 +212,7 @@ function commitStatement(phase: Phase, options: ResolvedRetryOptions): CommitSta
 async function keepForRetryInPlace<DB>(
   trx: ControlledTransaction<DB> | undefined,
   error: unknown,
-  phase: Phase,
+  phase: AttemptPhase,
   options: ResolvedRetryOptions,
   end: (trx: ControlledTransaction<DB> | undefined) => Promise<void>,
 ): Promise<ControlledTransaction<DB> | undefined> {
@@ -285,29 +231,6 @@ async function keepForRetryInPlace<DB>(
   }
   await end(trx)
   return undefined
-}
-
-/** The wait before the next attempt, or a RetryExhaustedError thrown when a limit has run out. */
-function nextDelay(error: unknown, attempt: number, started: number, options: ResolvedRetryOptions): number {
-  if (attempt >= options.maxAttempts) {
-    throw exhausted(error, attempt, started, 'maxAttempts', options.maxAttempts, options)
-  }
-  const delayMs = retryDelay(attempt, options, options.random)
-  if (options.maxElapsedMs !== undefined && options.now() - started + delayMs >= options.maxElapsedMs) {
-    throw exhausted(error, attempt, started, 'maxElapsedMs', options.maxElapsedMs, options)
-  }
-  return delayMs
-}
-
-function exhausted(
-  error: unknown,
-  attempts: number,
-  started: number,
-  limit: RetryLimit,
-  limitValue: number,
-  options: ResolvedRetryOptions,
-): RetryExhaustedError {
-  return new RetryExhaustedError(error, { attempts, elapsedMs: options.now() - started, limit, limitValue })
 }
 
 /**

@@ -7,7 +7,7 @@
 // RawNode fragments verbatim and transforms RawNode parameters, so the hints survive while the
 // table (an AliasNode around a TableNode, which WithSchemaPlugin qualifies) and the alias get the
 // plugins' treatment. CockroachQueryCompiler recognises the fragment by its shape.
-import { RawNode, TableNode } from 'kysely'
+import { RawNode, sql, TableNode } from 'kysely'
 import type { OperationNode } from 'kysely'
 import { quoteIdentifier } from '../../util/sql-quoting.js'
 
@@ -63,7 +63,11 @@ export function quoteUserIdentifier(name: unknown, what: string): string {
   return quoteIdentifier(name)
 }
 
-/** A table name as Kysely reads it: `table` or `schema.table`, without an alias. */
+/**
+ * A table name as Kysely reads it (`table` or `schema.table`), without an alias: the TableNode of
+ * Kysely's own parseTable (parser/table-parser.js, which `sql.table()` calls), so a hinted table
+ * compiles exactly as `selectFrom(table)` would, `a.b.c` included (Kysely keeps `a` and `b`).
+ */
 export function parseTable(table: unknown, where: string): TableNode {
   if (typeof table !== 'string' || table.trim().length === 0) {
     throw new TypeError(`${where}: the table must be a non-empty string such as 'person'.`)
@@ -71,9 +75,10 @@ export function parseTable(table: unknown, where: string): TableNode {
   if (table.includes(' as ')) {
     throw new TypeError(`${where}: give the table name alone and alias with .as('p'), not ${JSON.stringify(table)}.`)
   }
-  // The same split as Kysely's own parseTable (parser/table-parser.js).
-  const dot = table.indexOf('.')
-  return dot === -1
-    ? TableNode.create(table.trim())
-    : TableNode.createWithSchema(table.slice(0, dot).trim(), table.slice(dot + 1).trim())
+  // sql.table(name) is RawNode.createWithChild(parseTable(name)) in kysely 0.28 and 0.29.
+  const node = sql.table(table).toOperationNode().parameters[0]
+  if (node === undefined || !TableNode.is(node)) {
+    throw new Error(`${where}: Kysely's sql.table() no longer gives a table node; kysely-cockroachdb needs an update.`)
+  }
+  return node
 }

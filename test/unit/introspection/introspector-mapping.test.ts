@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs'
 import { CamelCasePlugin, Kysely, PostgresAdapter, PostgresQueryCompiler } from 'kysely'
 import type { CompiledQuery, DatabaseConnection, Dialect, Driver, QueryResult } from 'kysely'
 import { CockroachIntrospector } from '../../../src/index.js'
-import { detectServer, isSystemSchema, mapIntrospectionRows } from '../../../src/introspection/introspection-rows.js'
+import { isSystemSchema } from '../../../src/introspection/introspection-filters.js'
+import { detectServer, mapIntrospectionRows } from '../../../src/introspection/introspection-rows.js'
 import type { IntrospectionColumnRow } from '../../../src/introspection/introspection-rows.js'
 
 interface Fixture {
