@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path'
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
 import pg from 'pg'
 import { postgresTarget } from '../../harness/targets.js'
+import { waitFor } from '../../harness/wait-for.js'
 
 interface StartedNode {
   readonly url: string
@@ -36,9 +37,7 @@ function isAlive(pid: number): boolean {
 }
 
 async function processGone(pid: number): Promise<void> {
-  while (isAlive(pid)) {
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+  await waitFor(() => !isAlive(pid), { what: `process ${pid} to exit` })
 }
 
 function isStarted(result: StartedNode | { readonly skipped: string }): result is StartedNode {

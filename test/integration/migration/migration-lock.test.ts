@@ -16,6 +16,7 @@ import type { DatabaseConnection } from 'kysely'
 import { CockroachDialect, MigrationLeaseLostError, MigrationLockTimeoutError } from '../../../src/index.js'
 import { cockroachSkip, cockroachTarget, createKysely, createTestDatabase, postgresTarget } from '../../harness/targets.js'
 import type { Target, TestDatabase } from '../../harness/targets.js'
+import { waitFor } from '../../harness/wait-for.js'
 import { recordStatements } from '../../harness/concurrency.js'
 import { loadMigrationModule } from '../../fixtures/migrations/kysely-migration.js'
 import type { Migration, MigrationResultSet } from '../../fixtures/migrations/kysely-migration.js'
@@ -460,8 +461,3 @@ for (const { name, target, skip } of suites) {
   })
 }
 
-async function waitFor(condition: () => Promise<boolean>): Promise<void> {
-  while (!(await condition())) {
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
