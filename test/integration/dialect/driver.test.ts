@@ -113,16 +113,26 @@ for (const target of allTargets) {
     })
 
     it("sets it on a user's pool only when asked, quoting it safely", async () => {
-      const own = () => new pg.Pool({ connectionString: database.url, application_name: 'their-pool' })
+      let connected = 0
+      let removed = 0
+      const own = () => {
+        const pool = new pg.Pool({ connectionString: database.url, application_name: 'their-pool' })
+        pool.on('connect', () => void connected++)
+        pool.on('remove', () => void removed++)
+        return pool
+      }
       const untouched = new Kysely<unknown>({ dialect: new CockroachDialect({ pool: own() }) })
       const named = new Kysely<unknown>({ dialect: new CockroachDialect({ pool: own(), applicationName: "o'brien" }) })
       // Destroyed here: a pool left open keeps idle sessions that the forced DROP DATABASE of the
-      // teardown ends, and a user's pool has no 'error' listener (seen once as an uncaught 57P01).
+      // teardown ends, and a user's pool has no 'error' listener (seen as an uncaught 57P01).
       try {
         assert.equal(await applicationName(untouched), 'their-pool')
         assert.equal(await applicationName(named), "o'brien")
       } finally {
         await Promise.all([untouched.destroy(), named.destroy()])
+        // pg.Pool#end() resolves once it has told its clients to end, before their sessions close
+        // (pg-pool's _remove emits 'remove' from client.end's callback): wait for every 'remove'.
+        await waitFor(() => removed === connected, { what: "the user pools' clients to end" })
       }
     })
   })
