@@ -8,61 +8,17 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Kysely, sql } from 'kysely'
-import type { LogEvent, PostgresPool, PostgresPoolClient, Transaction } from 'kysely'
+import type { LogEvent, Transaction } from 'kysely'
 import { CockroachDialect, findSqlState } from '../../../src/index.js'
 import { rollbackFailure } from '../../../src/dialect/cockroach-driver.js'
+import { ScriptedPool, pgError } from '../../harness/scripted-pool.js'
 
 interface DB {
   account: { id: number }
 }
 
-function pgError(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code, severity: 'ERROR' })
-}
-
-/** A pg.Pool stand-in with CockroachDB's transaction states: COMMIT ends the transaction even when it fails. */
-class ScriptedPool {
-  readonly statements: string[] = []
-  /** One entry per release: whether the client was destroyed instead of pooled. */
-  readonly releases: boolean[] = []
-  readonly options = {}
-  readonly #fail: (sql: string) => Error | undefined
-
-  constructor(fail: (sql: string) => Error | undefined) {
-    this.#fail = fail
-  }
-
-  async connect(): Promise<PostgresPoolClient> {
-    let inTransaction = false
-    return {
-      processID: 1,
-      query: async (text: unknown) => {
-        const statement = String(text)
-        this.statements.push(statement)
-        const failure = this.#fail(statement)
-        if (/^(begin|start transaction)/.test(statement)) {
-          inTransaction = failure === undefined
-        } else if (statement === 'commit' || statement === 'rollback') {
-          const was = inTransaction
-          inTransaction = false
-          if (failure === undefined && statement === 'rollback' && !was) {
-            throw pgError('25P01', 'there is no transaction in progress')
-          }
-        }
-        if (failure !== undefined) {
-          throw failure
-        }
-        return { command: statement.split(' ')[0]!.toUpperCase(), rowCount: 0, rows: [] }
-      },
-      release: (destroy?: boolean) => void this.releases.push(destroy === true),
-    } as unknown as PostgresPoolClient
-  }
-
-  async end(): Promise<void> {}
-}
-
 function open(pool: ScriptedPool, log?: (event: LogEvent) => void): Kysely<DB> {
-  return new Kysely<DB>({ dialect: new CockroachDialect({ pool: pool as unknown as PostgresPool }), log })
+  return new Kysely<DB>({ dialect: new CockroachDialect({ pool: pool.asPool() }), log })
 }
 
 /** What `db.transaction().execute(fn)` rejects with; the test fails if it resolves. */

@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Kysely, sql } from 'kysely'
-import type { PostgresPool, PostgresPoolClient } from 'kysely'
 import {
   AmbiguousCommitError,
   CockroachDialect,
@@ -21,101 +20,19 @@ import {
   withRetry,
 } from '../../../src/index.js'
 import { resolveRetryOptions, retryDelay } from '../../../src/retry/with-retry-options.js'
+import { ScriptedPool, pgError } from '../../harness/scripted-pool.js'
 import type { RetryEvent, WithRetryOptions } from '../../../src/index.js'
 
 interface DB {
   account: { id: number; balance: number }
 }
 
-type Failure = Error | undefined
-/** Decides the fate of statement `sql`, the `n`th statement with this exact text (from 1). */
-type Script = (sql: string, n: number) => Failure
-
-function pgError(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code, severity: 'ERROR' })
-}
-
 const serializationFailure = () =>
   pgError('40001', 'restart transaction: TransactionRetryWithProtoRefreshError: WriteTooOldError')
 const connectionLost = () => new Error('Connection terminated unexpectedly')
 
-/** A pg.Pool stand-in that records statements as "<connection>: <sql>". */
-class ScriptedPool {
-  readonly log: string[] = []
-  /** One entry per release: whether the client was destroyed instead of pooled. */
-  readonly releases: boolean[] = []
-  readonly options = {}
-  connects = 0
-  checkedOut = 0
-  /** Answer COMMIT with the ROLLBACK tag, as PostgreSQL does for an aborted transaction. */
-  commitAnswersRollback = false
-  readonly #counts = new Map<string, number>()
-  readonly #script: Script
-
-  constructor(script: Script = () => undefined) {
-    this.#script = script
-  }
-
-  async connect(): Promise<PostgresPoolClient> {
-    const id = ++this.connects
-    this.checkedOut++
-    let released = false
-    let inTransaction = false
-    const run = (statement: string): Failure => {
-      this.log.push(`${id}: ${statement}`)
-      const n = (this.#counts.get(statement) ?? 0) + 1
-      this.#counts.set(statement, n)
-      const failure = this.#script(statement, n)
-      // CockroachDB's transaction states, as far as these tests need them: COMMIT ends the
-      // transaction even when it fails, and ROLLBACK outside a transaction is an error
-      // (cockroachdb/cockroach pkg/sql/conn_executor_exec.go, execStmtInNoTxnState).
-      if (/^(begin|start transaction)/.test(statement)) {
-        inTransaction ||= failure === undefined
-      } else if (statement === 'commit') {
-        inTransaction = false
-      } else if (statement === 'rollback') {
-        const wasInTransaction = inTransaction
-        inTransaction = false
-        if (failure === undefined && !wasInTransaction) {
-          return pgError('25P01', 'there is no transaction in progress')
-        }
-      }
-      return failure
-    }
-    const answersRollback = () => this.commitAnswersRollback
-    const onRelease = (destroy: boolean) => {
-      this.checkedOut--
-      this.releases.push(destroy)
-    }
-    return {
-      processID: id,
-      async query(text: unknown) {
-        const statement = String(text)
-        const failure = run(statement)
-        if (failure !== undefined) {
-          throw failure
-        }
-        const command = statement === 'commit' && answersRollback() ? 'ROLLBACK' : statement.split(' ')[0]!.toUpperCase()
-        return { command, rowCount: 0, rows: [] }
-      },
-      release(destroy?: boolean) {
-        assert.equal(released, false, 'released twice')
-        released = true
-        onRelease(destroy === true)
-      },
-    } as unknown as PostgresPoolClient
-  }
-
-  async end(): Promise<void> {}
-
-  /** Statements without the connection prefix. */
-  get statements(): string[] {
-    return this.log.map((line) => line.slice(line.indexOf(': ') + 2))
-  }
-}
-
 function kyselyOn(pool: ScriptedPool): Kysely<DB> {
-  return new Kysely<DB>({ dialect: new CockroachDialect({ pool: pool as unknown as PostgresPool }) })
+  return new Kysely<DB>({ dialect: new CockroachDialect({ pool: pool.asPool() }) })
 }
 
 /** Options that never sleep for real and record what withRetry would have waited. */
