@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { CompiledQuery, DialectAdapterBase } from 'kysely'
 import type { Kysely, MigrationLockOptions, PostgresPool } from 'kysely'
-import { getSqlState, isConnectionError } from '../errors/error-classifiers.js'
+import { isOwnConnectionError, ownSqlState } from '../errors/error-classifiers.js'
+import { KyselyCockroachError } from '../errors/kysely-cockroach-error.js'
+import { SqlState } from '../errors/sqlstate.js'
+import { describeError } from '../util/describe-value.js'
 import { MigrationLease } from '../migration/migration-lease.js'
 import { MigrationLeaseLostError } from '../errors/migration-lease-lost-error.js'
 import { resolveMigrationLeaseOptions } from '../migration/migration-lease-options.js'
@@ -188,7 +191,7 @@ export class CockroachAdapter extends DialectAdapterBase {
     try {
       released = await releaseLease(lease, connection, deadline)
     } catch (error) {
-      if (lease.renewer === connection || !isConnectionError(error)) {
+      if (lease.renewer === connection || !isOwnConnectionError(error)) {
         throw releaseFailedError(lease, error)
       }
       // The migration connection broke; the renewal session can still clear the lease.
@@ -295,7 +298,7 @@ async function releaseLease(lease: MigrationLease, runner: LeaseSqlRunner, deadl
       return outcome.value ? 'released' : ambiguous ? 'not-found-after-ambiguous' : 'not-found'
     }
     // 40003: the UPDATE may have cleared the lease; the retry then finds no lease of ours.
-    ambiguous ||= getSqlState(outcome.error) === '40003'
+    ambiguous ||= ownSqlState(outcome.error) === SqlState.StatementCompletionUnknown
     const remaining = deadline - performance.now()
     if (remaining <= 0) {
       throw outcome.error
@@ -320,28 +323,16 @@ function timeoutError(
   lastRace: unknown,
   acquireTimeoutMs: number,
 ): MigrationLockTimeoutError {
-  const held =
-    holder === undefined
-      ? `the lock row could not be read for the races of competing migrators (last: ${describeError(lastRace)})`
-      : holder.owner === undefined
-        ? 'it was free at the last look, but other migrators kept taking it first'
-        : `it is held by '${holder.owner}' until ${holder.expiresAt?.toISOString() ?? 'an unknown time'} by the ` +
-          `database clock (${formatRemaining(holder)})`
-  return new MigrationLockTimeoutError(
-    `CockroachAdapter.acquireMigrationLock: timed out after ${acquireTimeoutMs} ms waiting for the migration lock on ` +
-      `${table.sql}: ${held}. If that migrator is still running, wait for it or raise migrationLock.acquireTimeoutMs. ` +
-      'If it crashed, its lease runs out by itself at that time; to clear it now (only if you are sure no migrator ' +
-      `is running), run: ${table.clearStatement()}`,
-    { lockTable: table.sql, holder: holder?.owner, expiresAt: holder?.expiresAt },
-  )
-}
-
-function formatRemaining(holder: { expiresAt: Date | undefined; serverNow: Date }): string {
-  if (holder.expiresAt === undefined) {
-    return 'no expiry recorded'
-  }
-  const ms = holder.expiresAt.getTime() - holder.serverNow.getTime()
-  return ms > 0 ? `${Math.ceil(ms / 1000)} s from now` : 'already expired'
+  return new MigrationLockTimeoutError({
+    lockTable: table.sql,
+    acquireTimeoutMs,
+    clearStatement: table.clearStatement(),
+    seen: holder !== undefined,
+    holder: holder?.owner,
+    expiresAt: holder?.expiresAt,
+    serverNow: holder?.serverNow,
+    lastRace,
+  })
 }
 
 function leaseLostError(
@@ -349,32 +340,22 @@ function leaseLostError(
   holder: { owner: string | undefined } | undefined,
   options: ResolvedMigrationLeaseOptions,
 ): MigrationLeaseLostError {
-  const now =
-    holder?.owner === undefined ? 'nobody holds it now' : `it is now held by '${holder.owner}'`
-  const renewal =
-    lease.lastRenewalError === undefined
-      ? ''
-      : ` The last ${lease.failedRenewals} renewal(s) failed: ${describeError(lease.lastRenewalError)}.`
-  return new MigrationLeaseLostError(
-    `CockroachAdapter.releaseMigrationLock: the migration lock lease of '${lease.owner}' on ${lease.table.sql} was lost while ` +
-      `migrations ran (${now}): it expired before it was renewed, or someone cleared the lock row. Another ` +
-      'migrator may have run migrations concurrently with this one: check the migration table and the schema ' +
-      `before running migrations again.${renewal} If renewals cannot get through within ` +
-      `migrationLock.leaseDurationMs (${options.leaseDurationMs} ms), raise it.`,
-    { lockTable: lease.table.sql, owner: lease.owner, currentHolder: holder?.owner, cause: lease.lastRenewalError },
-  )
+  return new MigrationLeaseLostError({
+    lockTable: lease.table.sql,
+    owner: lease.owner,
+    leaseDurationMs: options.leaseDurationMs,
+    currentHolder: holder?.owner,
+    failedRenewals: lease.failedRenewals,
+    cause: lease.lastRenewalError,
+  })
 }
 
-function releaseFailedError(lease: MigrationLease, error: unknown): Error {
-  return new Error(
+function releaseFailedError(lease: MigrationLease, error: unknown): KyselyCockroachError {
+  return new KyselyCockroachError(
     `CockroachAdapter.releaseMigrationLock: could not release the migration lock lease of '${lease.owner}' on ` +
       `${lease.table.sql}: ${describeError(error)}. The lease runs out by itself within migrationLock.leaseDurationMs ` +
       `(the next migrator waits until then); to free it sooner, once you are sure no migrator is running, run: ` +
       lease.table.clearStatement(),
     { cause: error },
   )
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }

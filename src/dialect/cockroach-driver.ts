@@ -9,7 +9,8 @@ import type {
 import { CockroachConnection } from './cockroach-connection.js'
 import { cursorClass } from '../streaming/cockroach-cursor.js'
 import { CockroachPool, CockroachPoolClient } from './cockroach-pool.js'
-import { getSqlState, isConnectionError } from '../errors/error-classifiers.js'
+import { isOwnConnectionError, ownSqlState } from '../errors/error-classifiers.js'
+import { SqlState } from '../errors/sqlstate.js'
 import type { PgTypeOverrides } from '../connection/int8-type-parsers.js'
 // Kysely's driver types these with its unexported PostgresConnection class.
 type InnerConnection = Parameters<PostgresDriver['releaseConnection']>[0]
@@ -201,10 +202,10 @@ export class CockroachDriver extends PostgresDriver {
  * @internal
  */
 export function rollbackFailure(error: unknown): { readonly keepConnection: boolean; readonly rethrow: boolean } {
-  if (getSqlState(error) === '25P01') {
+  if (ownSqlState(error) === SqlState.NoActiveSqlTransaction) {
     return { keepConnection: true, rethrow: false }
   }
-  return { keepConnection: false, rethrow: !isConnectionError(error) }
+  return { keepConnection: false, rethrow: !isOwnConnectionError(error) }
 }
 
 /**

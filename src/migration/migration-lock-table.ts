@@ -1,5 +1,6 @@
 import type { MigrationLockOptions } from 'kysely'
-import { getSqlState } from '../errors/error-classifiers.js'
+import { ownSqlState } from '../errors/error-classifiers.js'
+import { SqlState } from '../errors/sqlstate.js'
 import { quoteIdentifier, quoteLiteral } from '../util/sql-quoting.js'
 
 /** Runs one statement and returns its rows; the adapter has one per session it uses. @internal */
@@ -69,7 +70,7 @@ export class MigrationLockTable {
       await runner.query(`select ${LEASE_OWNER_COLUMN}, ${LEASE_EXPIRES_AT_COLUMN} from ${this.sql} where false`, [])
       return true
     } catch (error) {
-      if (getSqlState(error) === '42703') {
+      if (ownSqlState(error) === SqlState.UndefinedColumn) {
         return false
       }
       throw error

@@ -36,10 +36,10 @@ export const RETRY_STRATEGIES: readonly RetryStrategy[] = Object.freeze(['restar
  * What {@link WithRetryOptions.onRetry} is told before each wait.
  *
  * ```ts
- * import { findSqlState, withRetry } from 'kysely-cockroachdb'
+ * import { getSqlState, withRetry } from 'kysely-cockroachdb'
  *
  * await withRetry(db, fn, {
- *   onRetry: ({ attempt, error, delayMs }) => logger.warn({ attempt, delayMs, code: findSqlState(error) }, 'retrying transaction'),
+ *   onRetry: ({ attempt, error, delayMs }) => logger.warn({ attempt, delayMs, code: getSqlState(error) }, 'retrying transaction'),
  * })
  * ```
  */
@@ -56,10 +56,10 @@ export interface RetryEvent {
  * An extra condition under which {@link withRetry} retries, see {@link WithRetryOptions.retryOn}.
  *
  * ```ts
- * import { findSqlState, withRetry } from 'kysely-cockroachdb'
+ * import { getSqlState, withRetry } from 'kysely-cockroachdb'
  * import type { RetryPredicate } from 'kysely-cockroachdb'
  *
- * const lockTimeout: RetryPredicate = (error) => findSqlState(error) === '55P03'
+ * const lockTimeout: RetryPredicate = (error) => getSqlState(error) === '55P03'
  * await withRetry(db, fn, { retryOn: [lockTimeout] })
  * ```
  */

@@ -2,7 +2,7 @@ import { CompiledQuery } from 'kysely'
 import type { ControlledTransaction, Kysely, Transaction } from 'kysely'
 import { AmbiguousCommitError } from '../errors/ambiguous-commit-error.js'
 import type { CommitStatement } from '../errors/ambiguous-commit-error.js'
-import { isCommitOutcomeUnknown, isConnectionFailure, isRetryableError } from '../errors/retry-classifiers.js'
+import { isCommitOutcomeUnknown, isConnectionError, isRetryableError } from '../errors/error-classifiers.js'
 import { RetryExhaustedError } from '../errors/retry-exhausted-error.js'
 import type { RetryLimit } from '../errors/retry-exhausted-error.js'
 import { transactionPriorityQuery } from './transaction-priority.js'
@@ -149,7 +149,7 @@ async function runWithRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, opt
         if (!options.idempotent) {
           // The connection is unusable or the transaction over: this ROLLBACK only releases it.
           await end(open)
-          throw new AmbiguousCommitError(error, attempt, commitStatement(phase, options))
+          throw new AmbiguousCommitError(error, { attempt, statement: commitStatement(phase, options) })
         }
         decision = 'retry'
       }
@@ -243,7 +243,7 @@ function decide(error: unknown, phase: Phase, options: ResolvedRetryOptions): De
     return isRetryableError(error) || matchesRetryOn(error, options) ? 'retry' : 'fail'
   }
   // Before COMMIT was sent nothing can have been committed, so a broken connection is retryable.
-  return isRetryableError(error) || isConnectionFailure(error) || matchesRetryOn(error, options) ? 'retry' : 'fail'
+  return isRetryableError(error) || isConnectionError(error) || matchesRetryOn(error, options) ? 'retry' : 'fail'
 }
 
 function matchesRetryOn(error: unknown, options: ResolvedRetryOptions): boolean {
@@ -273,7 +273,7 @@ async function keepForRetryInPlace<DB>(
     return undefined
   }
   const inPlace =
-    options.strategy === 'savepoint' && (phase === 'fn' || phase === 'commit') && !isConnectionFailure(error)
+    options.strategy === 'savepoint' && (phase === 'fn' || phase === 'commit') && !isConnectionError(error)
   if (inPlace) {
     try {
       await trx.executeQuery(ROLLBACK_TO)

@@ -11,10 +11,10 @@ import {
   CockroachDialect,
   DEFAULT_RETRY_OPTIONS,
   RetryExhaustedError,
-  findSqlState,
+  getSqlState,
   isAmbiguousCommitError,
   isCommitOutcomeUnknown,
-  isConnectionFailure,
+  isConnectionError,
   isRetryExhaustedError,
   isRetryableError,
   isSerializationFailure,
@@ -242,7 +242,7 @@ describe('withRetry control flow (scripted connection)', () => {
       '3: commit',
     ])
     assert.deepEqual(
-      events.map((e) => [e.attempt, findSqlState(e.error), e.delayMs]),
+      events.map((e) => [e.attempt, getSqlState(e.error), e.delayMs]),
       [
         [1, '40001', 5],
         [2, '40001', 10],
@@ -321,7 +321,7 @@ describe('withRetry control flow (scripted connection)', () => {
       const db = kyselyOn(pool)
       await assert.rejects(withRetry(db, (trx) => update(trx), recorded().options), (e: unknown) => {
         assert.ok(e instanceof AmbiguousCommitError)
-        assert.equal(findSqlState(e.cause), '40003')
+        assert.equal(getSqlState(e.cause), '40003')
         return true
       })
       assert.equal(pool.checkedOut, 0)
@@ -436,13 +436,13 @@ describe('withRetry control flow (scripted connection)', () => {
     const lockNotAvailable = () => pgError('55P03', 'could not obtain lock on row')
     const pool = new ScriptedPool((text, n) => (text === UPDATE && n === 1 ? lockNotAvailable() : undefined))
     const db = kyselyOn(pool)
-    await withRetry(db, (trx) => update(trx), recorded({ retryOn: (e) => findSqlState(e) === '55P03' }).options)
+    await withRetry(db, (trx) => update(trx), recorded({ retryOn: (e) => getSqlState(e) === '55P03' }).options)
     assert.equal(pool.statements.filter((s) => s === UPDATE).length, 2)
     await db.destroy()
 
     const pool2 = new ScriptedPool((text, n) => (text === UPDATE && n === 1 ? lockNotAvailable() : undefined))
     const db2 = kyselyOn(pool2)
-    await assert.rejects(withRetry(db2, (trx) => update(trx), recorded().options), (e: unknown) => findSqlState(e) === '55P03')
+    await assert.rejects(withRetry(db2, (trx) => update(trx), recorded().options), (e: unknown) => getSqlState(e) === '55P03')
     await db2.destroy()
   })
 
@@ -733,8 +733,8 @@ describe('retry classifiers', () => {
     assert.equal(isRetryableError(pgError('40P01', 'deadlock detected')), true)
     assert.equal(isRetryableError(pgError('23505', 'x')), false)
     assert.equal(isRetryableError(new Error('outer', { cause: new Error('middle', { cause: pgError('40001', 'x') }) })), true)
-    assert.equal(isRetryableError(new AmbiguousCommitError(pgError('40001', 'x'), 1, 'commit')), false)
-    assert.equal(isConnectionFailure(new Error('wrapped', { cause: Object.assign(new Error('read'), { code: 'ECONNRESET' }) })), true)
+    assert.equal(isRetryableError(new AmbiguousCommitError(pgError('40001', 'x'), { attempt: 1, statement: 'commit' })), false)
+    assert.equal(isConnectionError(new Error('wrapped', { cause: Object.assign(new Error('read'), { code: 'ECONNRESET' }) })), true)
     assert.equal(isAmbiguousCommitError(pgError('40003', 'result is ambiguous')), true)
     assert.equal(isAmbiguousCommitError(pgError('40001', 'x')), false)
     // A cyclic cause chain terminates.
