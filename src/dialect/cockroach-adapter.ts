@@ -16,6 +16,8 @@ import type { LeaseHolder, LeaseSqlRunner } from '../migration/migration-lock-ta
 import { classifyMigrationLockError, migrationLockRetryDelay } from '../migration/migration-lock-retry.js'
 import type { MigrationLockStatement } from '../migration/migration-lock-retry.js'
 import { MigrationLockTimeoutError } from '../errors/migration-lock-timeout-error.js'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
+import { describeValue } from '../util/describe-value.js'
 
 // Kysely's DialectAdapter methods take Kysely<any>. Written out in each public signature (an alias
 // would name a type index.ts does not export, test/integration/package/packed-types.test.ts).
@@ -108,7 +110,7 @@ export class CockroachAdapter extends DialectAdapterBase {
     super()
     this.options = resolveMigrationLeaseOptions(options)
     if (pool !== undefined && typeof pool !== 'function' && (typeof pool !== 'object' || pool === null)) {
-      throw new TypeError('CockroachAdapter: `pool` must be a pg.Pool or an async function returning one.')
+      throw new QueryRefusedError('CockroachAdapter', `\`pool\` is neither a pg.Pool nor a function, got ${describeValue(pool)}`, 'give a pg.Pool or an async function returning one')
     }
     this.#poolSource = pool
   }
@@ -128,9 +130,10 @@ export class CockroachAdapter extends DialectAdapterBase {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override async acquireMigrationLock(db: Kysely<any>, options: MigrationLockOptions): Promise<void> {
     if (this.#leases.has(db)) {
-      throw new Error(
-        'CockroachAdapter.acquireMigrationLock: this Kysely instance already holds the migration lock. Run one ' +
-          'Migrator call at a time per instance, or wait for the running one to finish.',
+      throw new QueryRefusedError(
+        'CockroachAdapter.acquireMigrationLock',
+        'this Kysely instance already holds the migration lock',
+        'run one Migrator call at a time per instance, or wait for the running one to finish',
       )
     }
     const { acquireTimeoutMs, leaseDurationMs } = this.options
@@ -150,7 +153,7 @@ export class CockroachAdapter extends DialectAdapterBase {
       const seen = taken.ok ? await retryOnRace('lock-row', () => table.readHolder(connection)) : taken
       if (seen.ok) {
         if (seen.value === undefined) {
-          throw new Error(
+          throw new KyselyCockroachError(
             `CockroachAdapter.acquireMigrationLock: the migration lock row '${table.rowId}' is missing from ${table.sql}. ` +
               "Kysely's Migrator inserts it before taking the lock; was it deleted while the Migrator started? Run " +
               'the migration again.',
@@ -260,7 +263,7 @@ async function ensureLeaseColumns(table: MigrationLockTable, connection: LeaseSq
       const remaining = deadline - performance.now()
       if (!classifyMigrationLockError(error, 'lease-columns').retry || remaining <= 0) {
         const statements = table.addLeaseColumnStatements().join('; ')
-        throw new Error(
+        throw new KyselyCockroachError(
           `CockroachAdapter.acquireMigrationLock: could not add the migration lease columns to ${table.sql}: ` +
             `${describeError(error)}. The migration lock needs them. If another migrator's schema change on that ` +
             'table is still running, raise migrationLock.acquireTimeoutMs; if the migrating role may not alter the ' +

@@ -10,6 +10,7 @@ import { createInt8TypeOverrides, INT8_MODES } from '../connection/int8-type-par
 import type { PgTypeOverrides } from '../connection/int8-type-parsers.js'
 import { parseConnectionString } from '../connection/parse-connection-string.js'
 import { quoteLiteral } from '../util/sql-quoting.js'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
 
 /** The `application_name` of connections in pools this dialect builds, unless configured. */
 export const DEFAULT_APPLICATION_NAME = 'kysely-cockroachdb'
@@ -40,7 +41,7 @@ export class CockroachDialect implements Dialect {
 
   constructor(config: CockroachDialectConfig) {
     if (typeof config !== 'object' || config === null) {
-      throw new TypeError('CockroachDialect: expected a config object, e.g. { connectionString, cursor }')
+      throw new QueryRefusedError('CockroachDialect', 'expected a config object', 'give one such as { connectionString, cursor }')
     }
     this.#config = Object.freeze({ ...config })
     validateConfig(this.#config)
@@ -86,28 +87,28 @@ function validateConfig(config: CockroachDialectConfig): void {
   const hasPool = config.pool !== undefined
   const hasUrl = config.connectionString !== undefined
   if (hasPool && (hasUrl || config.poolConfig !== undefined)) {
-    throw new TypeError(
-      'CockroachDialect: give either `pool` or `connectionString`/`poolConfig`, not both: a pool you built ' +
-        'already has its connection settings.',
+    throw new QueryRefusedError(
+      'CockroachDialect',
+      'both `pool` and `connectionString`/`poolConfig` were given, and a pool you built already has its connection settings',
+      'give one of them',
     )
   }
   if (!hasPool && !hasUrl && config.poolConfig === undefined) {
-    throw new TypeError(
-      "CockroachDialect: give `connectionString` (e.g. 'postgresql://root@localhost:26257/defaultdb?sslmode=disable') " +
-        'or a `pool` (a pg.Pool).',
+    throw new QueryRefusedError(
+      'CockroachDialect',
+      'no connection settings were given',
+      "give `connectionString` (e.g. 'postgresql://root@localhost:26257/defaultdb?sslmode=disable') or a `pool` (a pg.Pool)",
     )
   }
   if (hasPool && typeof config.pool !== 'function' && typeof (config.pool as PostgresPool).connect !== 'function') {
-    throw new TypeError('CockroachDialect: `pool` must be a pg.Pool or an async function returning one.')
+    throw new QueryRefusedError('CockroachDialect', '`pool` is neither a pg.Pool nor a function', 'give a pg.Pool or an async function returning one')
   }
   if (config.int8 !== undefined && !INT8_MODES.includes(config.int8)) {
-    throw new TypeError(
-      `CockroachDialect: unknown int8 mode '${String(config.int8)}'. Use one of: ${INT8_MODES.join(', ')}.`,
-    )
+    throw new QueryRefusedError('CockroachDialect', `unknown int8 mode '${String(config.int8)}'`, `use one of: ${INT8_MODES.join(', ')}`)
   }
   if (config.applicationName !== undefined) {
     if (typeof config.applicationName !== 'string' || /[\0-\x1f]/.test(config.applicationName)) {
-      throw new TypeError('CockroachDialect: applicationName must be a string without control characters.')
+      throw new QueryRefusedError('CockroachDialect', 'applicationName must be a string without control characters', 'give a printable name such as \'billing-worker\'')
     }
   }
   if (config.connectionString !== undefined) {

@@ -12,6 +12,7 @@ import { CockroachPool, CockroachPoolClient } from './cockroach-pool.js'
 import { isOwnConnectionError, ownSqlState } from '../errors/error-classifiers.js'
 import { SqlState } from '../errors/sqlstate.js'
 import type { PgTypeOverrides } from '../connection/int8-type-parsers.js'
+import { KyselyCockroachError } from '../errors/kysely-cockroach-error.js'
 // Kysely's driver types these with its unexported PostgresConnection class.
 type InnerConnection = Parameters<PostgresDriver['releaseConnection']>[0]
 
@@ -110,7 +111,7 @@ export class CockroachDriver extends PostgresDriver {
     if (this.#handOff.takeBack() !== undefined) {
       client.release()
       await acquiring
-      throw new Error('CockroachDriver: PostgresDriver did not take the client it was handed; please report this.')
+      throw new KyselyCockroachError('CockroachDriver: PostgresDriver did not take the client it was handed. This is a bug: please report it.')
     }
     const inner = await acquiring
     let connection = this.#connections.get(inner)
@@ -219,7 +220,7 @@ class HandOff {
   put(client: CockroachPoolClient): void {
     if (this.#client !== undefined) {
       client.release()
-      throw new Error('CockroachDriver: a client hand-off to PostgresDriver is pending; please report this.')
+      throw new KyselyCockroachError('CockroachDriver: a client hand-off to PostgresDriver is pending. This is a bug: please report it.')
     }
     this.#client = client
   }
@@ -227,7 +228,7 @@ class HandOff {
   take(): CockroachPoolClient {
     const client = this.takeBack()
     if (client === undefined) {
-      throw new Error('CockroachDriver: PostgresDriver asked for a client outside acquireConnection; please report this.')
+      throw new KyselyCockroachError('CockroachDriver: PostgresDriver asked for a client outside acquireConnection. This is a bug: please report it.')
     }
     return client
   }

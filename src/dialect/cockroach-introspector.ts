@@ -2,6 +2,7 @@ import { PostgresIntrospector, sql } from 'kysely'
 import type { DatabaseIntrospector, DatabaseMetadataOptions, DialectAdapter, Kysely, SchemaMetadata } from 'kysely'
 import { detectServer, isAtLeast, isSystemSchema, mapIntrospectionRows } from '../introspection/introspection-rows.js'
 import type { CockroachTableMetadata, IntrospectionColumnRow, ServerInfo } from '../introspection/introspection-rows.js'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
 
 /**
  * Options of {@link CockroachIntrospector}.
@@ -51,10 +52,10 @@ export class CockroachIntrospector extends PostgresIntrospector implements Datab
   constructor(db: Kysely<any>, options: CockroachIntrospectorOptions = {}) {
     super(db)
     if (typeof options !== 'object' || options === null) {
-      throw new TypeError('CockroachIntrospector: options must be an object, e.g. { includeHiddenColumns: true }')
+      throw new QueryRefusedError('CockroachIntrospector', 'options must be an object', 'give one such as { includeHiddenColumns: true }')
     }
     if (options.includeHiddenColumns !== undefined && typeof options.includeHiddenColumns !== 'boolean') {
-      throw new TypeError('CockroachIntrospector: includeHiddenColumns must be true or false')
+      throw new QueryRefusedError('CockroachIntrospector', 'includeHiddenColumns must be a boolean', 'use includeHiddenColumns: true or false')
     }
     // Plugins such as CamelCasePlugin would rename the catalog columns the mapping reads.
     this.#db = db.withoutPlugins()

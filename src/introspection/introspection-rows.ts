@@ -2,6 +2,7 @@
 // that produces these rows lives in cockroach-introspector.ts; keeping the mapping free of I/O lets
 // the unit tests feed it the rows each CockroachDB version really returns.
 import type { ColumnMetadata, TableMetadata } from 'kysely'
+import { KyselyCockroachError } from '../errors/kysely-cockroach-error.js'
 
 // Kysely's default migration table names. Spelled out because kysely 0.29 moved the constants to
 // 'kysely/migration', which kysely 0.28 does not have.
@@ -36,9 +37,6 @@ export interface ServerInfo {
  * @internal
  */
 export function detectServer(versionString: string): ServerInfo {
-  if (typeof versionString !== 'string') {
-    throw new TypeError(`detectServer: expected the text of select version(), got ${typeof versionString}`)
-  }
   // CockroachDB: "CockroachDB CCL v23.1.11 (x86_64-pc-linux-gnu, built ...)" — the form
   // sqlalchemy-cockroachdb parses (sqlalchemy_cockroachdb/base.py, initialize()).
   const crdb = /^CockroachDB\b.*?\bv(\d+)\.(\d+)(?:\.(\d+))?/.exec(versionString)
@@ -49,9 +47,9 @@ export function detectServer(versionString: string): ServerInfo {
   if (pg) {
     return Object.freeze({ kind: 'postgres', version: triple(pg), versionString })
   }
-  throw new Error(
-    `CockroachIntrospector: cannot tell the server from version() = ${JSON.stringify(versionString)}; ` +
-      'it supports CockroachDB and PostgreSQL.',
+  throw new KyselyCockroachError(
+    `CockroachIntrospector: cannot tell the server from version() = ${JSON.stringify(versionString)}. ` +
+      'It supports CockroachDB and PostgreSQL: connect to one of them.',
   )
 }
 

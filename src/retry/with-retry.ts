@@ -8,6 +8,7 @@ import type { RetryLimit } from '../errors/retry-exhausted-error.js'
 import { transactionPriorityQuery } from './transaction-priority.js'
 import { resolveRetryOptions, retryDelay } from './with-retry-options.js'
 import type { ResolvedRetryOptions, WithRetryOptions } from './with-retry-options.js'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
 
 /**
  * What the callback of {@link withRetry} is told about the attempt it runs in.
@@ -104,7 +105,7 @@ type Decision = 'retry' | 'ambiguous' | 'fail'
 export async function withRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, options?: WithRetryOptions): Promise<T> {
   assertOwnsTransactions(db)
   if (typeof fn !== 'function') {
-    throw new TypeError('withRetry: the second argument must be the callback, async (trx) => { ... }.')
+    throw new QueryRefusedError('withRetry', 'the second argument is not a function', 'pass the callback, withRetry(db, async (trx) => { ... })')
   }
   return await runWithRetry(db, fn, resolveRetryOptions(options))
 }
@@ -183,15 +184,18 @@ async function runWithRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, opt
 function assertOwnsTransactions<DB>(db: Kysely<DB>): void {
   const candidate = db as Partial<Kysely<DB>> | null
   if (typeof candidate !== 'object' || candidate === null || typeof candidate.startTransaction !== 'function') {
-    throw new TypeError(
-      'withRetry: the first argument must be a Kysely instance (kysely >= 0.28, which has db.startTransaction()).',
+    throw new QueryRefusedError(
+      'withRetry',
+      'the first argument is not a Kysely instance with db.startTransaction()',
+      'pass the Kysely instance (kysely 0.28 or later)',
     )
   }
   if (candidate.isTransaction) {
-    throw new TypeError(
-      'withRetry: `db` is already a transaction. A retry error aborts the whole transaction, including the work done ' +
-        'before withRetry was called, so withRetry must own the transaction: call withRetry(db, fn) with the Kysely ' +
-        'instance, not inside db.transaction() or db.startTransaction(). (Nested retry loops would also multiply the attempts.)',
+    throw new QueryRefusedError(
+      'withRetry',
+      '`db` is already a transaction. A retry error aborts the whole transaction, including the work done before ' +
+        'withRetry was called, so withRetry must own the transaction (and nested retry loops would multiply the attempts)',
+      'call withRetry(db, fn) with the Kysely instance, not inside db.transaction() or db.startTransaction()',
     )
   }
 }
@@ -226,9 +230,11 @@ async function begin<DB>(db: Kysely<DB>, options: ResolvedRetryOptions): Promise
 
 function assertStillOpen<DB>(trx: ControlledTransaction<DB>): void {
   if (trx.isCommitted || trx.isRolledBack) {
-    throw new Error(
-      'withRetry: the callback committed or rolled back the transaction itself. withRetry commits when the callback ' +
-        'returns and rolls back when it throws: return a value or throw instead.',
+    throw new QueryRefusedError(
+      'withRetry',
+      'the callback committed or rolled back the transaction itself, and withRetry commits when the callback returns ' +
+        'and rolls back when it throws',
+      'return a value or throw instead',
     )
   }
 }

@@ -18,7 +18,7 @@ export type { BoundedStalenessOptions, MaxStaleness } from './as-of-system-time-
  * ```
  *
  * @param interval a positive interval, `'10s'`, `'1m30s'`, or `{ seconds: 10 }`.
- * @throws RangeError or TypeError for anything else.
+ * @throws QueryRefusedError for anything else.
  */
 export function withMaxStaleness(
   interval: string | IntervalParts,

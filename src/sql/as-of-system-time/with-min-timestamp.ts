@@ -1,5 +1,6 @@
 import { readNearestOnly, renderTimestamp } from './as-of-system-time-literal.js'
 import type { BoundedStalenessOptions, MinTimestamp } from './as-of-system-time-literal.js'
+import { QueryRefusedError } from '../../errors/query-refused-error.js'
 
 export type { MinTimestamp } from './as-of-system-time-literal.js'
 
@@ -17,11 +18,11 @@ export type { MinTimestamp } from './as-of-system-time-literal.js'
  * // select * from "product" as of system time with_min_timestamp('2024-05-01 11:59:30.000+00:00') where "id" = $1
  * ```
  *
- * @throws RangeError for an invalid Date or one before 1970.
+ * @throws QueryRefusedError for an invalid Date or one before 1970.
  */
 export function withMinTimestamp(timestamp: Date, options: BoundedStalenessOptions = {}): MinTimestamp {
   if (!(timestamp instanceof Date)) {
-    throw new TypeError('withMinTimestamp(): expected a Date.')
+    throw new QueryRefusedError('withMinTimestamp()', 'expected a Date', 'give a Date, e.g. new Date(Date.now() - 10_000)')
   }
   renderTimestamp(timestamp, 'withMinTimestamp()')
   const nearestOnly = readNearestOnly(options, 'withMinTimestamp()')

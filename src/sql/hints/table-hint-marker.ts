@@ -10,6 +10,7 @@
 import { RawNode, TableNode } from 'kysely'
 import type { OperationNode } from 'kysely'
 import { quoteIdentifier } from '../../util/sql-quoting.js'
+import { QueryRefusedError } from '../../errors/query-refused-error.js'
 
 /**
  * CockroachDB's join hints (`opt_join_hint` in pkg/sql/parser/sql.y). `straight` fixes the join
@@ -56,9 +57,13 @@ export function readTableHint(node: RawNode): TableHint | undefined {
 }
 
 /** Quotes a user-given identifier for SQL text, after checking it is a usable name. */
-export function quoteUserIdentifier(name: unknown, what: string): string {
+export function quoteUserIdentifier(name: unknown, api: string, what: string): string {
   if (typeof name !== 'string' || name.length === 0 || name.includes('\0')) {
-    throw new TypeError(`${what} must be a non-empty string without NUL characters, got ${JSON.stringify(name)}.`)
+    throw new QueryRefusedError(
+      api,
+      `${what} must be a non-empty string without NUL characters, got ${JSON.stringify(name)}`,
+      'give the name as CockroachDB shows it (SHOW INDEXES FROM the table)',
+    )
   }
   return quoteIdentifier(name)
 }
@@ -66,10 +71,10 @@ export function quoteUserIdentifier(name: unknown, what: string): string {
 /** A table name as Kysely reads it: `table` or `schema.table`, without an alias. */
 export function parseTable(table: unknown, where: string): TableNode {
   if (typeof table !== 'string' || table.trim().length === 0) {
-    throw new TypeError(`${where}: the table must be a non-empty string such as 'person'.`)
+    throw new QueryRefusedError(where, 'the table must be a non-empty string', "give a name such as 'person' or 'public.person'")
   }
   if (table.includes(' as ')) {
-    throw new TypeError(`${where}: give the table name alone and alias with .as('p'), not ${JSON.stringify(table)}.`)
+    throw new QueryRefusedError(where, `the table ${JSON.stringify(table)} has an alias`, "give the table name alone and alias with .as('p')")
   }
   // The same split as Kysely's own parseTable (parser/table-parser.js).
   const dot = table.indexOf('.')
