@@ -209,8 +209,9 @@ export function parseConnectionString(connectionString: string): ParsedConnectio
     if (sslnegotiation === 'direct' && (sslmode === 'disable' || socket)) {
       // PostgreSQL commit fb5718f (libpq 17): direct is only allowed with sslmode=require or stronger.
       fail(
-        `sslnegotiation=direct needs TLS, not ${socket ? 'a Unix socket' : 'sslmode=disable'}`,
-        'use sslmode=require, verify-ca or verify-full with it, or drop sslnegotiation',
+        `sslnegotiation=direct needs sslmode=require, verify-ca or verify-full (it starts with TLS), ` +
+          `not ${socket ? 'a Unix socket' : 'sslmode=disable'}`,
+        'use one of those sslmodes, or drop sslnegotiation',
       )
     }
   }
@@ -228,7 +229,7 @@ export function parseConnectionString(connectionString: string): ParsedConnectio
   }
   if (sslmode === 'verify-ca' && effectiveRootCert === undefined) {
     fail(
-      'sslmode=verify-ca needs the CA certificate, and none was given',
+      'sslmode=verify-ca needs sslrootcert, the CA certificate to check the server against',
       'give sslrootcert=<path to the CA certificate> (for CockroachDB Cloud, the ca.crt downloaded from the ' +
         'console), or put that certificate in ~/.postgresql/root.crt',
     )

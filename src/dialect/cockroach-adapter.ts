@@ -110,7 +110,7 @@ export class CockroachAdapter extends DialectAdapterBase {
     super()
     this.options = resolveMigrationLeaseOptions(options)
     if (pool !== undefined && typeof pool !== 'function' && (typeof pool !== 'object' || pool === null)) {
-      throw new QueryRefusedError('CockroachAdapter', `\`pool\` is neither a pg.Pool nor a function, got ${describeValue(pool)}`, 'give a pg.Pool or an async function returning one')
+      throw new QueryRefusedError('CockroachAdapter', `\`pool\` must be a pg.Pool or an async function returning one, got ${describeValue(pool)}`, 'pass the pool the application built')
     }
     this.#poolSource = pool
   }

@@ -89,8 +89,8 @@ function validateConfig(config: CockroachDialectConfig): void {
   if (hasPool && (hasUrl || config.poolConfig !== undefined)) {
     throw new QueryRefusedError(
       'CockroachDialect',
-      'both `pool` and `connectionString`/`poolConfig` were given, and a pool you built already has its connection settings',
-      'give one of them',
+      'give either `pool` or `connectionString`/`poolConfig`, not both: a pool you built already has its connection settings',
+      'drop one of them',
     )
   }
   if (!hasPool && !hasUrl && config.poolConfig === undefined) {
@@ -101,7 +101,7 @@ function validateConfig(config: CockroachDialectConfig): void {
     )
   }
   if (hasPool && typeof config.pool !== 'function' && typeof (config.pool as PostgresPool).connect !== 'function') {
-    throw new QueryRefusedError('CockroachDialect', '`pool` is neither a pg.Pool nor a function', 'give a pg.Pool or an async function returning one')
+    throw new QueryRefusedError('CockroachDialect', '`pool` must be a pg.Pool or an async function returning one', 'pass the pool the application built, or give connectionString instead')
   }
   if (config.int8 !== undefined && !INT8_MODES.includes(config.int8)) {
     throw new QueryRefusedError('CockroachDialect', `unknown int8 mode '${String(config.int8)}'`, `use one of: ${INT8_MODES.join(', ')}`)

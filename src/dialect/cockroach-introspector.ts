@@ -55,7 +55,7 @@ export class CockroachIntrospector extends PostgresIntrospector implements Datab
       throw new QueryRefusedError('CockroachIntrospector', 'options must be an object', 'give one such as { includeHiddenColumns: true }')
     }
     if (options.includeHiddenColumns !== undefined && typeof options.includeHiddenColumns !== 'boolean') {
-      throw new QueryRefusedError('CockroachIntrospector', 'includeHiddenColumns must be a boolean', 'use includeHiddenColumns: true or false')
+      throw new QueryRefusedError('CockroachIntrospector', 'includeHiddenColumns must be true or false', 'leave it out for false')
     }
     // Plugins such as CamelCasePlugin would rename the catalog columns the mapping reads.
     this.#db = db.withoutPlugins()

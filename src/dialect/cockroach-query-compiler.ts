@@ -152,8 +152,8 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     if (hint.join !== undefined && this.parentNode?.kind !== 'JoinNode') {
       throw new QueryRefusedError(
         'joinHint()',
-        `joinHint('${hint.join}', ...) is only valid as the table of a join, not in FROM`,
-        'pass it to innerJoin, leftJoin, ... instead of selectFrom',
+        `joinHint('${hint.join}', ...) is only valid as the table of a join (innerJoin, leftJoin, ...), not in FROM`,
+        'pass it to a join instead of selectFrom',
       )
     }
     this.visitNode(node.node)

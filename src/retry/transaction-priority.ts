@@ -45,13 +45,13 @@ export function isTransactionPriority(value: unknown): value is TransactionPrior
 export function assertTransactionPriority(
   value: unknown,
   api = 'setTransactionPriority',
-  what = 'the priority',
+  what = 'the transaction priority',
 ): asserts value is TransactionPriority {
   if (!isTransactionPriority(value)) {
     throw new QueryRefusedError(
       api,
-      `${what} must be a transaction priority, got ${describeValue(value)}`,
-      `use one of ${TRANSACTION_PRIORITIES.map((p) => `'${p}'`).join(', ')} (lower case)`,
+      `${what} must be one of ${TRANSACTION_PRIORITIES.map((p) => `'${p}'`).join(', ')} (lower case), got ${describeValue(value)}`,
+      'use one of them',
     )
   }
 }

@@ -215,8 +215,8 @@ export function resolveRetryOptions(options: WithRetryOptions = {}): ResolvedRet
   if (maxAttempts === Infinity && maxElapsedMs === undefined && options.signal === undefined) {
     throw new QueryRefusedError(
       'withRetry',
-      'maxAttempts: Infinity could retry forever under contention',
-      'give maxElapsedMs or signal with it',
+      'maxAttempts: Infinity needs maxElapsedMs or signal, or the loop could retry forever under contention',
+      'give one of them',
     )
   }
   const baseDelayMs = options.baseDelayMs ?? DEFAULT_RETRY_OPTIONS.baseDelayMs
@@ -224,30 +224,30 @@ export function resolveRetryOptions(options: WithRetryOptions = {}): ResolvedRet
   const maxDelayMs = options.maxDelayMs ?? Math.max(DEFAULT_RETRY_OPTIONS.maxDelayMs, baseDelayMs)
   checkDelay('maxDelayMs', maxDelayMs)
   if (maxDelayMs < baseDelayMs) {
-    throw new QueryRefusedError('withRetry', `maxDelayMs (${maxDelayMs}) is smaller than baseDelayMs (${baseDelayMs})`, 'raise maxDelayMs or lower baseDelayMs')
+    throw new QueryRefusedError('withRetry', `maxDelayMs (${maxDelayMs}) must not be smaller than baseDelayMs (${baseDelayMs})`, 'raise maxDelayMs or lower baseDelayMs')
   }
   const strategy = options.strategy ?? DEFAULT_RETRY_OPTIONS.strategy
   if (!RETRY_STRATEGIES.includes(strategy)) {
-    throw new QueryRefusedError('withRetry', `unknown strategy ${describeValue(strategy)}`, "use 'restart' or 'savepoint'")
+    throw new QueryRefusedError('withRetry', `strategy must be 'restart' or 'savepoint', got ${describeValue(strategy)}`, "use one of them (default 'restart')")
   }
   if (options.isolationLevel !== undefined && !TRANSACTION_ISOLATION_LEVELS.includes(options.isolationLevel)) {
     throw new QueryRefusedError(
       'withRetry',
-      `unknown isolationLevel ${describeValue(options.isolationLevel)}`,
-      `use one of ${TRANSACTION_ISOLATION_LEVELS.map((l) => `'${l}'`).join(', ')}`,
+      `isolationLevel must be one of ${TRANSACTION_ISOLATION_LEVELS.map((l) => `'${l}'`).join(', ')}, got ${describeValue(options.isolationLevel)}`,
+      'use one of them, or leave it out for the session default',
     )
   }
   if (options.accessMode !== undefined && !TRANSACTION_ACCESS_MODES.includes(options.accessMode)) {
-    throw new QueryRefusedError('withRetry', `unknown accessMode ${describeValue(options.accessMode)}`, "use 'read only' or 'read write'")
+    throw new QueryRefusedError('withRetry', `accessMode must be 'read only' or 'read write', got ${describeValue(options.accessMode)}`, 'use one of them, or leave it out')
   }
   if (options.priority !== undefined) {
     assertTransactionPriority(options.priority, 'withRetry', 'priority')
   }
   if (options.signal !== undefined && !isAbortSignal(options.signal)) {
-    throw new QueryRefusedError('withRetry', 'signal is not an AbortSignal', 'give one such as AbortSignal.timeout(5000)')
+    throw new QueryRefusedError('withRetry', 'signal must be an AbortSignal', 'give one such as AbortSignal.timeout(5000)')
   }
   if (options.idempotent !== undefined && typeof options.idempotent !== 'boolean') {
-    throw new QueryRefusedError('withRetry', `idempotent must be a boolean, got ${describeValue(options.idempotent)}`, 'use idempotent: true or false')
+    throw new QueryRefusedError('withRetry', `idempotent must be true or false, got ${describeValue(options.idempotent)}`, 'use idempotent: true only if running the callback twice is safe')
   }
   for (const name of ['random', 'sleep', 'now', 'onRetry'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {
@@ -257,7 +257,7 @@ export function resolveRetryOptions(options: WithRetryOptions = {}): ResolvedRet
   const retryOn: readonly unknown[] | undefined =
     options.retryOn === undefined ? [] : typeof options.retryOn === 'function' ? [options.retryOn] : options.retryOn
   if (!Array.isArray(retryOn) || !retryOn.every((p) => typeof p === 'function')) {
-    throw new QueryRefusedError('withRetry', 'retryOn is neither a function nor an array of functions', 'give (error) => boolean, or an array of them')
+    throw new QueryRefusedError('withRetry', 'retryOn must be a function (error) => boolean, or an array of them', 'give one of those')
   }
   return Object.freeze({
     maxAttempts,
@@ -301,7 +301,7 @@ export function retryDelay(
   const ceiling = Math.min(limits.maxDelayMs, limits.baseDelayMs * 2 ** Math.min(retry - 1, 52))
   const r = random()
   if (!(typeof r === 'number' && r >= 0 && r < 1)) {
-    throw new QueryRefusedError('withRetry', `random() returned ${describeValue(r)}, not a number in [0, 1)`, 'give a random like Math.random')
+    throw new QueryRefusedError('withRetry', `random() must return a number in [0, 1), returned ${describeValue(r)}`, 'give a function like Math.random')
   }
   return Math.round(r * ceiling)
 }

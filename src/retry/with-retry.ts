@@ -105,7 +105,7 @@ type Decision = 'retry' | 'ambiguous' | 'fail'
 export async function withRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, options?: WithRetryOptions): Promise<T> {
   assertOwnsTransactions(db)
   if (typeof fn !== 'function') {
-    throw new QueryRefusedError('withRetry', 'the second argument is not a function', 'pass the callback, withRetry(db, async (trx) => { ... })')
+    throw new QueryRefusedError('withRetry', 'the second argument must be the callback', 'pass one, withRetry(db, async (trx) => { ... })')
   }
   return await runWithRetry(db, fn, resolveRetryOptions(options))
 }
@@ -186,8 +186,8 @@ function assertOwnsTransactions<DB>(db: Kysely<DB>): void {
   if (typeof candidate !== 'object' || candidate === null || typeof candidate.startTransaction !== 'function') {
     throw new QueryRefusedError(
       'withRetry',
-      'the first argument is not a Kysely instance with db.startTransaction()',
-      'pass the Kysely instance (kysely 0.28 or later)',
+      'the first argument must be a Kysely instance (kysely >= 0.28, which has db.startTransaction())',
+      'pass the Kysely instance, not a query builder or a connection',
     )
   }
   if (candidate.isTransaction) {

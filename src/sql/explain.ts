@@ -96,7 +96,7 @@ export interface ExplainableQuery {
  */
 export async function explain(query: ExplainableQuery, options: CockroachExplainOptions = {}): Promise<ExplainRow[]> {
   if (typeof query?.explain !== 'function') {
-    throw new QueryRefusedError('explain()', 'the first argument is not a query builder', 'pass one, as in explain(db.selectFrom(...)) or explain(db.updateTable(...))')
+    throw new QueryRefusedError('explain()', 'the first argument must be a query builder (db.selectFrom(...), db.updateTable(...), ...)', 'pass the query, as in explain(db.selectFrom(...))')
   }
   const words = explainWords(options)
   // The words come from the fixed lists above; nothing the caller wrote is copied into the SQL.

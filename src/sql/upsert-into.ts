@@ -34,7 +34,7 @@ export function upsertInto<DB, T extends keyof DB & string>(
   table: T,
 ): InsertQueryBuilder<DB, T, InsertResult> {
   if (typeof (db as { replaceInto?: unknown } | undefined)?.replaceInto !== 'function') {
-    throw new QueryRefusedError('upsertInto()', 'the first argument is not a Kysely instance, a transaction or a QueryCreator', "call it as upsertInto(db, 'account')")
+    throw new QueryRefusedError('upsertInto()', 'the first argument must be a Kysely instance, a transaction or a QueryCreator', "call it as upsertInto(db, 'account')")
   }
   if (typeof table !== 'string' || table.length === 0) {
     throw new QueryRefusedError('upsertInto()', 'the table must be a non-empty string', "give a name such as 'account'")

@@ -175,8 +175,8 @@ export function renderPositiveInterval(interval: unknown, where: string): string
     if (interval.startsWith('-')) {
       throw new QueryRefusedError(
         where,
-        `the maximum staleness is a positive interval, got ${JSON.stringify(interval)}`,
-        "give one such as '10s'",
+        `the maximum staleness is a positive interval such as '10s', got ${JSON.stringify(interval)}`,
+        'drop the minus sign',
       )
     }
     return renderComponents(parseComponents(interval, interval, where), '')
@@ -210,8 +210,8 @@ function renderNegativeInterval(text: string, where: string): string {
   if (!text.startsWith('-')) {
     throw new QueryRefusedError(
       where,
-      `an interval must be negative, i.e. in the past (CockroachDB refuses future timestamps); got ${JSON.stringify(text)}`,
-      "give one such as '-10s'",
+      `an interval must be negative, i.e. in the past, such as '-10s'; got ${JSON.stringify(text)}`,
+      'CockroachDB refuses future timestamps: write the interval with a minus sign',
     )
   }
   // CockroachDB's default interval parser applies a sign to one component only: '-1m30s' is

@@ -50,10 +50,10 @@ export async function readAt<DB, T>(
 ): Promise<T> {
   const literal = renderAsOfSystemTime(value, 'readAt()', false)
   if (typeof callback !== 'function') {
-    throw new QueryRefusedError('readAt()', 'the third argument is not a function', 'pass an async function receiving the transaction, readAt(db, value, async (trx) => ...)')
+    throw new QueryRefusedError('readAt()', 'the third argument must be an async function receiving the transaction', 'call readAt(db, value, async (trx) => ...)')
   }
   if (typeof (db as { transaction?: unknown } | undefined)?.transaction !== 'function') {
-    throw new QueryRefusedError('readAt()', 'the first argument is not a Kysely instance (a transaction cannot be one: they do not nest)', 'call readAt(db, value, callback) with the Kysely instance')
+    throw new QueryRefusedError('readAt()', 'the first argument must be a Kysely instance (not a transaction: they do not nest)', 'call readAt(db, value, callback) with the Kysely instance')
   }
   return db.transaction().execute(async (trx) => {
     await sql`set transaction as of system time ${sql.raw(literal)}`.execute(trx)
