@@ -9,7 +9,7 @@ import { KyselyCockroachError } from '../errors/kysely-cockroach-error.js'
  *
  * - `'string'`: exact, node-postgres' default.
  * - `'bigint'`: exact, as a native `bigint`.
- * - `'number'`: a JS `number`; a value outside ±(2^53 - 1) makes the query fail with a `RangeError`
+ * - `'number'`: a JS `number`; a value outside ±(2^53 - 1) makes the query fail with a `KyselyCockroachError`
  *   instead of being rounded silently.
  *
  * ```ts

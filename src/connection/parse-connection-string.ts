@@ -125,6 +125,20 @@ const ENCODE_HINT = "percent-encode '@' '/' '?' '#' in the user name and passwor
  * ```
  */
 export function parseConnectionString(connectionString: string): ParsedConnectionString {
+  return readConnectionString(connectionString, 'parseConnectionString')
+}
+
+/**
+ * {@link parseConnectionString}, with its refusals starting with `api`: `CockroachDialect` when the
+ * dialect reads its `connectionString`, the function's own name when an application calls it.
+ *
+ * @internal
+ */
+export function readConnectionString(connectionString: string, api: string): ParsedConnectionString {
+  // Typed explicitly: TypeScript narrows after a call only of a function with a declared type.
+  const fail: (problem: string, fix: string) => never = (problem, fix) => {
+    throw refused(api, problem, fix)
+  }
   if (typeof connectionString !== 'string' || connectionString.trim() === '') {
     fail('connectionString must be a non-empty string', "give one such as 'postgresql://root@localhost:26257/defaultdb?sslmode=disable'")
   }
@@ -191,7 +205,7 @@ export function parseConnectionString(connectionString: string): ParsedConnectio
   const rootCert = params.get('sslrootcert')
   const system = rootCert === 'system'
   const sslmodeText = params.get('sslmode') ?? (system ? 'verify-full' : isLocalHost(host) ? 'disable' : 'verify-full')
-  const sslmode = parseSslMode(sslmodeText)
+  const sslmode = parseSslMode(sslmodeText, api)
   if (system && sslmode !== 'verify-full') {
     // libpq docs (sslrootcert, PostgreSQL 16+): "When using sslrootcert=system, the default sslmode is
     // changed to verify-full, and any weaker setting will result in an error."
@@ -247,7 +261,8 @@ export function parseConnectionString(connectionString: string): ParsedConnectio
   try {
     config = parseWithPg(`${view.beforeQuery}?${forwarded.join('&')}`, { useLibpqCompat: true })
   } catch (error) {
-    throw certificateError(error, params, effectiveRootCert) ?? refused(
+    throw certificateError(error, params, effectiveRootCert, api) ?? refused(
+      api,
       `connectionString is not a valid URL: ${view.prefix}`,
       `use the form ${FORM} (${ENCODE_HINT})`,
     )
@@ -303,7 +318,11 @@ export function redactConnectionString(connectionString: string): string {
 }
 
 /** Validates an `sslmode` value and explains the ones node-postgres cannot honour. */
-export function parseSslMode(value: string): SslMode {
+export function parseSslMode(value: string, api = 'CockroachDialect'): SslMode {
+  // Typed explicitly: TypeScript narrows after a call only of a function with a declared type.
+  const fail: (problem: string, fix: string) => never = (problem, fix) => {
+    throw refused(api, problem, fix)
+  }
   if ((SSL_MODES as readonly string[]).includes(value)) {
     return value as SslMode
   }
@@ -511,20 +530,15 @@ function certificateError(
   error: unknown,
   params: ReadonlyMap<string, string>,
   rootCert: string | undefined,
+  api: string,
 ): QueryRefusedError | undefined {
   const path = (error as { path?: unknown } | null)?.path
   if (typeof path !== 'string' || !(error instanceof Error)) return undefined
   const parameter =
     path === params.get('sslcert') ? 'sslcert' : path === params.get('sslkey') ? 'sslkey' : path === rootCert && params.get('sslrootcert') === undefined ? 'default root certificate (~/.postgresql/root.crt)' : 'sslrootcert'
-  return refused(`cannot read the ${parameter} file '${path}': ${error.message}`, `check the path given as ${parameter.startsWith('default') ? 'sslrootcert' : parameter}`, error)
+  return refused(api, `cannot read the ${parameter} file '${path}': ${error.message}`, 'check that the file exists and this process may read it', error)
 }
 
-// The dialect reads the connection string before anything is sent: the API the user called is the
-// dialect's constructor, or parseConnectionString itself, which reports as the dialect (see its doc).
-function refused(problem: string, fix: string, cause?: unknown): QueryRefusedError {
-  return new QueryRefusedError('CockroachDialect', problem, fix, cause === undefined ? undefined : { cause })
-}
-
-function fail(problem: string, fix: string): never {
-  throw refused(problem, fix)
+function refused(api: string, problem: string, fix: string, cause?: unknown): QueryRefusedError {
+  return new QueryRefusedError(api, problem, fix, cause === undefined ? undefined : { cause })
 }

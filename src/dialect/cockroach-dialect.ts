@@ -8,7 +8,7 @@ import { CockroachIntrospector } from './cockroach-introspector.js'
 import { CockroachQueryCompiler } from './cockroach-query-compiler.js'
 import { createInt8TypeOverrides, INT8_MODES } from '../connection/int8-type-parsers.js'
 import type { PgTypeOverrides } from '../connection/int8-type-parsers.js'
-import { parseConnectionString } from '../connection/parse-connection-string.js'
+import { parseConnectionString, readConnectionString } from '../connection/parse-connection-string.js'
 import { quoteLiteral } from '../util/sql-quoting.js'
 import { QueryRefusedError } from '../errors/query-refused-error.js'
 
@@ -113,7 +113,7 @@ function validateConfig(config: CockroachDialectConfig): void {
   }
   if (config.connectionString !== undefined) {
     // Parse now so a bad URL fails at construction, not at the first query.
-    parseConnectionString(config.connectionString)
+    readConnectionString(config.connectionString, 'CockroachDialect')
   }
 }
 

@@ -71,7 +71,7 @@ export function ownSqlState(error: unknown): string | undefined {
  * import { SqlState, getSqlState } from 'kysely-cockroachdb'
  *
  * try {
- *   await db.insertInto('account').values({ id: 1, balance: 0 }).execute()
+ *   await db.insertInto('account').values(row).execute()
  * } catch (error) {
  *   if (getSqlState(error) === SqlState.UniqueViolation) {
  *     // also when the database error was wrapped: new Error('signup failed', { cause: pgError })

@@ -13,7 +13,7 @@ const { brand, hasBrand } = classBrand<QueryRefusedError>('QueryRefusedError')
  * import { asOfSystemTime, isQueryRefusedError } from 'kysely-cockroachdb'
  *
  * try {
- *   await db.selectFrom('product').selectAll().$call(asOfSystemTime(userInput)).execute()
+ *   await db.selectFrom('account').selectAll().$call(asOfSystemTime(new Date(Date.now() - 10_000))).execute()
  * } catch (error) {
  *   if (isQueryRefusedError(error)) {
  *     // a programming or input error, not a database outage: do not retry

@@ -10,7 +10,7 @@
  * import { SqlState, getSqlState } from 'kysely-cockroachdb'
  *
  * try {
- *   await db.insertInto('account').values({ id: 1, balance: 0 }).execute()
+ *   await db.insertInto('account').values(row).execute()
  * } catch (error) {
  *   if (getSqlState(error) === SqlState.UniqueViolation) {
  *     // the account exists already

@@ -36,9 +36,9 @@ export function isTransactionPriority(value: unknown): value is TransactionPrior
 }
 
 /**
- * Throws a `TypeError` naming the accepted values unless `value` is a {@link TransactionPriority}.
- * `label` names the value in the message: withRetry's `priority` option and
- * {@link setTransactionPriority} check their argument with it.
+ * Throws a QueryRefusedError naming the accepted values unless `value` is a {@link TransactionPriority}.
+ * `api` is the function the message starts with and `what` names the value: withRetry's `priority`
+ * option and {@link setTransactionPriority} check their argument with it.
  *
  * @internal
  */
@@ -105,7 +105,7 @@ export interface PrioritizableTransaction {
 export async function setTransactionPriority(trx: PrioritizableTransaction, priority: TransactionPriority): Promise<void> {
   const query = transactionPriorityQuery(priority)
   if (typeof trx !== 'object' || trx === null || typeof trx.executeQuery !== 'function') {
-    throw new QueryRefusedError('setTransactionPriority', 'the first argument is not a transaction', 'pass the `trx` of db.transaction().execute(async (trx) => ...)')
+    throw new QueryRefusedError('setTransactionPriority', 'the first argument must be the transaction (`trx`) of db.transaction()', 'pass the `trx` of db.transaction().execute(async (trx) => ...)')
   }
   if (!trx.isTransaction) {
     throw new QueryRefusedError(

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { Kysely, sql } from 'kysely'
-import { CockroachDialect, parseConnectionString, redactConnectionString } from '../../../src/index.js'
+import { CockroachDialect, isQueryRefusedError, parseConnectionString, redactConnectionString } from '../../../src/index.js'
 import { runCodegenCommand } from '../../../src/codegen/codegen-command.js'
 import { assertNoSecret, connectionStringCorpus, errorText } from '../../harness/password-corpus.js'
 import type { CorpusEntry } from '../../harness/password-corpus.js'
@@ -95,7 +95,8 @@ describe('secret corpus: parsing entry points', () => {
         if (entry.kind === 'raw' && error === undefined) continue
         assert.ok(error instanceof Error, `${entry.label} #${entry.index} should be refused: ${entry.connectionString}`)
         assertNoSecret(errorText(error), entry, `parseConnectionString (${entry.label} #${entry.index})`)
-        assert.match(error.message, /^CockroachDialect: /)
+        assert.ok(isQueryRefusedError(error) && error.api === 'parseConnectionString', String(error))
+        assert.match(error.message, /^parseConnectionString: /)
         if (entry.names !== undefined) {
           assert.ok(error.message.includes(entry.names), `${entry.label} #${entry.index}: ${error.message} should name ${entry.names}`)
         }
