@@ -3,7 +3,8 @@ import { CompiledQuery } from 'kysely'
 import type { PostgresPool } from 'kysely'
 import type { CockroachDialectConfig } from '../dialect/cockroach-dialect-config.js'
 import { INT8_MODES } from './int8-type-parsers.js'
-import { parseConnectionString } from './parse-connection-string.js'
+import { parseConnectionString, readConnectionString } from './parse-connection-string.js'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
 import { quoteLiteral } from '../util/sql-quoting.js'
 
 /** The `application_name` of connections in pools this dialect builds, unless configured. */
@@ -20,33 +21,33 @@ export function validatePoolConfig(config: CockroachDialectConfig): void {
   const hasPool = config.pool !== undefined
   const hasUrl = config.connectionString !== undefined
   if (hasPool && (hasUrl || config.poolConfig !== undefined)) {
-    throw new TypeError(
-      'CockroachDialect: give either `pool` or `connectionString`/`poolConfig`, not both: a pool you built ' +
-        'already has its connection settings.',
+    throw new QueryRefusedError(
+      'CockroachDialect',
+      'give either `pool` or `connectionString`/`poolConfig`, not both: a pool you built already has its connection settings',
+      'drop one of them',
     )
   }
   if (!hasPool && !hasUrl && config.poolConfig === undefined) {
-    throw new TypeError(
-      "CockroachDialect: give `connectionString` (e.g. 'postgresql://root@localhost:26257/defaultdb?sslmode=disable') " +
-        'or a `pool` (a pg.Pool).',
+    throw new QueryRefusedError(
+      'CockroachDialect',
+      'no connection settings were given',
+      "give `connectionString` (e.g. 'postgresql://root@localhost:26257/defaultdb?sslmode=disable') or a `pool` (a pg.Pool)",
     )
   }
   if (hasPool && typeof config.pool !== 'function' && typeof (config.pool as PostgresPool).connect !== 'function') {
-    throw new TypeError('CockroachDialect: `pool` must be a pg.Pool or an async function returning one.')
+    throw new QueryRefusedError('CockroachDialect', '`pool` must be a pg.Pool or an async function returning one', 'pass the pool the application built, or give connectionString instead')
   }
   if (config.int8 !== undefined && !INT8_MODES.includes(config.int8)) {
-    throw new TypeError(
-      `CockroachDialect: unknown int8 mode '${String(config.int8)}'. Use one of: ${INT8_MODES.join(', ')}.`,
-    )
+    throw new QueryRefusedError('CockroachDialect', `unknown int8 mode '${String(config.int8)}'`, `use one of: ${INT8_MODES.join(', ')}`)
   }
   if (config.applicationName !== undefined) {
     if (typeof config.applicationName !== 'string' || /[\0-\x1f]/.test(config.applicationName)) {
-      throw new TypeError('CockroachDialect: applicationName must be a string without control characters.')
+      throw new QueryRefusedError('CockroachDialect', 'applicationName must be a string without control characters', 'give a printable name such as \'billing-worker\'')
     }
   }
   if (config.connectionString !== undefined) {
     // Parse now so a bad URL fails at construction, not at the first query.
-    parseConnectionString(config.connectionString)
+    readConnectionString(config.connectionString, 'CockroachDialect')
   }
 }
 

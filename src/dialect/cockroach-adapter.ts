@@ -1,5 +1,7 @@
 import { DialectAdapterBase } from 'kysely'
 import type { Kysely, MigrationLockOptions } from 'kysely'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
+import { describeValue } from '../util/describe-value.js'
 import { MigrationLeaseLock } from '../migration/migration-lease-lock.js'
 import type { MigrationLeasePoolSource } from '../migration/migration-lease-lock.js'
 import { resolveMigrationLeaseOptions } from '../migration/migration-lease-options.js'
@@ -74,7 +76,7 @@ export class CockroachAdapter extends DialectAdapterBase {
     super()
     this.options = resolveMigrationLeaseOptions(options)
     if (pool !== undefined && typeof pool !== 'function' && (typeof pool !== 'object' || pool === null)) {
-      throw new TypeError('CockroachAdapter: `pool` must be a pg.Pool or an async function returning one.')
+      throw new QueryRefusedError('CockroachAdapter', `\`pool\` must be a pg.Pool or an async function returning one, got ${describeValue(pool)}`, 'pass the pool the application built')
     }
     this.#lock = new MigrationLeaseLock(this.options, pool)
   }

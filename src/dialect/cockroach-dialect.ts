@@ -7,6 +7,7 @@ import { CockroachQueryCompiler } from './cockroach-query-compiler.js'
 import { createInt8TypeOverrides } from '../connection/int8-type-parsers.js'
 import type { PgTypeOverrides } from '../connection/int8-type-parsers.js'
 import { createConnectionHook, poolFactory, validatePoolConfig } from '../connection/pool-factory.js'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
 
 /**
  * Kysely dialect for CockroachDB, on node-postgres.
@@ -34,7 +35,7 @@ export class CockroachDialect implements Dialect {
 
   constructor(config: CockroachDialectConfig) {
     if (typeof config !== 'object' || config === null) {
-      throw new TypeError('CockroachDialect: expected a config object, e.g. { connectionString, cursor }')
+      throw new QueryRefusedError('CockroachDialect', 'expected a config object', 'give one such as { connectionString, cursor }')
     }
     this.#config = Object.freeze({ ...config })
     validatePoolConfig(this.#config)

@@ -3,6 +3,7 @@ import type { DatabaseIntrospector, DatabaseMetadataOptions, DialectAdapter, Kys
 import { columnsQuery, SCHEMAS_QUERY, SERVER_VERSION_QUERY } from '../introspection/introspection-queries.js'
 import { detectServer, mapIntrospectionRows, mapSchemaRows } from '../introspection/introspection-rows.js'
 import type { CockroachTableMetadata, ServerInfo } from '../introspection/introspection-rows.js'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
 
 /**
  * Options of {@link CockroachIntrospector}.
@@ -52,10 +53,10 @@ export class CockroachIntrospector extends PostgresIntrospector implements Datab
   constructor(db: Kysely<any>, options: CockroachIntrospectorOptions = {}) {
     super(db)
     if (typeof options !== 'object' || options === null) {
-      throw new TypeError('CockroachIntrospector: options must be an object, e.g. { includeHiddenColumns: true }')
+      throw new QueryRefusedError('CockroachIntrospector', 'options must be an object', 'give one such as { includeHiddenColumns: true }')
     }
     if (options.includeHiddenColumns !== undefined && typeof options.includeHiddenColumns !== 'boolean') {
-      throw new TypeError('CockroachIntrospector: includeHiddenColumns must be true or false')
+      throw new QueryRefusedError('CockroachIntrospector', 'includeHiddenColumns must be true or false', 'leave it out for false')
     }
     // Plugins such as CamelCasePlugin would rename the catalog columns the mapping reads.
     this.#db = db.withoutPlugins()

@@ -1,6 +1,7 @@
-// A registered symbol, so that isAmbiguousCommitError recognises instances from another copy of the
-// package (the CommonJS build next to the ESM one).
-const AMBIGUOUS_COMMIT_ERROR = Symbol.for('kysely-cockroachdb.AmbiguousCommitError')
+import { describeError } from '../util/describe-value.js'
+import { classBrand, KyselyCockroachError } from './kysely-cockroach-error.js'
+
+const { brand, hasBrand } = classBrand<AmbiguousCommitError>('AmbiguousCommitError')
 
 /**
  * The statement that was in flight when the outcome of the commit became unknown.
@@ -41,7 +42,7 @@ export type CommitStatement = 'commit' | 'release savepoint cockroach_restart'
  * }
  * ```
  */
-export class AmbiguousCommitError extends Error {
+export class AmbiguousCommitError extends KyselyCockroachError {
   override readonly name = 'AmbiguousCommitError'
   /** The attempt (1-based) whose commit failed. */
   readonly attempt: number
@@ -49,26 +50,38 @@ export class AmbiguousCommitError extends Error {
   readonly statement: CommitStatement
   declare readonly cause: unknown
 
-  constructor(cause: unknown, attempt: number, statement: CommitStatement) {
-    const detail = cause instanceof Error ? cause.message : String(cause)
+  /**
+   * @param cause the error the commit statement failed with
+   * @param details the attempt (1-based) and the statement that was in flight
+   */
+  constructor(cause: unknown, details: { readonly attempt: number; readonly statement: CommitStatement }) {
     super(
-      `The transaction may or may not have committed: "${statement}" failed while in flight (attempt ${attempt}): ${detail}. ` +
-        'withRetry did not run the callback again, because that could apply its writes twice. Check whether the ' +
-        "transaction's writes are there, or pass `idempotent: true` if running the callback again is safe.",
+      `withRetry: the transaction may or may not have committed: "${details.statement}" failed while in flight ` +
+        `(attempt ${details.attempt}): ${describeError(cause)}. withRetry did not run the callback again, because ` +
+        "that could apply its writes twice. Check whether the transaction's writes are there, or pass " +
+        '`idempotent: true` if running the callback again is safe.',
       { cause },
     )
-    this.attempt = attempt
-    this.statement = statement
-    Object.defineProperty(this, AMBIGUOUS_COMMIT_ERROR, { value: true })
+    this.attempt = details.attempt
+    this.statement = details.statement
+    brand(this)
   }
 }
 
 /**
  * Whether `error` is an {@link AmbiguousCommitError}, also one thrown by another copy of the
- * package (the CommonJS build next to the ESM one), where `instanceof` fails.
+ * package (its CommonJS build next to the ESM one), where `instanceof` fails. A brand check, like
+ * every `is<ClassName>` of the package: a raw SQLSTATE 40003 from the server is not one (ask
+ * {@link isCommitOutcomeUnknown} about that).
  *
- * @internal
+ * ```ts
+ * import { isAmbiguousCommitError } from 'kysely-cockroachdb'
+ *
+ * if (isAmbiguousCommitError(error)) {
+ *   await reconcile(orderId) // look the write up before reporting success or failure
+ * }
+ * ```
  */
-export function hasAmbiguousCommitBrand(error: unknown): error is AmbiguousCommitError {
-  return typeof error === 'object' && error !== null && AMBIGUOUS_COMMIT_ERROR in error
+export function isAmbiguousCommitError(error: unknown): error is AmbiguousCommitError {
+  return hasBrand(error)
 }

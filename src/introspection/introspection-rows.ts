@@ -3,6 +3,7 @@
 // the unit tests feed it the rows each CockroachDB version really returns.
 import type { ColumnMetadata, SchemaMetadata, TableMetadata } from 'kysely'
 import { isIntrospectedRelationKind, isSystemSchema } from './introspection-filters.js'
+import { KyselyCockroachError } from '../errors/kysely-cockroach-error.js'
 
 // Kysely's default migration table names. Spelled out because kysely 0.29 moved the constants to
 // 'kysely/migration', which kysely 0.28 does not have.
@@ -47,9 +48,9 @@ export function detectServer(versionString: string): ServerInfo {
   if (pg) {
     return Object.freeze({ kind: 'postgres', version: triple(pg), versionString })
   }
-  throw new Error(
-    `CockroachIntrospector: cannot tell the server from version() = ${JSON.stringify(versionString)}; ` +
-      'it supports CockroachDB and PostgreSQL.',
+  throw new KyselyCockroachError(
+    `CockroachIntrospector: cannot tell the server from version() = ${JSON.stringify(versionString)}. ` +
+      'It supports CockroachDB and PostgreSQL: connect to one of them.',
   )
 }
 

@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { CompiledQuery } from 'kysely'
 import type { Kysely, MigrationLockOptions, PostgresPool } from 'kysely'
-import { getSqlState, isConnectionError } from '../errors/error-classifiers.js'
+import { isOwnConnectionError, ownSqlState } from '../errors/error-classifiers.js'
+import { KyselyCockroachError } from '../errors/kysely-cockroach-error.js'
+import { SqlState } from '../errors/sqlstate.js'
+import { describeError } from '../util/describe-value.js'
 import { MigrationLease } from './migration-lease.js'
 import { MigrationLeaseLostError } from '../errors/migration-lease-lost-error.js'
 import type { ResolvedMigrationLeaseOptions } from './migration-lease-options.js'
@@ -13,6 +16,7 @@ import { classifyMigrationLockError, migrationLockRetryDelay } from './migration
 import type { MigrationLockStatement } from './migration-lock-retry.js'
 import { MigrationLockTimeoutError } from '../errors/migration-lock-timeout-error.js'
 import { sleepUnlessAborted } from '../util/sleep-unless-aborted.js'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
 
 // Kysely's DialectAdapter methods take Kysely<any>. CockroachAdapter writes it out in its public
 // signatures (an alias would name a type index.ts does not export,
@@ -64,9 +68,10 @@ export class MigrationLeaseLock {
   /** For {@link CockroachAdapter.acquireMigrationLock}. */
   async acquire(db: AnyKysely, options: MigrationLockOptions): Promise<void> {
     if (this.#leases.has(db)) {
-      throw new Error(
-        'CockroachAdapter.acquireMigrationLock: this Kysely instance already holds the migration lock. Run one ' +
-          'Migrator call at a time per instance, or wait for the running one to finish.',
+      throw new QueryRefusedError(
+        'CockroachAdapter.acquireMigrationLock',
+        'this Kysely instance already holds the migration lock',
+        'run one Migrator call at a time per instance, or wait for the running one to finish',
       )
     }
     const { acquireTimeoutMs, leaseDurationMs } = this.options
@@ -86,7 +91,7 @@ export class MigrationLeaseLock {
       const seen = taken.ok ? await retryOnRace('lock-row', () => table.readHolder(connection)) : taken
       if (seen.ok) {
         if (seen.value === undefined) {
-          throw new Error(
+          throw new KyselyCockroachError(
             `CockroachAdapter.acquireMigrationLock: the migration lock row '${table.rowId}' is missing from ${table.sql}. ` +
               "Kysely's Migrator inserts it before taking the lock; was it deleted while the Migrator started? Run " +
               'the migration again.',
@@ -127,7 +132,7 @@ export class MigrationLeaseLock {
     try {
       released = await releaseLease(lease, connection, deadline)
     } catch (error) {
-      if (lease.renewer === connection || !isConnectionError(error)) {
+      if (lease.renewer === connection || !isOwnConnectionError(error)) {
         throw releaseFailedError(lease, error)
       }
       // The migration connection broke; the renewal session can still clear the lease.
@@ -196,7 +201,7 @@ async function ensureLeaseColumns(table: MigrationLockTable, connection: LeaseSq
       const remaining = deadline - performance.now()
       if (!classifyMigrationLockError(error, 'lease-columns').retry || remaining <= 0) {
         const statements = table.addLeaseColumnStatements().join('; ')
-        throw new Error(
+        throw new KyselyCockroachError(
           `CockroachAdapter.acquireMigrationLock: could not add the migration lease columns to ${table.sql}: ` +
             `${describeError(error)}. The migration lock needs them. If another migrator's schema change on that ` +
             'table is still running, raise migrationLock.acquireTimeoutMs; if the migrating role may not alter the ' +
@@ -234,7 +239,7 @@ async function releaseLease(lease: MigrationLease, runner: LeaseSqlRunner, deadl
       return outcome.value ? 'released' : ambiguous ? 'not-found-after-ambiguous' : 'not-found'
     }
     // 40003: the UPDATE may have cleared the lease; the retry then finds no lease of ours.
-    ambiguous ||= getSqlState(outcome.error) === '40003'
+    ambiguous ||= ownSqlState(outcome.error) === SqlState.StatementCompletionUnknown
     const remaining = deadline - performance.now()
     if (remaining <= 0) {
       throw outcome.error
@@ -256,28 +261,16 @@ function timeoutError(
   lastRace: unknown,
   acquireTimeoutMs: number,
 ): MigrationLockTimeoutError {
-  const held =
-    holder === undefined
-      ? `the lock row could not be read for the races of competing migrators (last: ${describeError(lastRace)})`
-      : holder.owner === undefined
-        ? 'it was free at the last look, but other migrators kept taking it first'
-        : `it is held by '${holder.owner}' until ${holder.expiresAt?.toISOString() ?? 'an unknown time'} by the ` +
-          `database clock (${formatRemaining(holder)})`
-  return new MigrationLockTimeoutError(
-    `CockroachAdapter.acquireMigrationLock: timed out after ${acquireTimeoutMs} ms waiting for the migration lock on ` +
-      `${table.sql}: ${held}. If that migrator is still running, wait for it or raise migrationLock.acquireTimeoutMs. ` +
-      'If it crashed, its lease runs out by itself at that time; to clear it now (only if you are sure no migrator ' +
-      `is running), run: ${table.clearStatement()}`,
-    { lockTable: table.sql, holder: holder?.owner, expiresAt: holder?.expiresAt },
-  )
-}
-
-function formatRemaining(holder: { expiresAt: Date | undefined; serverNow: Date }): string {
-  if (holder.expiresAt === undefined) {
-    return 'no expiry recorded'
-  }
-  const ms = holder.expiresAt.getTime() - holder.serverNow.getTime()
-  return ms > 0 ? `${Math.ceil(ms / 1000)} s from now` : 'already expired'
+  return new MigrationLockTimeoutError({
+    lockTable: table.sql,
+    acquireTimeoutMs,
+    clearStatement: table.clearStatement(),
+    seen: holder !== undefined,
+    holder: holder?.owner,
+    expiresAt: holder?.expiresAt,
+    serverNow: holder?.serverNow,
+    lastRace,
+  })
 }
 
 function leaseLostError(
@@ -285,32 +278,22 @@ function leaseLostError(
   holder: { owner: string | undefined } | undefined,
   options: ResolvedMigrationLeaseOptions,
 ): MigrationLeaseLostError {
-  const now =
-    holder?.owner === undefined ? 'nobody holds it now' : `it is now held by '${holder.owner}'`
-  const renewal =
-    lease.lastRenewalError === undefined
-      ? ''
-      : ` The last ${lease.failedRenewals} renewal(s) failed: ${describeError(lease.lastRenewalError)}.`
-  return new MigrationLeaseLostError(
-    `CockroachAdapter.releaseMigrationLock: the migration lock lease of '${lease.owner}' on ${lease.table.sql} was lost while ` +
-      `migrations ran (${now}): it expired before it was renewed, or someone cleared the lock row. Another ` +
-      'migrator may have run migrations concurrently with this one: check the migration table and the schema ' +
-      `before running migrations again.${renewal} If renewals cannot get through within ` +
-      `migrationLock.leaseDurationMs (${options.leaseDurationMs} ms), raise it.`,
-    { lockTable: lease.table.sql, owner: lease.owner, currentHolder: holder?.owner, cause: lease.lastRenewalError },
-  )
+  return new MigrationLeaseLostError({
+    lockTable: lease.table.sql,
+    owner: lease.owner,
+    leaseDurationMs: options.leaseDurationMs,
+    currentHolder: holder?.owner,
+    failedRenewals: lease.failedRenewals,
+    cause: lease.lastRenewalError,
+  })
 }
 
-function releaseFailedError(lease: MigrationLease, error: unknown): Error {
-  return new Error(
+function releaseFailedError(lease: MigrationLease, error: unknown): KyselyCockroachError {
+  return new KyselyCockroachError(
     `CockroachAdapter.releaseMigrationLock: could not release the migration lock lease of '${lease.owner}' on ` +
       `${lease.table.sql}: ${describeError(error)}. The lease runs out by itself within migrationLock.leaseDurationMs ` +
       `(the next migrator waits until then); to free it sooner, once you are sure no migrator is running, run: ` +
       lease.table.clearStatement(),
     { cause: error },
   )
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }

@@ -1,4 +1,5 @@
-import { getSqlState } from '../errors/error-classifiers.js'
+import { ownSqlState } from '../errors/error-classifiers.js'
+import { SqlState } from '../errors/sqlstate.js'
 import { backoffDelay } from '../util/backoff-delay.js'
 import type { Backoff } from '../util/backoff-delay.js'
 
@@ -45,7 +46,7 @@ const LOCK_ROW: readonly MigrationLockStatement[] = Object.freeze(['lock-row'])
 export const MIGRATION_LOCK_RETRY_RULES: readonly MigrationLockRetryRule[] = Object.freeze(
   [
     {
-      sqlState: '42701',
+      sqlState: SqlState.DuplicateColumn,
       statements: LEASE_COLUMNS,
       message: /in the middle of being added/,
       retry: true,
@@ -57,14 +58,14 @@ export const MIGRATION_LOCK_RETRY_RULES: readonly MigrationLockRetryRule[] = Obj
         '"duplicate: column %q in the middle of being added, not yet public"',
     },
     {
-      sqlState: '42701',
+      sqlState: SqlState.DuplicateColumn,
       statements: LEASE_COLUMNS,
       retry: false,
       reason: 'the column already exists although IF NOT EXISTS was given: not a race, and trying again cannot help',
       source: 'pkg/sql/sqlerrors/errors.go, NewColumnAlreadyExistsError (DuplicateColumn)',
     },
     {
-      sqlState: '55000',
+      sqlState: SqlState.ObjectNotInPrerequisiteState,
       statements: LEASE_COLUMNS,
       message: /being dropped, try again later/,
       retry: true,
@@ -74,7 +75,7 @@ export const MIGRATION_LOCK_RETRY_RULES: readonly MigrationLockRetryRule[] = Obj
         '"column %q being dropped, try again later"',
     },
     {
-      sqlState: '42P07',
+      sqlState: SqlState.DuplicateTable,
       statements: LEASE_COLUMNS,
       retry: true,
       reason:
@@ -85,7 +86,7 @@ export const MIGRATION_LOCK_RETRY_RULES: readonly MigrationLockRetryRule[] = Obj
         '"relation %q already exists"); PostgreSQL raises it too',
     },
     {
-      sqlState: '23505',
+      sqlState: SqlState.UniqueViolation,
       statements: LEASE_COLUMNS,
       retry: true,
       reason:
@@ -95,7 +96,7 @@ export const MIGRATION_LOCK_RETRY_RULES: readonly MigrationLockRetryRule[] = Obj
       source: 'PostgreSQL src/backend/catalog/heap.c (heap_create_with_catalog) and its catalog unique indexes',
     },
     {
-      sqlState: 'XX000',
+      sqlState: SqlState.InternalError,
       statements: LEASE_COLUMNS,
       message: /tuple concurrently updated/,
       retry: true,
@@ -103,7 +104,7 @@ export const MIGRATION_LOCK_RETRY_RULES: readonly MigrationLockRetryRule[] = Obj
       source: 'PostgreSQL src/backend/access/heap/heapam.c, simple_heap_update',
     },
     {
-      sqlState: '40001',
+      sqlState: SqlState.SerializationFailure,
       statements: BOTH,
       retry: true,
       reason:
@@ -116,7 +117,7 @@ export const MIGRATION_LOCK_RETRY_RULES: readonly MigrationLockRetryRule[] = Obj
         'concurrentSchemaChangeError; docs: transaction-retry-error-reference',
     },
     {
-      sqlState: '40003',
+      sqlState: SqlState.StatementCompletionUnknown,
       statements: LOCK_ROW,
       retry: true,
       reason:
@@ -127,7 +128,7 @@ export const MIGRATION_LOCK_RETRY_RULES: readonly MigrationLockRetryRule[] = Obj
         'gives every ClientVisibleAmbiguousError ("result is ambiguous")',
     },
     {
-      sqlState: '40P01',
+      sqlState: SqlState.DeadlockDetected,
       statements: BOTH,
       retry: true,
       reason: "PostgreSQL's deadlock detector cancelled this statement; it changed nothing",
@@ -153,7 +154,7 @@ const NO_RULE: MigrationLockRetryDecision = Object.freeze({ retry: false, rule: 
  * @internal
  */
 export function classifyMigrationLockError(error: unknown, statement: MigrationLockStatement): MigrationLockRetryDecision {
-  const state = getSqlState(error)
+  const state = ownSqlState(error)
   if (state === undefined) {
     return NO_RULE
   }

@@ -3,7 +3,7 @@
 // options, so unit tests (test/unit/retry/retry-decision.test.ts) call it with their own.
 import { AmbiguousCommitError } from '../errors/ambiguous-commit-error.js'
 import type { CommitStatement } from '../errors/ambiguous-commit-error.js'
-import { isCommitOutcomeUnknown, isConnectionFailure, isRetryableError } from '../errors/retry-classifiers.js'
+import { isCommitOutcomeUnknown, isConnectionError, isRetryableError } from '../errors/error-classifiers.js'
 import { RetryExhaustedError } from '../errors/retry-exhausted-error.js'
 import type { RetryLimit } from '../errors/retry-exhausted-error.js'
 import { retryDelay } from './with-retry-options.js'
@@ -72,7 +72,7 @@ export function decideRetry(failure: FailedAttempt, options: ResolvedRetryOption
   }
   if (verdict === 'ambiguous') {
     if (!options.idempotent) {
-      return stop(new AmbiguousCommitError(error, attempt, commitStatement(phase, options)))
+      return stop(new AmbiguousCommitError(error, { attempt, statement: commitStatement(phase, options) }))
     }
     verdict = 'retry'
   }
@@ -106,7 +106,7 @@ function classify(error: unknown, phase: AttemptPhase, options: ResolvedRetryOpt
     return isRetryableError(error) || matchesRetryOn(error, options) ? 'retry' : 'fail'
   }
   // Before COMMIT was sent nothing can have been committed, so a broken connection is retryable.
-  return isRetryableError(error) || isConnectionFailure(error) || matchesRetryOn(error, options) ? 'retry' : 'fail'
+  return isRetryableError(error) || isConnectionError(error) || matchesRetryOn(error, options) ? 'retry' : 'fail'
 }
 
 function matchesRetryOn(error: unknown, options: ResolvedRetryOptions): boolean {

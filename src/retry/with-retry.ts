@@ -1,12 +1,13 @@
 import { CompiledQuery } from 'kysely'
 import type { ControlledTransaction, Kysely, Transaction } from 'kysely'
-import { isConnectionFailure } from '../errors/retry-classifiers.js'
+import { isConnectionError } from '../errors/error-classifiers.js'
 import { decideRetry } from './retry-decision.js'
 import type { AttemptPhase } from './retry-decision.js'
 import { transactionPriorityQuery } from './transaction-priority.js'
 import { resolveRetryOptions } from './with-retry-options.js'
 import type { ResolvedRetryOptions, WithRetryOptions } from './with-retry-options.js'
 import { sleepUnlessAborted } from '../util/sleep-unless-aborted.js'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
 
 /**
  * What the callback of {@link withRetry} is told about the attempt it runs in.
@@ -94,7 +95,7 @@ const BEGIN = CompiledQuery.raw('begin')
 export async function withRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, options?: WithRetryOptions): Promise<T> {
   assertOwnsTransactions(db)
   if (typeof fn !== 'function') {
-    throw new TypeError('withRetry: the second argument must be the callback, async (trx) => { ... }.')
+    throw new QueryRefusedError('withRetry', 'the second argument must be the callback', 'pass one, withRetry(db, async (trx) => { ... })')
   }
   return await runWithRetry(db, fn, resolveRetryOptions(options))
 }
@@ -151,15 +152,18 @@ async function runWithRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, opt
 function assertOwnsTransactions<DB>(db: Kysely<DB>): void {
   const candidate = db as Partial<Kysely<DB>> | null
   if (typeof candidate !== 'object' || candidate === null || typeof candidate.startTransaction !== 'function') {
-    throw new TypeError(
-      'withRetry: the first argument must be a Kysely instance (kysely >= 0.28, which has db.startTransaction()).',
+    throw new QueryRefusedError(
+      'withRetry',
+      'the first argument must be a Kysely instance (kysely >= 0.28, which has db.startTransaction())',
+      'pass the Kysely instance, not a query builder or a connection',
     )
   }
   if (candidate.isTransaction) {
-    throw new TypeError(
-      'withRetry: `db` is already a transaction. A retry error aborts the whole transaction, including the work done ' +
-        'before withRetry was called, so withRetry must own the transaction: call withRetry(db, fn) with the Kysely ' +
-        'instance, not inside db.transaction() or db.startTransaction(). (Nested retry loops would also multiply the attempts.)',
+    throw new QueryRefusedError(
+      'withRetry',
+      '`db` is already a transaction. A retry error aborts the whole transaction, including the work done before ' +
+        'withRetry was called, so withRetry must own the transaction (and nested retry loops would multiply the attempts)',
+      'call withRetry(db, fn) with the Kysely instance, not inside db.transaction() or db.startTransaction()',
     )
   }
 }
@@ -194,9 +198,11 @@ async function begin<DB>(db: Kysely<DB>, options: ResolvedRetryOptions): Promise
 
 function assertStillOpen<DB>(trx: ControlledTransaction<DB>): void {
   if (trx.isCommitted || trx.isRolledBack) {
-    throw new Error(
-      'withRetry: the callback committed or rolled back the transaction itself. withRetry commits when the callback ' +
-        'returns and rolls back when it throws: return a value or throw instead.',
+    throw new QueryRefusedError(
+      'withRetry',
+      'the callback committed or rolled back the transaction itself, and withRetry commits when the callback returns ' +
+        'and rolls back when it throws',
+      'return a value or throw instead',
     )
   }
 }
@@ -220,7 +226,7 @@ async function keepForRetryInPlace<DB>(
     return undefined
   }
   const inPlace =
-    options.strategy === 'savepoint' && (phase === 'fn' || phase === 'commit') && !isConnectionFailure(error)
+    options.strategy === 'savepoint' && (phase === 'fn' || phase === 'commit') && !isConnectionError(error)
   if (inPlace) {
     try {
       await trx.executeQuery(ROLLBACK_TO)

@@ -1,3 +1,4 @@
+import { QueryRefusedError } from '../../errors/query-refused-error.js'
 import { readNearestOnly, renderPositiveInterval, renderTimestamp } from './as-of-system-time-literal.js'
 import type {
   BoundedStalenessOptions,
@@ -51,7 +52,7 @@ export function followerReadTimestamp(): FollowerReadTimestamp {
  * ```
  *
  * @param interval a positive interval, `'10s'`, `'1m30s'`, or `{ seconds: 10 }`.
- * @throws RangeError or TypeError for anything else.
+ * @throws QueryRefusedError for anything else.
  */
 export function withMaxStaleness(
   interval: string | IntervalParts,
@@ -80,11 +81,11 @@ export function withMaxStaleness(
  * // select * from "product" as of system time with_min_timestamp('2024-05-01 11:59:30.000+00:00') where "id" = $1
  * ```
  *
- * @throws RangeError for an invalid Date or one before 1970.
+ * @throws QueryRefusedError for an invalid Date or one before 1970.
  */
 export function withMinTimestamp(timestamp: Date, options: BoundedStalenessOptions = {}): MinTimestamp {
   if (!(timestamp instanceof Date)) {
-    throw new TypeError('withMinTimestamp(): expected a Date.')
+    throw new QueryRefusedError('withMinTimestamp()', 'expected a Date', 'give a Date, e.g. new Date(Date.now() - 10_000)')
   }
   renderTimestamp(timestamp, 'withMinTimestamp()')
   const nearestOnly = readNearestOnly(options, 'withMinTimestamp()')

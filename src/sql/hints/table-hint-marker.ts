@@ -10,6 +10,8 @@
 import { RawNode, sql, TableNode } from 'kysely'
 import type { OperationNode } from 'kysely'
 import { quoteIdentifier } from '../../util/sql-quoting.js'
+import { KyselyCockroachError } from '../../errors/kysely-cockroach-error.js'
+import { QueryRefusedError } from '../../errors/query-refused-error.js'
 
 /**
  * CockroachDB's join hints (`opt_join_hint` in pkg/sql/parser/sql.y). `straight` fixes the join
@@ -56,9 +58,13 @@ export function readTableHint(node: RawNode): TableHint | undefined {
 }
 
 /** Quotes a user-given identifier for SQL text, after checking it is a usable name. */
-export function quoteUserIdentifier(name: unknown, what: string): string {
+export function quoteUserIdentifier(name: unknown, api: string, what: string): string {
   if (typeof name !== 'string' || name.length === 0 || name.includes('\0')) {
-    throw new TypeError(`${what} must be a non-empty string without NUL characters, got ${JSON.stringify(name)}.`)
+    throw new QueryRefusedError(
+      api,
+      `${what} must be a non-empty string without NUL characters, got ${JSON.stringify(name)}`,
+      'give the name as CockroachDB shows it (SHOW INDEXES FROM the table)',
+    )
   }
   return quoteIdentifier(name)
 }
@@ -70,15 +76,17 @@ export function quoteUserIdentifier(name: unknown, what: string): string {
  */
 export function parseTable(table: unknown, where: string): TableNode {
   if (typeof table !== 'string' || table.trim().length === 0) {
-    throw new TypeError(`${where}: the table must be a non-empty string such as 'person'.`)
+    throw new QueryRefusedError(where, 'the table must be a non-empty string', "give a name such as 'person' or 'public.person'")
   }
   if (table.includes(' as ')) {
-    throw new TypeError(`${where}: give the table name alone and alias with .as('p'), not ${JSON.stringify(table)}.`)
+    throw new QueryRefusedError(where, `the table ${JSON.stringify(table)} has an alias`, "give the table name alone and alias with .as('p')")
   }
   // sql.table(name) is RawNode.createWithChild(parseTable(name)) in kysely 0.28 and 0.29.
   const node = sql.table(table).toOperationNode().parameters[0]
   if (node === undefined || !TableNode.is(node)) {
-    throw new Error(`${where}: Kysely's sql.table() no longer gives a table node; kysely-cockroachdb needs an update.`)
+    throw new KyselyCockroachError(
+      `${where}: Kysely's sql.table() no longer gives a table node. Update kysely-cockroachdb, or report the kysely version it runs on.`,
+    )
   }
   return node
 }

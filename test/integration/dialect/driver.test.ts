@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import pg from 'pg'
 import { Kysely, sql } from 'kysely'
-import { CockroachDialect } from '../../../src/index.js'
+import { CockroachDialect, KyselyCockroachError } from '../../../src/index.js'
 import type { Int8Mode } from '../../../src/index.js'
 import { adminQuery, allTargets, createKysely, createTestDatabase, postgresTarget } from '../../harness/targets.js'
 import type { TestDatabase } from '../../harness/targets.js'
@@ -65,8 +65,8 @@ for (const target of allTargets) {
       const db = open('number')
       assert.deepEqual(await db.selectFrom('big').selectAll().where('id', '=', 1).execute(), [{ id: 1, amounts: [1, null, -5] }])
       await assert.rejects(select(db), (error: Error) => {
-        assert.ok(error instanceof RangeError)
-        assert.match(error.message, /INT8 value 9007199254740993 cannot be represented exactly/)
+        assert.ok(error instanceof KyselyCockroachError && error.name === 'KyselyCockroachError', String(error))
+        assert.match(error.message, /^CockroachDialect: the INT8 value 9007199254740993 cannot be represented exactly/)
         assert.match(error.message, /int8: 'bigint'/)
         return true
       })

@@ -4,7 +4,7 @@
 // the sslmode). Connect failures and the codegen command: test/integration/connection/connection-string-leaks.test.ts.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { CockroachDialect, parseConnectionString, redactConnectionString } from '../../../src/index.js'
+import { CockroachDialect, isQueryRefusedError, parseConnectionString, redactConnectionString } from '../../../src/index.js'
 import { assertNoSecret, connectionStringCorpus, errorText, thrown, warningsDuring } from '../../harness/password-corpus.js'
 
 // The integration test draws its corpus from SEED + 1.
@@ -35,7 +35,8 @@ describe('secret corpus: parsing entry points', () => {
         if (entry.kind === 'raw' && error === undefined) continue
         assert.ok(error instanceof Error, `${entry.label} #${entry.index} should be refused: ${entry.connectionString}`)
         assertNoSecret(errorText(error), entry, `parseConnectionString (${entry.label} #${entry.index})`)
-        assert.match(error.message, /^CockroachDialect: /)
+        assert.ok(isQueryRefusedError(error) && error.api === 'parseConnectionString', String(error))
+        assert.match(error.message, /^parseConnectionString: /)
         if (entry.names !== undefined) {
           assert.ok(error.message.includes(entry.names), `${entry.label} #${entry.index}: ${error.message} should name ${entry.names}`)
         }

@@ -353,7 +353,7 @@ describe('CockroachDialect config validation', () => {
   })
 
   it('requires exactly one of pool and connectionString', () => {
-    assert.throws(() => new CockroachDialect({}), /give `connectionString`/)
+    assert.throws(() => new CockroachDialect({}), /Give `connectionString`/)
     assert.throws(
       () => new CockroachDialect({ connectionString: 'postgresql://u@localhost/x', pool: async () => ({}) as never }),
       /either `pool` or `connectionString`/,

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Kysely, sql } from 'kysely'
 import type { LogEvent, Transaction } from 'kysely'
-import { CockroachDialect, findSqlState } from '../../../src/index.js'
+import { CockroachDialect, getSqlState } from '../../../src/index.js'
 import { rollbackFailure } from '../../../src/dialect/cockroach-driver.js'
 import { ScriptedPool, pgError } from '../../harness/scripted-pool.js'
 
@@ -40,12 +40,12 @@ describe('a failed ROLLBACK after a failed COMMIT (scripted)', () => {
     const logged: LogEvent[] = []
     const db = open(pool, (event) => void logged.push(event))
     const error = await transactionFailure(db, (trx) => trx.selectFrom('account').selectAll().execute())
-    assert.equal(findSqlState(error), '40001', String(error))
+    assert.equal(getSqlState(error), '40001', String(error))
     assert.deepEqual(pool.statements, ['begin', 'select * from "account"', 'commit', 'rollback'])
     assert.deepEqual(pool.releases, [false], 'the healthy connection goes back to the pool')
     // Both failures are logged, as Kysely logs every failed statement.
     assert.deepEqual(
-      logged.filter((e) => e.level === 'error').map((e) => [e.query.sql, findSqlState(e.error)]),
+      logged.filter((e) => e.level === 'error').map((e) => [e.query.sql, getSqlState(e.error)]),
       [
         ['commit', '40001'],
         ['rollback', '25P01'],
@@ -61,7 +61,7 @@ describe('a failed ROLLBACK after a failed COMMIT (scripted)', () => {
     const pool = new ScriptedPool((s) => (s === 'commit' ? retryError() : undefined))
     const db = open(pool)
     const trx = await db.startTransaction().execute()
-    await assert.rejects(trx.commit().execute(), (e: unknown) => findSqlState(e) === '40001')
+    await assert.rejects(trx.commit().execute(), (e: unknown) => getSqlState(e) === '40001')
     await trx.rollback().execute()
     assert.deepEqual(pool.releases, [false])
     await db.destroy()
@@ -74,7 +74,7 @@ describe('a failed ROLLBACK after a failed COMMIT (scripted)', () => {
     const db = open(pool)
     const error = await transactionFailure(db, (trx) => sql`select 1`.execute(trx))
     // Kysely's TransactionBuilder throws the ROLLBACK error (kysely 0.28/0.29 transaction.execute).
-    assert.equal(findSqlState(error), 'XX000')
+    assert.equal(getSqlState(error), 'XX000')
     assert.deepEqual(pool.releases, [true], 'a connection whose ROLLBACK failed is destroyed')
     await db.destroy()
   })
@@ -85,7 +85,7 @@ describe('a failed ROLLBACK after a failed COMMIT (scripted)', () => {
     )
     const db = open(pool)
     const error = await transactionFailure(db, (trx) => sql`select 1`.execute(trx))
-    assert.equal(findSqlState(error), '40001')
+    assert.equal(getSqlState(error), '40001')
     assert.deepEqual(pool.releases, [true])
     await db.destroy()
   })

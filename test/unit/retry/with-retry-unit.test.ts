@@ -10,10 +10,11 @@ import {
   CockroachDialect,
   DEFAULT_RETRY_OPTIONS,
   RetryExhaustedError,
-  findSqlState,
+  getSqlState,
   isAmbiguousCommitError,
   isCommitOutcomeUnknown,
-  isConnectionFailure,
+  isQueryRefusedError,
+  isConnectionError,
   isRetryExhaustedError,
   isRetryableError,
   isSerializationFailure,
@@ -80,10 +81,10 @@ describe('withRetry options', () => {
       [{ idempotent: 'yes' as never }, /idempotent must be true or false/],
       [{ sleep: 5 as never }, /sleep must be a function/],
       [{ retryOn: [() => true, 'x'] as never }, /retryOn must be a function/],
-      [{ maxAttempt: 3 } as never, /unknown option 'maxAttempt'/],
+      [{ maxAttempt: 3 } as never, /^withRetry: unknown option "maxAttempt"\. Use only maxAttempts, /],
     ]
     for (const [options, message] of cases) {
-      assert.throws(() => resolveRetryOptions(options), message, JSON.stringify(options))
+      assert.throws(() => resolveRetryOptions(options), (e: unknown) => isQueryRefusedError(e) && e.api === 'withRetry' && message.test(e.message), JSON.stringify(options))
     }
   })
 
@@ -104,7 +105,7 @@ describe('withRetry options', () => {
   it('validates the options before touching the database', async () => {
     const pool = new ScriptedPool()
     const db = kyselyOn(pool)
-    await assert.rejects(withRetry(db, async () => 1, { maxAttempts: -1 }), RangeError)
+    await assert.rejects(withRetry(db, async () => 1, { maxAttempts: -1 }), { name: 'QueryRefusedError', message: /^withRetry: maxAttempts must be a positive integer/ })
     assert.equal(pool.connects, 0)
     await db.destroy()
   })
@@ -159,7 +160,7 @@ describe('withRetry control flow (scripted connection)', () => {
       '3: commit',
     ])
     assert.deepEqual(
-      events.map((e) => [e.attempt, findSqlState(e.error), e.delayMs]),
+      events.map((e) => [e.attempt, getSqlState(e.error), e.delayMs]),
       [
         [1, '40001', 5],
         [2, '40001', 10],
@@ -238,7 +239,7 @@ describe('withRetry control flow (scripted connection)', () => {
       const db = kyselyOn(pool)
       await assert.rejects(withRetry(db, (trx) => update(trx), recorded().options), (e: unknown) => {
         assert.ok(e instanceof AmbiguousCommitError)
-        assert.equal(findSqlState(e.cause), '40003')
+        assert.equal(getSqlState(e.cause), '40003')
         return true
       })
       assert.equal(pool.checkedOut, 0)
@@ -353,13 +354,13 @@ describe('withRetry control flow (scripted connection)', () => {
     const lockNotAvailable = () => pgError('55P03', 'could not obtain lock on row')
     const pool = new ScriptedPool((text, n) => (text === UPDATE && n === 1 ? lockNotAvailable() : undefined))
     const db = kyselyOn(pool)
-    await withRetry(db, (trx) => update(trx), recorded({ retryOn: (e) => findSqlState(e) === '55P03' }).options)
+    await withRetry(db, (trx) => update(trx), recorded({ retryOn: (e) => getSqlState(e) === '55P03' }).options)
     assert.equal(pool.statements.filter((s) => s === UPDATE).length, 2)
     await db.destroy()
 
     const pool2 = new ScriptedPool((text, n) => (text === UPDATE && n === 1 ? lockNotAvailable() : undefined))
     const db2 = kyselyOn(pool2)
-    await assert.rejects(withRetry(db2, (trx) => update(trx), recorded().options), (e: unknown) => findSqlState(e) === '55P03')
+    await assert.rejects(withRetry(db2, (trx) => update(trx), recorded().options), (e: unknown) => getSqlState(e) === '55P03')
     await db2.destroy()
   })
 
@@ -650,9 +651,13 @@ describe('retry classifiers', () => {
     assert.equal(isRetryableError(pgError('40P01', 'deadlock detected')), true)
     assert.equal(isRetryableError(pgError('23505', 'x')), false)
     assert.equal(isRetryableError(new Error('outer', { cause: new Error('middle', { cause: pgError('40001', 'x') }) })), true)
-    assert.equal(isRetryableError(new AmbiguousCommitError(pgError('40001', 'x'), 1, 'commit')), false)
-    assert.equal(isConnectionFailure(new Error('wrapped', { cause: Object.assign(new Error('read'), { code: 'ECONNRESET' }) })), true)
-    assert.equal(isAmbiguousCommitError(pgError('40003', 'result is ambiguous')), true)
+    assert.equal(isRetryableError(new AmbiguousCommitError(pgError('40001', 'x'), { attempt: 1, statement: 'commit' })), false)
+    assert.equal(isConnectionError(new Error('wrapped', { cause: Object.assign(new Error('read'), { code: 'ECONNRESET' }) })), true)
+    // is<ClassName> is a brand check: a raw 40003 is not an AmbiguousCommitError, it is what
+    // isCommitOutcomeUnknown answers for.
+    assert.equal(isAmbiguousCommitError(pgError('40003', 'result is ambiguous')), false)
+    assert.equal(isCommitOutcomeUnknown(pgError('40003', 'result is ambiguous')), true)
+    assert.equal(isAmbiguousCommitError(new AmbiguousCommitError(pgError('40003', 'x'), { attempt: 1, statement: 'commit' })), true)
     assert.equal(isAmbiguousCommitError(pgError('40001', 'x')), false)
     // A cyclic cause chain terminates.
     const cyclic: Error & { cause?: unknown } = new Error('a')

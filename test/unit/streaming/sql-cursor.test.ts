@@ -91,7 +91,7 @@ describe('readSqlCursor', () => {
     assert.deepEqual(await chunks(readSqlCursor(empty.execute, db.deleteFrom('item').returning('id').compile(), 10)), [])
     assert.equal(empty.sent.length, 1)
     const none = scripted(five)
-    await assert.rejects(chunks(readSqlCursor(none.execute, db.deleteFrom('item').returning('id').compile(), 0)), RangeError)
+    await assert.rejects(chunks(readSqlCursor(none.execute, db.deleteFrom('item').returning('id').compile(), 0)), { name: 'QueryRefusedError', message: /^stream\(\): chunkSize must be a positive integer/ })
     assert.deepEqual(none.sent, [])
   })
 })
