@@ -18,7 +18,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
-import pg from 'pg'
+import { queryOnce } from '../../harness/query-once.js'
 
 interface FindOptions {
   install?: boolean
@@ -266,14 +266,8 @@ describe('scripts/lib/postgres-server.mjs', () => {
       process.env.KYSELY_CRDB_PG = 'npm'
       const server = await mod.startPostgres({ log })
       try {
-        const client = new pg.Client({ connectionString: server.url })
-        await client.connect()
-        try {
-          const { rows } = await client.query<{ version: string }>('select version()')
-          assert.match(rows[0]?.version ?? '', /^PostgreSQL 15\./)
-        } finally {
-          await client.end()
-        }
+        const { rows } = await queryOnce<{ version: string }>(server.url, 'select version()')
+        assert.match(rows[0]?.version ?? '', /^PostgreSQL 15\./)
       } finally {
         server.stop()
       }
