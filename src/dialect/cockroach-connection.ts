@@ -178,7 +178,7 @@ export class CockroachConnection implements DatabaseConnection {
   ): AsyncIterableIterator<QueryResult<R>> {
     // readSqlCursor refuses a statement-level AS OF SYSTEM TIME itself; outside a transaction it is valid.
     if (this.#inTransaction) {
-      return readSqlCursor<R>((query) => this.#inner.executeQuery(query, options), compiledQuery, chunkSize)
+      return readSqlCursor<R>((query) => this.#inner.executeQuery(query, options), compiledQuery, chunkSize, 'stream()')
     }
     return this.#inner.streamQuery<R>(compiledQuery, chunkSize, options)
   }

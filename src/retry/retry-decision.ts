@@ -6,7 +6,7 @@ import type { CommitStatement } from '../errors/ambiguous-commit-error.js'
 import { isCommitOutcomeUnknown, isConnectionError, isRetryableError } from '../errors/error-classifiers.js'
 import { RetryExhaustedError } from '../errors/retry-exhausted-error.js'
 import type { RetryLimit } from '../errors/retry-exhausted-error.js'
-import { retryDelay } from './with-retry-options.js'
+import { fullJitterDelay } from './with-retry-options.js'
 import type { ResolvedRetryOptions } from './with-retry-options.js'
 
 /**
@@ -85,7 +85,7 @@ export function decideRetry(failure: FailedAttempt, options: ResolvedRetryOption
   if (attempt >= options.maxAttempts) {
     return stop(exhausted(error, attempt, startedMs, 'maxAttempts', options.maxAttempts, options))
   }
-  const delayMs = retryDelay(attempt, options, options.random)
+  const delayMs = fullJitterDelay(attempt, options, options.random, 'withRetry')
   if (options.maxElapsedMs !== undefined && options.now() - startedMs + delayMs >= options.maxElapsedMs) {
     return stop(exhausted(error, attempt, startedMs, 'maxElapsedMs', options.maxElapsedMs, options))
   }

@@ -297,12 +297,26 @@ export function retryDelay(
   limits: { readonly baseDelayMs: number; readonly maxDelayMs: number },
   random: () => number = Math.random,
 ): number {
+  return fullJitterDelay(retry, limits, random, 'retryDelay')
+}
+
+/**
+ * {@link retryDelay}, with the API its messages name: `withRetry` when withRetry computes its waits.
+ *
+ * @internal
+ */
+export function fullJitterDelay(
+  retry: number,
+  limits: { readonly baseDelayMs: number; readonly maxDelayMs: number },
+  random: () => number,
+  api: 'retryDelay' | 'withRetry',
+): number {
   if (!Number.isInteger(retry) || retry < 1) {
-    throw new QueryRefusedError('retryDelay', `retry must be a positive integer, got ${describeValue(retry)}`, 'pass 1 for the wait after the first failed attempt')
+    throw new QueryRefusedError(api, `retry must be a positive integer, got ${describeValue(retry)}`, 'pass 1 for the wait after the first failed attempt')
   }
   const r = random()
   if (!(typeof r === 'number' && r >= 0 && r < 1)) {
-    throw new QueryRefusedError('withRetry', `random() must return a number in [0, 1), returned ${describeValue(r)}`, 'give a function like Math.random')
+    throw new QueryRefusedError(api, `random() must return a number in [0, 1), returned ${describeValue(r)}`, 'give a function like Math.random')
   }
   return backoffDelay(retry - 1, { baseDelayMs: limits.baseDelayMs, maxDelayMs: limits.maxDelayMs, jitter: 'full' }, r)
 }

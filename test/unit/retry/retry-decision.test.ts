@@ -138,6 +138,11 @@ describe('decideRetry: each branch', () => {
     assert.equal(decide(error, 'fn', 2, opts).action, 'retry')
   })
 
+  it('a random option returning 1 is refused in the name of withRetry, the API the user called', () => {
+    const opts = { ...options(), random: () => 1 }
+    assert.throws(() => decide(serializationFailure(), 'fn', 1, opts), { name: 'QueryRefusedError', message: /^withRetry: random\(\) must return a number in \[0, 1\)/ })
+  })
+
   it('throws RetryExhaustedError when the delay would reach maxElapsedMs', () => {
     const opts = options({ maxElapsedMs: 1_000, baseDelayMs: 100, maxDelayMs: 100 })
     const wait = retryDelay(1, opts, () => 0.5)

@@ -126,7 +126,7 @@ describe('withRetry options', () => {
     )
     // Huge retry numbers neither overflow nor exceed the cap.
     assert.equal(retryDelay(10_000, limits, () => 0.999), 100)
-    assert.throws(() => retryDelay(1, limits, () => 1), /random\(\) must return a number in \[0, 1\)/)
+    assert.throws(() => retryDelay(1, limits, () => 1), { name: 'QueryRefusedError', message: /^retryDelay: random\(\) must return a number in \[0, 1\)/ })
     assert.throws(() => retryDelay(0, limits), /retry must be a positive integer/)
   })
 })
