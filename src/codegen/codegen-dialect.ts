@@ -1,9 +1,7 @@
 import { ColumnTypeNode, IdentifierNode, PostgresDialect, UnionExpressionNode } from 'kysely-codegen'
 import type { PostgresDialectOptions } from 'kysely-codegen'
 import { CockroachCodegenIntrospector } from './codegen-introspector.js'
-import { INT8_MODES } from '../connection/int8-type-parsers.js'
 import type { Int8Mode } from '../connection/int8-type-parsers.js'
-import { QueryRefusedError } from '../errors/query-refused-error.js'
 
 /**
  * Options of {@link CockroachCodegenDialect}: kysely-codegen's Postgres options and the `int8` mode
@@ -31,9 +29,6 @@ export class CockroachCodegenDialect extends PostgresDialect {
 
   constructor(options: CockroachCodegenDialectOptions = {}) {
     const { int8 = 'string', ...postgresOptions } = options
-    if (!INT8_MODES.includes(int8)) {
-      throw new QueryRefusedError('CockroachCodegenDialect', `unknown int8 mode '${String(int8)}'`, `use one of: ${INT8_MODES.join(', ')}`)
-    }
     super(postgresOptions)
     this.introspector = new CockroachCodegenIntrospector({
       defaultSchemas: postgresOptions.defaultSchemas,

@@ -5,6 +5,7 @@ import type { CockroachDialectConfig } from '../dialect/cockroach-dialect-config
 import { INT8_MODES } from './int8-type-parsers.js'
 import { parseConnectionString, readConnectionString } from './parse-connection-string.js'
 import { QueryRefusedError } from '../errors/query-refused-error.js'
+import { describeValue } from '../util/describe-value.js'
 import { quoteLiteral } from '../util/sql-quoting.js'
 
 /** The `application_name` of connections in pools this dialect builds, unless configured. */
@@ -38,7 +39,7 @@ export function validatePoolConfig(config: CockroachDialectConfig): void {
     throw new QueryRefusedError('CockroachDialect', '`pool` must be a pg.Pool or an async function returning one', 'pass the pool the application built, or give connectionString instead')
   }
   if (config.int8 !== undefined && !INT8_MODES.includes(config.int8)) {
-    throw new QueryRefusedError('CockroachDialect', `unknown int8 mode '${String(config.int8)}'`, `use one of: ${INT8_MODES.join(', ')}`)
+    throw new QueryRefusedError('CockroachDialect', `unknown int8 mode ${describeValue(config.int8)}`, `use one of: ${INT8_MODES.join(', ')}`)
   }
   if (config.applicationName !== undefined) {
     if (typeof config.applicationName !== 'string' || /[\0-\x1f]/.test(config.applicationName)) {

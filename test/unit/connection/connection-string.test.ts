@@ -348,7 +348,7 @@ describe('CockroachDialect config validation', () => {
   it('rejects an unknown int8 mode', () => {
     assert.throws(
       () => new CockroachDialect({ connectionString: 'postgresql://u@localhost/x', int8: 'float' as never }),
-      /unknown int8 mode 'float'. Use one of: string, bigint, number/,
+      { name: 'QueryRefusedError', message: /^CockroachDialect: unknown int8 mode "float"\. Use one of: string, bigint, number/ },
     )
   })
 
