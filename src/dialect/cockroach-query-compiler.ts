@@ -16,23 +16,16 @@ import type {
   SelectQueryNode,
   UpdateQueryNode,
 } from 'kysely'
-import { asOfSystemTimeInstant, isBoundedStalenessClause } from '../sql/as-of-system-time/as-of-system-time-literal.js'
+import { isBoundedStalenessClause } from '../sql/as-of-system-time/as-of-system-time-literal.js'
+import { checkAsOfSystemTime, secondBoundedStalenessScan } from '../sql/as-of-system-time/as-of-system-time-checks.js'
 import { isAsOfSystemTimeMarker } from '../sql/as-of-system-time/as-of-system-time.js'
 import { renderExplain } from '../sql/explain.js'
+import { rejectForUpsert } from '../sql/upsert-into.js'
+import { joinHintKeyword } from '../sql/hints/join-hint.js'
 import { readTableHint } from '../sql/hints/table-hint-marker.js'
 import { QueryRefusedError } from '../errors/query-refused-error.js'
 
 const LOCKING_MODIFIERS: ReadonlySet<string> = new Set(['ForUpdate', 'ForNoKeyUpdate', 'ForShare', 'ForKeyShare'])
-
-// `<join type> <hint> JOIN`: sql.y `table_ref join_type opt_join_hint JOIN table_ref join_qual`
-// and `table_ref CROSS opt_join_hint JOIN table_ref`.
-const HINTABLE_JOINS: Readonly<Record<string, string>> = Object.freeze({
-  InnerJoin: 'inner',
-  LeftJoin: 'left',
-  RightJoin: 'right',
-  FullJoin: 'full',
-  CrossJoin: 'cross',
-})
 
 /**
  * Kysely's Postgres compiler with CockroachDB's own SQL:
@@ -91,7 +84,7 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     if (asOf === undefined) {
       return super.visitSelectQuery(node)
     }
-    this.#checkAsOfSystemTime(node, asOf.sqlFragments[0]!, locking)
+    this.#topLevelAsOf = checkAsOfSystemTime(node, asOf.sqlFragments[0]!, locking, this.parentNode === undefined, this.#topLevelAsOf)
     // Compiled as a last "join": Kysely prints joins right after FROM, separated by spaces, which
     // is exactly where CockroachDB wants the clause.
     const rest = modifiers.filter((modifier) => modifier.rawModifier !== asOf)
@@ -184,30 +177,7 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     if (join === undefined) {
       return super.visitJoin(node)
     }
-    const joinType = HINTABLE_JOINS[node.joinType]
-    if (joinType === undefined) {
-      throw new QueryRefusedError('joinHint()', `joinHint('${join}', ...) cannot be used with a ${node.joinType}`, 'use an inner, left, right, full or cross join')
-    }
-    // sql.y, opt_join_hint: "LOOKUP can only be used with INNER and LEFT joins" (INVERTED likewise).
-    if ((join === 'lookup' || join === 'inverted') && joinType !== 'inner' && joinType !== 'left') {
-      throw new QueryRefusedError('joinHint()', `joinHint('${join}', ...) works with inner and left joins only, not with a ${joinType} join`, 'use innerJoin or leftJoin')
-    }
-    // docs /docs/stable/cost-based-optimizer#supported-join-algorithms: "a straight INNER, LEFT, or
-    // RIGHT join"; the other join types are not documented for it.
-    if (join === 'straight' && joinType !== 'inner' && joinType !== 'left' && joinType !== 'right') {
-      throw new QueryRefusedError('joinHint()', `joinHint('straight', ...) works with inner, left and right joins only, not with a ${joinType} join`, 'use innerJoin, leftJoin or rightJoin')
-    }
-    // A merge join needs equality columns and a cross join has none: GenerateMergeJoins
-    // (pkg/sql/opt/xform/join_funcs.go) produces no merge join, and execbuilder's buildHashJoin fails
-    // with "could not produce a query plan conforming to the MERGE JOIN hint".
-    if (join === 'merge' && joinType === 'cross') {
-      throw new QueryRefusedError(
-        'joinHint()',
-        "joinHint('merge', ...) cannot be used with a cross join: a merge join needs an equality condition, and " +
-          'CockroachDB fails with "could not produce a query plan conforming to the MERGE JOIN hint"',
-        "use innerJoin(joinHint('merge', ...), 'a.x', 'b.x') or joinHint('hash', ...)",
-      )
-    }
+    const joinType = joinHintKeyword(join, node.joinType)
     this.append(`${joinType} ${join} join `)
     this.visitNode(table)
     if (node.on !== undefined) {
@@ -242,69 +212,6 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     this.visitNode(returning)
   }
 
-  #checkAsOfSystemTime(node: SelectQueryNode, clause: string, locking: boolean): void {
-    if (locking) {
-      throw new QueryRefusedError(
-        'asOfSystemTime()',
-        'AS OF SYSTEM TIME cannot be combined with FOR UPDATE/FOR SHARE: historical reads take no locks',
-        'remove the locking clause or asOfSystemTime()',
-      )
-    }
-    if (node.from === undefined) {
-      throw new QueryRefusedError('asOfSystemTime()', 'the query has no FROM clause, and CockroachDB only accepts AS OF SYSTEM TIME after FROM', 'select from a table')
-    }
-    // CockroachDB plans a scan with a hard limit as a multi-row scan that "can span multiple ranges
-    // if the first range is empty", and bounded staleness allows a single-range read only: "cannot use
-    // bounded staleness for queries that may touch more than one range or require an index join"
-    // (scanParams (called from buildScan) in pkg/sql/opt/exec/execbuilder/relational.go), even for
-    // LIMIT 1. The same check refuses a second scan (containsBoundedStalenessScan: "We already
-    // planned a scan, perhaps as part of a subquery"): a join here, a subquery in visitSelectQuery.
-    if (node.joins !== undefined && isBoundedStalenessClause(clause)) {
-      throw secondBoundedStalenessScan('a join')
-    }
-    if (node.limit !== undefined && isBoundedStalenessClause(clause)) {
-      throw new QueryRefusedError(
-        'asOfSystemTime()',
-        'bounded staleness (withMaxStaleness/withMinTimestamp) cannot be combined with limit(): CockroachDB refuses a ' +
-          'limited scan there ("cannot use bounded staleness for queries that may touch more than one range")',
-        'look the row up by its primary or unique key without limit(), e.g. with executeTakeFirst()',
-      )
-    }
-    if (this.parentNode === undefined) {
-      // CockroachDB looks for the clause on the statement's top-level SELECT clause only; a set
-      // operation at the top is not one ((*planner).isAsOf in pkg/sql), so its branches'
-      // clauses fail with "AS OF SYSTEM TIME must be provided on a top-level statement".
-      if (node.setOperations !== undefined) {
-        throw new QueryRefusedError(
-          'asOfSystemTime()',
-          'AS OF SYSTEM TIME cannot be on a top-level UNION/INTERSECT/EXCEPT in CockroachDB',
-          "wrap it: db.selectFrom(q1.union(q2).as('u')).selectAll().$call(asOfSystemTime(value))",
-        )
-      }
-      this.#topLevelAsOf = clause
-      return
-    }
-    // Nested SELECTs may repeat the clause only if the top level has it, with the same timestamp
-    // (Builder.validateAsOf in pkg/sql/opt/optbuilder), compared as instants: a Date and the bigint
-    // of the same instant agree.
-    if (this.#topLevelAsOf === undefined) {
-      throw new QueryRefusedError(
-        'asOfSystemTime()',
-        'AS OF SYSTEM TIME must be on the top-level SELECT of the statement; CockroachDB refuses it on a subquery, ' +
-          'CTE or UNION branch alone',
-        'apply asOfSystemTime() to the outer query',
-      )
-    }
-    if (asOfSystemTimeInstant(this.#topLevelAsOf) !== asOfSystemTimeInstant(clause)) {
-      throw new QueryRefusedError(
-        'asOfSystemTime()',
-        `all AS OF SYSTEM TIME clauses of a statement must read at the same time: the top level has ` +
-          `"${this.#topLevelAsOf}", a subquery "${clause}"`,
-        'give the subquery the same value as the outer query, or drop it there',
-      )
-    }
-  }
-
   #checkWrite(endModifiers: ReadonlyArray<OperationNode> | undefined, statement: string): void {
     if (this.#topLevelAsOf !== undefined) {
       throw new QueryRefusedError('asOfSystemTime()', `AS OF SYSTEM TIME statements are read-only: ${statement} cannot appear in them`, 'run the write as a statement of its own')
@@ -330,31 +237,3 @@ function isUpsertNode(node: OperationNode | undefined): boolean {
   return node !== undefined && node.kind === 'InsertQueryNode' && (node as InsertQueryNode).replace === true
 }
 
-function rejectForUpsert(node: InsertQueryNode): void {
-  const unsupported: string | undefined =
-    node.onConflict !== undefined
-      ? 'onConflict() (UPSERT always resolves conflicts on the primary key; use insertInto().onConflict() for other targets)'
-      : node.onDuplicateKey !== undefined
-        ? 'onDuplicateKeyUpdate()'
-        : node.orAction !== undefined || (node as { ignore?: boolean }).ignore === true
-          ? 'or ignore/or replace'
-          : node.top !== undefined
-            ? 'top()'
-            : node.output !== undefined
-              ? 'output()'
-              : undefined
-  if (unsupported !== undefined) {
-    throw new QueryRefusedError('upsertInto()', `UPSERT does not support ${unsupported}`, 'use insertInto() for that')
-  }
-}
-
-/** A join or subquery in a bounded staleness read: see #checkAsOfSystemTime for CockroachDB's rule. */
-function secondBoundedStalenessScan(what: 'a join' | 'a subquery'): QueryRefusedError {
-  return new QueryRefusedError(
-    'asOfSystemTime()',
-    `bounded staleness (withMaxStaleness/withMinTimestamp) cannot be combined with ${what}: CockroachDB plans one ` +
-      'scan for a bounded staleness read and refuses a second ("cannot use bounded staleness for queries that may ' +
-      'touch more than one range or require an index join")',
-    'read each table in a query of its own, or use an exact staleness such as asOfSystemTime(followerReadTimestamp())',
-  )
-}

@@ -1,4 +1,4 @@
-import type { InsertQueryBuilder, InsertResult, Kysely, QueryCreator } from 'kysely'
+import type { InsertQueryBuilder, InsertQueryNode, InsertResult, Kysely, QueryCreator } from 'kysely'
 import { QueryRefusedError } from '../errors/query-refused-error.js'
 
 /**
@@ -40,4 +40,29 @@ export function upsertInto<DB, T extends keyof DB & string>(
     throw new QueryRefusedError('upsertInto()', 'the table must be a non-empty string', "give a name such as 'account'")
   }
   return db.replaceInto(table)
+}
+
+/**
+ * Refuses what CockroachDB's UPSERT lacks (`opt_with_clause UPSERT INTO insert_target insert_rest
+ * returning_clause`, sql.y: no ON CONFLICT, and none of the other dialects' insert variants), for
+ * CockroachQueryCompiler's visitInsertQuery.
+ *
+ * @internal
+ */
+export function rejectForUpsert(node: InsertQueryNode): void {
+  const unsupported: string | undefined =
+    node.onConflict !== undefined
+      ? 'onConflict() (UPSERT always resolves conflicts on the primary key; use insertInto().onConflict() for other targets)'
+      : node.onDuplicateKey !== undefined
+        ? 'onDuplicateKeyUpdate()'
+        : node.orAction !== undefined || (node as { ignore?: boolean }).ignore === true
+          ? 'or ignore/or replace'
+          : node.top !== undefined
+            ? 'top()'
+            : node.output !== undefined
+              ? 'output()'
+              : undefined
+  if (unsupported !== undefined) {
+    throw new QueryRefusedError('upsertInto()', `UPSERT does not support ${unsupported}`, 'use insertInto() for that')
+  }
 }

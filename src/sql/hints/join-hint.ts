@@ -76,3 +76,47 @@ export function joinHint(
     ? new HintedTable(node.node, alias, node.alias, algorithm, '')
     : new HintedTable(node.node, alias, existing.alias, algorithm, existing.index)
 }
+
+// `<join type> <hint> JOIN`: sql.y `table_ref join_type opt_join_hint JOIN table_ref join_qual`
+// and `table_ref CROSS opt_join_hint JOIN table_ref`.
+const HINTABLE_JOINS: Readonly<Record<string, string>> = Object.freeze({
+  InnerJoin: 'inner',
+  LeftJoin: 'left',
+  RightJoin: 'right',
+  FullJoin: 'full',
+  CrossJoin: 'cross',
+})
+
+/**
+ * The join keyword for a join whose table carries `joinHint(join, ...)`, e.g. `inner` for an
+ * InnerJoin node; refuses the combinations CockroachDB's grammar or optimizer refuse.
+ *
+ * @internal
+ */
+export function joinHintKeyword(join: JoinAlgorithm, nodeJoinType: string): string {
+  const joinType = HINTABLE_JOINS[nodeJoinType]
+  if (joinType === undefined) {
+    throw new QueryRefusedError('joinHint()', `joinHint('${join}', ...) cannot be used with a ${nodeJoinType}`, 'use an inner, left, right, full or cross join')
+  }
+  // sql.y, opt_join_hint: "LOOKUP can only be used with INNER and LEFT joins" (INVERTED likewise).
+  if ((join === 'lookup' || join === 'inverted') && joinType !== 'inner' && joinType !== 'left') {
+    throw new QueryRefusedError('joinHint()', `joinHint('${join}', ...) works with inner and left joins only, not with a ${joinType} join`, 'use innerJoin or leftJoin')
+  }
+  // docs /docs/stable/cost-based-optimizer#supported-join-algorithms: "a straight INNER, LEFT, or
+  // RIGHT join"; the other join types are not documented for it.
+  if (join === 'straight' && joinType !== 'inner' && joinType !== 'left' && joinType !== 'right') {
+    throw new QueryRefusedError('joinHint()', `joinHint('straight', ...) works with inner, left and right joins only, not with a ${joinType} join`, 'use innerJoin, leftJoin or rightJoin')
+  }
+  // A merge join needs equality columns and a cross join has none: GenerateMergeJoins
+  // (pkg/sql/opt/xform/join_funcs.go) produces no merge join, and execbuilder's buildHashJoin fails
+  // with "could not produce a query plan conforming to the MERGE JOIN hint".
+  if (join === 'merge' && joinType === 'cross') {
+    throw new QueryRefusedError(
+      'joinHint()',
+      "joinHint('merge', ...) cannot be used with a cross join: a merge join needs an equality condition, and " +
+        'CockroachDB fails with "could not produce a query plan conforming to the MERGE JOIN hint"',
+      "use innerJoin(joinHint('merge', ...), 'a.x', 'b.x') or joinHint('hash', ...)",
+    )
+  }
+  return joinType
+}
