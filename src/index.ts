@@ -99,3 +99,14 @@ export { alterPrimaryKey } from './schema/alter-primary-key.js'
 export type { AlterPrimaryKeyOptions } from './schema/alter-primary-key.js'
 export type { CockroachStatement } from './schema/cockroach-statement.js'
 export { uniqueRowid } from './schema/unique-rowid.js'
+
+// Checking migrations (docs/migrations.md#checking-migrations)
+export { checkMigrations, isMigrationLoadError, MigrationLoadError } from './migration/check/check-migrations.js'
+export type {
+  CheckableMigration,
+  CheckedStatement,
+  CheckMigrationsOptions,
+  MigrationCheckReport,
+} from './migration/check/check-migrations.js'
+export type { MigrationCheckAcknowledgement, MigrationCheckRule, MigrationFinding } from './migration/check/migration-check-rules.js'
+export type { RecordedStatementKind } from './migration/check/recording-dialect.js'
