@@ -15,6 +15,7 @@ export { MigrationLockTimeoutError, isMigrationLockTimeoutError } from './errors
 export { CockroachIntrospector } from './dialect/cockroach-introspector.js'
 export type { CockroachIntrospectorOptions } from './dialect/cockroach-introspector.js'
 export type { CockroachColumnMetadata, CockroachTableMetadata, GeneratedKind, IdentityKind, ServerInfo } from './introspection/introspection-rows.js'
+export type { HiddenColumnKind, RowLevelTtlMetadata, TableLocality } from './introspection/table-options.js'
 
 // Connecting
 export { parseConnectionString, redactConnectionString } from './connection/parse-connection-string.js'
