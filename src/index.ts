@@ -111,3 +111,8 @@ export type {
 } from './migration/check/check-migrations.js'
 export type { MigrationCheckAcknowledgement, MigrationCheckRule, MigrationFinding } from './migration/check/migration-check-rules.js'
 export type { RecordedStatementKind } from './migration/check/recording-dialect.js'
+export {
+  isSchemaChangeInProgressError,
+  isSchemaChangeStillRunningError,
+  SchemaChangeStillRunningError,
+} from './migration/schema-change-retry.js'
