@@ -49,7 +49,7 @@ export function renderLocality(spec: unknown, api: string): { readonly text: str
   if (typeof spec !== 'object' || spec === null || Object.keys(spec).length !== 1) {
     throw new QueryRefusedError(api, `expected one locality, got ${describeValue(spec)}`, fix)
   }
-  const [key, value] = Object.entries(spec)[0]!
+  const [key, value] = Object.entries(spec as Record<string, unknown>)[0]!
   if (key === 'global') {
     if (value !== true) throw new QueryRefusedError(api, `global must be true, got ${describeValue(value)}`, fix)
     return { text: 'global', column: undefined }

@@ -48,6 +48,7 @@ export function renderVisibility(value: unknown, api: string): string {
  * production traffic before relying on it, or to retire one safely.
  *
  * ```ts
+ * import { sql } from 'kysely'
  * import { notVisible } from 'kysely-cockroachdb'
  *
  * await db.schema.createIndex('order_status_idx').on('order').column('status')
@@ -56,7 +57,7 @@ export function renderVisibility(value: unknown, api: string): string {
  * // create index "order_status_idx" on "order" ("status") not visible
  *
  * await db.schema.createIndex('order_total_idx').on('order').column('total')
- *   .where('status', '=', 'open')
+ *   .where(sql.ref('status'), '=', 'open')
  *   .$call(notVisible({ visibility: 0.25 }))
  *   .execute()
  * // create index "order_total_idx" on "order" ("total") where "status" = 'open' visibility 0.25

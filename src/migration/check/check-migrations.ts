@@ -127,7 +127,7 @@ export class MigrationLoadError extends KyselyCockroachError {
   constructor(file: string, cause: unknown) {
     const message = cause instanceof Error ? cause.message : String(cause)
     const hint =
-      /\.[mc]?ts$/.test(file) && /Unknown file extension|ERR_UNKNOWN_FILE_EXTENSION/.test(`${message} ${(cause as { code?: unknown })?.code}`)
+      /\.[mc]?ts$/.test(file) && /Unknown file extension|ERR_UNKNOWN_FILE_EXTENSION/.test(`${message} ${String((cause as { code?: unknown } | undefined)?.code)}`)
         ? 'Run it on Node >= 22.6 with --experimental-strip-types (default from Node 23.6), or check the compiled .js files.'
         : 'Fix the file, or check the compiled .js files.'
     super(`checkMigrations(): cannot load ${file}: ${message}. ${hint}`, { cause })

@@ -135,8 +135,8 @@ describe('kysely-cockroachdb migrations check (CLI)', () => {
   it('exit 1 with errors, the findings as lines; exit 0 for the good folder; --json; exit 2 on usage errors', () => {
     const failed = run('check', bad)
     assert.equal(failed.status, 1, failed.stderr)
-    assert.match(failed.stdout, /^Errors:\n  002_identity_primary_key up #1 sequential-primary-key: /)
-    assert.match(failed.stdout, /\nWarnings:\n  001_serial_primary_key up #1 serial-primary-key: /)
+    assert.match(failed.stdout, /^Errors:\n {2}002_identity_primary_key up #1 sequential-primary-key: /)
+    assert.match(failed.stdout, /\nWarnings:\n {2}001_serial_primary_key up #1 serial-primary-key: /)
     assert.match(failed.stdout, /\n8 migrations checked: 5 errors, 2 warnings, 1 acknowledged\n$/)
 
     const passed = run('check', good)
