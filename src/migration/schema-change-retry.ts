@@ -19,8 +19,10 @@
 // here before each statement. Inside an explicit transaction nothing is retried (the transaction is
 // aborted; 40001 is withRetry's).
 import { getSqlState } from '../errors/error-classifiers.js'
-import { KyselyCockroachError } from '../errors/kysely-cockroach-error.js'
+import { classBrand, KyselyCockroachError } from '../errors/kysely-cockroach-error.js'
 import { SqlState } from '../errors/sqlstate.js'
+import { backoffDelay } from '../util/backoff-delay.js'
+import { describeError } from '../util/describe-value.js'
 
 /**
  * Whether `error` is CockroachDB refusing a schema change because another one is running on the
@@ -55,11 +57,15 @@ export interface SchemaChangeRetryOptions {
 /** 250 ms doubling to 8 s, for at most 2 minutes. @internal */
 export const DEFAULT_SCHEMA_CHANGE_RETRY: SchemaChangeRetryOptions = Object.freeze({ initialDelayMs: 250, maxDelayMs: 8_000, timeoutMs: 120_000 })
 
-/** The delay before retry `attempt` (0-based): exponential with full jitter. @internal */
+/**
+ * The delay before retry `attempt` (0-based): the package's backoff with equal jitter (the upper
+ * half of the doubling ceiling, as the migration lock waits). @internal
+ */
 export function schemaChangeRetryDelay(attempt: number, options: SchemaChangeRetryOptions, random: () => number = Math.random): number {
-  const ceiling = Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** Math.min(attempt, 30))
-  return Math.max(1, Math.round(ceiling / 2 + (random() * ceiling) / 2))
+  return backoffDelay(attempt, { baseDelayMs: options.initialDelayMs, maxDelayMs: options.maxDelayMs, jitter: 'equal' }, random())
 }
+
+const { brand, hasBrand } = classBrand<SchemaChangeStillRunningError>('SchemaChangeStillRunningError')
 
 /**
  * Thrown when a migration statement still met a running schema change after the retries.
@@ -76,18 +82,16 @@ export class SchemaChangeStillRunningError extends KyselyCockroachError {
   readonly attempts: number
 
   constructor(attempts: number, elapsedMs: number, cause: unknown) {
-    const message = cause instanceof Error ? cause.message : String(cause)
+    const message = describeError(cause)
     super(
       `CockroachDialect migration: the table is still undergoing a schema change after ${attempts} tries over ` +
         `${Math.round(elapsedMs / 1000)} s (${message}). Wait for the running job to finish (SHOW JOBS) and run the migration again.`,
       { cause },
     )
     this.attempts = attempts
-    Object.defineProperty(this, SCHEMA_CHANGE_BRAND, { value: true })
+    brand(this)
   }
 }
-
-const SCHEMA_CHANGE_BRAND = Symbol.for('kysely-cockroachdb.SchemaChangeStillRunningError')
 
 /**
  * Whether `error` is a {@link SchemaChangeStillRunningError} (also from the other build of the package).
@@ -99,7 +103,7 @@ const SCHEMA_CHANGE_BRAND = Symbol.for('kysely-cockroachdb.SchemaChangeStillRunn
  * ```
  */
 export function isSchemaChangeStillRunningError(error: unknown): error is SchemaChangeStillRunningError {
-  return typeof error === 'object' && error !== null && SCHEMA_CHANGE_BRAND in error
+  return hasBrand(error)
 }
 
 /** Clock and timer, replaceable in tests. @internal */

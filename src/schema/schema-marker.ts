@@ -22,6 +22,7 @@
 import { ColumnNode, RawNode } from 'kysely'
 import type { OperationNode } from 'kysely'
 import { QueryRefusedError } from '../errors/query-refused-error.js'
+import { assertKnownKeys } from '../util/known-keys.js'
 
 /** What a marker carries. */
 export type SchemaMarkerKind = 'hash' | 'storing' | 'inverted' | 'visibility' | 'ttl' | 'ttl-reset' | 'locality' | 'alter-pk'
@@ -107,21 +108,9 @@ export function checkColumnName(name: unknown, api: string, example: string): st
   return name
 }
 
-/** Refuses unknown option keys, which would otherwise be ignored silently. */
+/** Refuses unknown option keys, which would otherwise be ignored silently (the package's one check). */
 export function assertOptionKeys(value: object, allowed: readonly string[], api: string): void {
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) {
-      throw new QueryRefusedError(api, `unknown option ${JSON.stringify(key)}`, `use only ${allowed.join(', ')}`)
-    }
-  }
+  assertKnownKeys(api, value, allowed)
 }
 
-/** A value for an error message. */
-export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value)
-  if (typeof value === 'bigint') return `${value}n`
-  if (value === null) return 'null'
-  if (value === undefined) return 'undefined'
-  if (typeof value === 'object') return Object.prototype.toString.call(value)
-  return String(value)
-}
+export { describeValue } from '../util/describe-value.js'
