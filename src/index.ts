@@ -15,6 +15,7 @@ export { MigrationLockTimeoutError, isMigrationLockTimeoutError } from './errors
 export { CockroachIntrospector } from './dialect/cockroach-introspector.js'
 export type { CockroachIntrospectorOptions } from './dialect/cockroach-introspector.js'
 export type { CockroachColumnMetadata, CockroachTableMetadata, GeneratedKind, IdentityKind, ServerInfo } from './introspection/introspection-rows.js'
+export type { HiddenColumnKind, RowLevelTtlMetadata, TableLocality } from './introspection/table-options.js'
 
 // Connecting
 export { parseConnectionString, redactConnectionString } from './connection/parse-connection-string.js'
@@ -72,3 +73,46 @@ export type { CockroachExplainOptions, ExplainableQuery, ExplainOption, ExplainR
 // Streaming
 export { streamWithSqlCursor } from './streaming/sql-cursor.js'
 export type { StreamWithSqlCursorOptions } from './streaming/sql-cursor.js'
+
+// CockroachDB schema: indexes, primary keys, row-level TTL, multi-region (docs/schema.md)
+export { hashSharded } from './schema/hash-sharded.js'
+export type { HashShardedCall, HashShardedOptions } from './schema/hash-sharded.js'
+export { storing } from './schema/storing.js'
+export type { CreateIndexCall } from './schema/storing.js'
+export { invertedIndex } from './schema/inverted-index.js'
+export type { InvertedIndexOptions, InvertedOpclass } from './schema/inverted-index.js'
+export { notVisible } from './schema/not-visible.js'
+export type { NotVisibleOptions } from './schema/not-visible.js'
+export { resetRowLevelTtl, rowLevelTtl } from './schema/row-level-ttl.js'
+export type {
+  AlterTableCall,
+  RowLevelTtlExpiry,
+  RowLevelTtlKey,
+  RowLevelTtlOptions,
+  TableOptionCall,
+  TtlInterval,
+} from './schema/row-level-ttl.js'
+export { locality } from './schema/locality.js'
+export type { LocalitySpec } from './schema/locality.js'
+export { addRegion, setPrimaryRegion, surviveFailure } from './schema/database-region.js'
+export type { AddRegionOptions, SurvivalGoal } from './schema/database-region.js'
+export { alterPrimaryKey } from './schema/alter-primary-key.js'
+export type { AlterPrimaryKeyOptions } from './schema/alter-primary-key.js'
+export type { CockroachStatement } from './schema/cockroach-statement.js'
+export { uniqueRowid } from './schema/unique-rowid.js'
+
+// Checking migrations (docs/migrations.md#checking-migrations)
+export { checkMigrations, isMigrationLoadError, MigrationLoadError } from './migration/check/check-migrations.js'
+export type {
+  CheckableMigration,
+  CheckedStatement,
+  CheckMigrationsOptions,
+  MigrationCheckReport,
+} from './migration/check/check-migrations.js'
+export type { MigrationCheckAcknowledgement, MigrationCheckRule, MigrationFinding } from './migration/check/migration-check-rules.js'
+export type { RecordedStatementKind } from './migration/check/recording-dialect.js'
+export {
+  isSchemaChangeInProgressError,
+  isSchemaChangeStillRunningError,
+  SchemaChangeStillRunningError,
+} from './migration/schema-change-retry.js'

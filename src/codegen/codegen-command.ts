@@ -14,6 +14,7 @@ export interface CodegenCommandIo {
 }
 
 const USAGE = `Usage: kysely-cockroachdb codegen [options]
+       kysely-cockroachdb migrations check <folder> [--json]   (see kysely-cockroachdb migrations --help)
 
 Generates the Kysely DB type of a CockroachDB (or PostgreSQL) database with kysely-codegen,
 introspecting through kysely-cockroachdb's CockroachIntrospector.

@@ -6,6 +6,7 @@ import { MigrationLeaseLock } from '../migration/migration-lease-lock.js'
 import type { MigrationLeasePoolSource } from '../migration/migration-lease-lock.js'
 import { resolveMigrationLeaseOptions } from '../migration/migration-lease-options.js'
 import type { MigrationLeaseOptions, ResolvedMigrationLeaseOptions } from '../migration/migration-lease-options.js'
+import { markMigrationConnection, unmarkMigrationConnection } from '../migration/schema-change-retry.js'
 
 /**
  * Kysely's dialect adapter for CockroachDB, with a migration lock that works there.
@@ -96,10 +97,14 @@ export class CockroachAdapter extends DialectAdapterBase {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override async acquireMigrationLock(db: Kysely<any>, options: MigrationLockOptions): Promise<void> {
     await this.#lock.acquire(db, options)
+    // Migration statements on this connection retry "schema change in progress" refusals
+    // (src/migration/schema-change-retry.ts).
+    await db.getExecutor().provideConnection(async (connection) => markMigrationConnection(connection))
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override async releaseMigrationLock(db: Kysely<any>, _options: MigrationLockOptions): Promise<void> {
+    await db.getExecutor().provideConnection(async (connection) => unmarkMigrationConnection(connection))
     await this.#lock.release(db)
   }
 }

@@ -4,6 +4,7 @@ import type { CockroachPoolClient } from './cockroach-pool.js'
 import { sendCancelRequest } from '../connection/pgwire-cancel.js'
 import { refuseAsOfSystemTimeInTransaction } from '../sql/as-of-system-time/as-of-system-time-in-transaction.js'
 import { readSqlCursor } from '../streaming/sql-cursor.js'
+import { migrationRetryOf, retrySchemaChange } from '../migration/schema-change-retry.js'
 import { quoteLiteral } from '../util/sql-quoting.js'
 import { QueryRefusedError } from '../errors/query-refused-error.js'
 
@@ -84,6 +85,16 @@ export class CockroachConnection implements DatabaseConnection {
     } catch (error) {
       return Promise.reject(error)
     }
+    // The Migrator's connection, outside a transaction: statements refused because another schema
+    // change runs on the table are sent again (src/migration/schema-change-retry.ts).
+    const migration = this.#inTransaction ? undefined : migrationRetryOf(this)
+    if (migration !== undefined) {
+      return retrySchemaChange(() => this.#send<R>(compiledQuery, options), migration)
+    }
+    return this.#send<R>(compiledQuery, options)
+  }
+
+  #send<R>(compiledQuery: CompiledQuery, options: ExecuteOptions | undefined): Promise<QueryResult<R>> {
     // Kysely passes options, and may then cancel this query through cancelQuery/killSession, only
     // for a query with a signal (kysely 0.29 QueryExecutorBase.executeQuery): the common case stays a
     // plain call, with no tracking on the hot path.

@@ -4,6 +4,7 @@ import { columnsQuery, SCHEMAS_QUERY, SERVER_VERSION_QUERY } from '../introspect
 import { detectServer, mapIntrospectionRows, mapSchemaRows } from '../introspection/introspection-rows.js'
 import type { CockroachTableMetadata, ServerInfo } from '../introspection/introspection-rows.js'
 import { QueryRefusedError } from '../errors/query-refused-error.js'
+import { withTableOptions } from '../introspection/table-options-query.js'
 
 /**
  * Options of {@link CockroachIntrospector}.
@@ -96,9 +97,11 @@ export class CockroachIntrospector extends PostgresIntrospector implements Datab
   ): Promise<CockroachTableMetadata[]> {
     const server = await this.getServerInfo()
     const { rows } = await columnsQuery(server).execute(this.#db)
-    return mapIntrospectionRows(rows, {
+    const tables = mapIntrospectionRows(rows, {
       includeHiddenColumns: this.#options.includeHiddenColumns === true,
       withInternalKyselyTables: options.withInternalKyselyTables === true,
     })
+    // CockroachDB: locality, row-level TTL, hash-sharded primary key (src/introspection/table-options.ts).
+    return server.kind === 'cockroachdb' ? withTableOptions(this.#db, tables) : tables
   }
 }

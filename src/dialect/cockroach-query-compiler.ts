@@ -1,7 +1,10 @@
 import { PostgresQueryCompiler } from 'kysely'
 import type {
   AliasNode,
+  AlterTableNode,
   CompiledQuery,
+  CreateIndexNode,
+  CreateTableNode,
   DeleteQueryNode,
   ExplainNode,
   InsertQueryNode,
@@ -24,6 +27,7 @@ import { rejectForUpsert } from '../sql/upsert-into.js'
 import { joinHintKeyword } from '../sql/hints/join-hint.js'
 import { readTableHint } from '../sql/hints/table-hint-marker.js'
 import { QueryRefusedError } from '../errors/query-refused-error.js'
+import { rewriteAlterTable, rewriteCreateIndex, rewriteCreateTable } from '../schema/schema-node-rewriter.js'
 
 const LOCKING_MODIFIERS: ReadonlySet<string> = new Set(['ForUpdate', 'ForNoKeyUpdate', 'ForShare', 'ForKeyShare'])
 
@@ -36,7 +40,10 @@ const LOCKING_MODIFIERS: ReadonlySet<string> = new Set(['ForUpdate', 'ForNoKeyUp
  *   what CockroachDB would refuse about it is refused at compile time;
  * - tables from {@link indexHint} and {@link joinHint} print their `@...` and join hints;
  * - UPDATE/DELETE with ORDER BY or LIMIT print RETURNING last, as CockroachDB's grammar has it;
- * - `explain()` prints CockroachDB's `EXPLAIN [ANALYZE] [(options)]` (see {@link explain}).
+ * - `explain()` prints CockroachDB's `EXPLAIN [ANALYZE] [(options)]` (see {@link explain});
+ * - the schema helpers ({@link hashSharded}, {@link storing}, {@link invertedIndex}, {@link notVisible},
+ *   {@link rowLevelTtl}, {@link locality}, {@link alterPrimaryKey}) print their clauses where
+ *   CockroachDB's grammar has them, and Kysely's `.using('hash')` is refused (src/schema/schema-node-rewriter.ts).
  *
  * Queries that use none of these compile exactly as with `PostgresQueryCompiler`, at the same cost:
  * each override checks one property before deferring to Kysely.
@@ -140,6 +147,20 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
   // `EXPLAIN [ANALYZE] [(word, ...)]` (explain_stmt in sql.y). See renderExplain in explain.ts.
   protected override visitExplain(node: ExplainNode): void {
     this.append(renderExplain(node))
+  }
+
+  // The schema helpers: the node is rewritten into one Kysely prints as CockroachDB's SQL; without
+  // markers the rewriters return undefined and Kysely compiles the original.
+  protected override visitCreateIndex(node: CreateIndexNode): void {
+    super.visitCreateIndex(rewriteCreateIndex(node) ?? node)
+  }
+
+  protected override visitCreateTable(node: CreateTableNode): void {
+    super.visitCreateTable(node.endModifiers === undefined ? node : (rewriteCreateTable(node) ?? node))
+  }
+
+  protected override visitAlterTable(node: AlterTableNode): void {
+    super.visitAlterTable(node.addConstraint === undefined ? node : (rewriteAlterTable(node) ?? node))
   }
 
   protected override visitAlias(node: AliasNode): void {

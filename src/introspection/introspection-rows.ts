@@ -4,6 +4,8 @@
 import type { ColumnMetadata, SchemaMetadata, TableMetadata } from 'kysely'
 import { isIntrospectedRelationKind, isSystemSchema } from './introspection-filters.js'
 import { KyselyCockroachError } from '../errors/kysely-cockroach-error.js'
+import { hiddenColumnKind } from './table-options.js'
+import type { HiddenColumnKind, RowLevelTtlMetadata, TableLocality } from './table-options.js'
 
 // Kysely's default migration table names. Spelled out because kysely 0.29 moved the constants to
 // 'kysely/migration', which kysely 0.28 does not have.
@@ -159,6 +161,11 @@ export interface CockroachColumnMetadata extends ColumnMetadata {
   readonly identity?: IdentityKind
   /** The default expression as the server prints it, e.g. `unique_rowid()`; not set for computed and identity columns. */
   readonly defaultExpression?: string
+  /**
+   * Why a hidden column is hidden. The `region` column of a REGIONAL BY ROW table (`crdb_region`)
+   * is returned even without `includeHiddenColumns`: the application may read and write it by name.
+   */
+  readonly hiddenKind?: HiddenColumnKind
 }
 
 /**
@@ -174,6 +181,12 @@ export interface CockroachTableMetadata extends TableMetadata {
   readonly isMaterializedView: boolean
   readonly schema: string
   readonly columns: CockroachColumnMetadata[]
+  /** CockroachDB: the table's multi-region locality, if it has one (from `SHOW CREATE`). */
+  readonly locality?: TableLocality
+  /** CockroachDB: the table's row-level TTL, if it has one. */
+  readonly rowLevelTtl?: RowLevelTtlMetadata
+  /** CockroachDB: set when the primary key is hash-sharded, with its bucket count. */
+  readonly primaryKeyHashSharded?: { readonly bucketCount: number }
 }
 
 /** Options of {@link mapIntrospectionRows}. */
@@ -237,7 +250,7 @@ export function mapIntrospectionRows(
       })
     }
     const column = mapColumn(row)
-    if (column.isHidden && !includeHidden) {
+    if (column.isHidden && !includeHidden && column.hiddenKind !== 'region') {
       continue
     }
     columns.push(column)
@@ -255,6 +268,7 @@ function mapColumn(row: IntrospectionColumnRow): CockroachColumnMetadata {
     defaultExpression !== undefined &&
     (ROWID_DEFAULT.test(defaultExpression) || NEXTVAL_DEFAULT.test(defaultExpression))
   const isHidden = isYes(row.is_hidden) || row.att_is_hidden === true
+  const hiddenKind = hiddenColumnKind({ name: row.column, isHidden, dataType: row.type, generated, defaultExpression })
 
   return Object.freeze({
     name: row.column,
@@ -271,6 +285,7 @@ function mapColumn(row: IntrospectionColumnRow): CockroachColumnMetadata {
     ...(generated === undefined ? {} : { generated }),
     ...(identity === undefined ? {} : { identity }),
     ...(defaultExpression === undefined || generated !== undefined || identity !== undefined ? {} : { defaultExpression }),
+    ...(hiddenKind === undefined ? {} : { hiddenKind }),
   })
 }
 

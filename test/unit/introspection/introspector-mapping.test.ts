@@ -174,6 +174,8 @@ function fakeCockroach(version: string, options: { camelCase?: boolean } = {}) {
     if (/select version\(\)/.test(sql)) return [{ version: fixture.version }]
     if (/from pg_catalog\.pg_namespace order by/.test(sql)) return schemas.map((nspname) => ({ nspname }))
     if (/from pg_catalog\.pg_attribute/.test(sql)) return fixture.rows as unknown as ScriptedAnswer
+    // Locality/TTL metadata (src/introspection/table-options.ts; its own tests in table-options.test.ts).
+    if (/^show create all tables$/.test(sql)) return []
     return new Error(`unexpected query: ${sql}`)
   }
   const { db, sent } = scriptedKysely({
@@ -186,15 +188,16 @@ function fakeCockroach(version: string, options: { camelCase?: boolean } = {}) {
 
 describe('CockroachIntrospector against CockroachDB-shaped answers', () => {
   for (const version of VERSIONS) {
-    it(`${version}: one version() per Kysely instance, then one set-based query per getTables()`, async () => {
+    it(`${version}: one version() per Kysely instance, then two set-based queries per getTables() (columns, SHOW CREATE ALL TABLES)`, async () => {
       const { db, driver } = fakeCockroach(version)
       try {
         assert.deepEqual(plain(await db.introspection.getTables()), expected)
         assert.deepEqual(plain(await db.introspection.getTables()), expected)
-        assert.equal(driver.queries.length, 3)
+        assert.equal(driver.queries.length, 5)
         assert.match(driver.queries[0] ?? '', /select version\(\)/)
         const tablesSql = driver.queries[1] ?? ''
-        assert.equal(driver.queries[2], tablesSql)
+        assert.equal(driver.queries[2], 'show create all tables')
+        assert.equal(driver.queries[3], tablesSql)
         assert.match(tablesSql, /isc\.is_hidden as "is_hidden"/)
         assert.match(tablesSql, /isc\.column_comment as "comment"/)
         assert.match(tablesSql, /left join information_schema\.columns isc/)

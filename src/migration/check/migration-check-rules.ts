@@ -1,0 +1,322 @@
+// The migration check's rules: pure functions over the statements one direction (up or down) of a
+// migration sent to the recording dialect (recording-dialect.ts), and the error it threw, if any.
+// Internal; the public types are re-exported from src/index.ts.
+import type { OperationNode, RootOperationNode } from 'kysely'
+import { isQueryRefusedError } from '../../errors/query-refused-error.js'
+import { readSchemaMarker } from '../../schema/schema-marker.js'
+import type { RecordedQuery } from './recording-dialect.js'
+
+/**
+ * The rules of the migration check (docs/migrations.md#checking-migrations):
+ *
+ * - `sequential-primary-key` (error): a primary key from a sequence (identity, `nextval()`,
+ *   `autoIncrement()`): every insert goes to the end of one range;
+ * - `serial-primary-key` (warning): SERIAL as a primary key (CockroachDB's default
+ *   `serial_normalization = rowid` makes it `unique_rowid()`, time-ordered, docs /docs/stable/serial);
+ * - `kysely-using-hash` (error): Kysely's `.using('hash')` on an index;
+ * - `multiple-ddl` (error): more than one schema change in one direction (from v25.1 CockroachDB
+ *   commits before each DDL, `autocommit_before_ddl`, cockroach PR #118440, so a failure leaves the
+ *   earlier ones applied);
+ * - `ddl-and-dml` (error): schema and data changes in one direction;
+ * - `background-job` (warning): an index on an existing table, `ALTER PRIMARY KEY` or a column type
+ *   change: a background job that rewrites or backfills the table;
+ * - `compile-error` (error): another refusal of the package's compiler;
+ * - `migration-threw` (error): the migration threw something else (it ran without a database: reads
+ *   returned no rows).
+ *
+ * ```ts
+ * import type { MigrationCheckRule } from 'kysely-cockroachdb'
+ *
+ * const rule: MigrationCheckRule = 'multiple-ddl'
+ * ```
+ */
+export type MigrationCheckRule =
+  | 'sequential-primary-key'
+  | 'serial-primary-key'
+  | 'kysely-using-hash'
+  | 'multiple-ddl'
+  | 'ddl-and-dml'
+  | 'background-job'
+  | 'compile-error'
+  | 'migration-threw'
+
+/** Every rule and its default severity. @internal */
+export const RULE_SEVERITY: Readonly<Record<MigrationCheckRule, 'error' | 'warning'>> = Object.freeze({
+  'sequential-primary-key': 'error',
+  'serial-primary-key': 'warning',
+  'kysely-using-hash': 'error',
+  'multiple-ddl': 'error',
+  'ddl-and-dml': 'error',
+  'background-job': 'warning',
+  'compile-error': 'error',
+  'migration-threw': 'error',
+})
+
+/**
+ * What a migration module may export as `cockroachdb` to acknowledge findings: `allow` lists rules
+ * that do not apply to it, `backgroundJob` says why a background job is fine (it acknowledges
+ * `background-job`). Acknowledged findings are reported apart and do not fail the check.
+ *
+ * ```ts
+ * import type { MigrationCheckAcknowledgement } from 'kysely-cockroachdb'
+ *
+ * // in a migration file:
+ * export const cockroachdb: MigrationCheckAcknowledgement = {
+ *   backgroundJob: 'the table has 2,000 rows',
+ * }
+ * ```
+ */
+export interface MigrationCheckAcknowledgement {
+  readonly allow?: readonly MigrationCheckRule[]
+  readonly backgroundJob?: string
+}
+
+/**
+ * One finding of the migration check.
+ *
+ * ```ts
+ * import type { MigrationFinding } from 'kysely-cockroachdb'
+ *
+ * const line = (f: MigrationFinding) => `${f.migration} ${f.direction} ${f.rule}: ${f.message} Fix: ${f.fix}`
+ * ```
+ */
+export interface MigrationFinding {
+  readonly rule: MigrationCheckRule
+  readonly severity: 'error' | 'warning'
+  readonly migration: string
+  readonly direction: 'up' | 'down'
+  /** 1-based position of the statement among those the direction sent (transaction control not counted). */
+  readonly statement?: number
+  readonly sql?: string
+  readonly message: string
+  readonly fix: string
+}
+
+/** The input of {@link checkDirection}. @internal */
+export interface DirectionRecord {
+  readonly migration: string
+  readonly direction: 'up' | 'down'
+  readonly queries: readonly RecordedQuery[]
+  readonly error?: unknown
+}
+
+type Draft = Omit<MigrationFinding, 'severity' | 'migration' | 'direction'>
+
+const SERIAL_TYPE = /^(?:small|big)?serial[248]?$/i
+const RAW_SERIAL_PK = /\b(?:small|big)?serial[248]?\b[^,]*\bprimary\s+key\b|\bprimary\s+key\b[^,]*\b(?:small|big)?serial[248]?\b/i
+const RAW_SEQUENCE_PK = /(?:\bas\s+identity\b|\bnextval\s*\()[^,]*\bprimary\s+key\b|\bprimary\s+key\b[^,]*(?:\bas\s+identity\b|\bnextval\s*\()/i
+
+function rawText(node: OperationNode | undefined): string {
+  if (node === undefined) return ''
+  if (node.kind === 'RawNode') return (node as unknown as { sqlFragments: readonly string[] }).sqlFragments.join('?')
+  if (node.kind === 'DataTypeNode') return String((node as unknown as { dataType: unknown }).dataType)
+  if (node.kind === 'DefaultValueNode') return rawText((node as unknown as { defaultValue: OperationNode }).defaultValue)
+  return ''
+}
+
+interface ColumnDef {
+  readonly kind: 'ColumnDefinitionNode'
+  readonly column: { readonly column: { readonly name: string } }
+  readonly dataType: OperationNode
+  readonly primaryKey?: boolean
+  readonly autoIncrement?: boolean
+  readonly identity?: boolean
+  readonly generated?: { readonly identity?: boolean }
+  readonly defaultTo?: OperationNode
+}
+
+/** How a primary key column gets its values, if from a sequence: 'serial', 'sequence' or undefined. */
+function sequentialKind(column: ColumnDef): { kind: 'serial' | 'sequence'; how: string } | undefined {
+  const type = rawText(column.dataType)
+  if (SERIAL_TYPE.test(type.trim())) return { kind: 'serial', how: type.toUpperCase() }
+  if (column.identity === true || column.generated?.identity === true) return { kind: 'sequence', how: 'an identity column' }
+  if (column.autoIncrement === true) return { kind: 'sequence', how: 'autoIncrement()' }
+  if (/\bnextval\s*\(/i.test(rawText(column.defaultTo))) return { kind: 'sequence', how: 'a nextval() default' }
+  return undefined
+}
+
+/** `schema.table` of a CreateTableNode / CreateIndexNode (a TableNode around a SchemableIdentifierNode). */
+function tableName(node: OperationNode): string {
+  const table = (node as { table?: { kind?: string; table?: { schema?: { name: string }; identifier?: { name: string } } } }).table
+  if (table?.kind !== 'TableNode' || table.table?.identifier === undefined) return ''
+  const schema = table.table.schema?.name
+  return `${schema === undefined ? '' : `${schema}.`}${table.table.identifier.name}`
+}
+
+const SEQUENTIAL_FIX =
+  'use uuid with gen_random_uuid(), int8 with uniqueRowid(), or hash-shard the key with .$call(hashSharded())'
+
+function checkPrimaryKeys(node: RootOperationNode, index: number, sql: string, out: Draft[]): void {
+  if (node.kind === 'RawNode') {
+    if (!/^\s*create\s+table\b/i.test(sql) || /\busing\s+hash\b/i.test(sql)) return
+    if (RAW_SEQUENCE_PK.test(sql)) {
+      out.push({ rule: 'sequential-primary-key', statement: index, sql, message: 'the primary key comes from a sequence: every insert lands at the end of one range (a hot spot)', fix: SEQUENTIAL_FIX })
+    } else if (RAW_SERIAL_PK.test(sql)) {
+      out.push(serialFinding('SERIAL', index, sql))
+    }
+    return
+  }
+  if (node.kind !== 'CreateTableNode') return
+  const table = node as unknown as {
+    columns: readonly ColumnDef[]
+    constraints?: readonly { kind: string; columns?: readonly { column: { name: string } }[] }[]
+    endModifiers?: readonly OperationNode[]
+  }
+  // A hash-sharded key spreads sequential values over the shards.
+  if (table.endModifiers?.some((m) => readSchemaMarker(m)?.kind === 'hash')) return
+  const keyNames = new Set<string>()
+  for (const constraint of table.constraints ?? []) {
+    if (constraint.kind === 'PrimaryKeyConstraintNode') constraint.columns?.forEach((c) => keyNames.add(c.column.name))
+  }
+  for (const column of table.columns) {
+    if (column.primaryKey !== true && !keyNames.has(column.column.column.name)) continue
+    const sequential = sequentialKind(column)
+    if (sequential === undefined) continue
+    const name = column.column.column.name
+    out.push(
+      sequential.kind === 'serial'
+        ? serialFinding(`"${name}" ${sequential.how}`, index, sql)
+        : {
+            rule: 'sequential-primary-key',
+            statement: index,
+            sql,
+            message: `the primary key "${name}" comes from a sequence (${sequential.how}): every insert lands at the end of one range (a hot spot), and each one waits for the sequence`,
+            fix: SEQUENTIAL_FIX,
+          },
+    )
+  }
+}
+
+function serialFinding(what: string, index: number, sql: string): Draft {
+  return {
+    rule: 'serial-primary-key',
+    statement: index,
+    sql,
+    message:
+      `${what} as a primary key: under CockroachDB's default serial_normalization = rowid it becomes unique_rowid(), ` +
+      'whose values are time-ordered, so inserts concentrate on one range',
+    fix: SEQUENTIAL_FIX,
+  }
+}
+
+function backgroundJob(node: RootOperationNode, index: number, sql: string, createdTables: ReadonlySet<string>, out: Draft[]): void {
+  const fix =
+    "it runs as a background job that backfills or rewrites the table; on a large table plan for it, then add `export const cockroachdb = { backgroundJob: '<why it is fine>' }` to the migration"
+  if (node.kind === 'CreateIndexNode') {
+    const table = tableName(node)
+    if (!createdTables.has(table)) {
+      out.push({ rule: 'background-job', statement: index, sql, message: `a new index on the existing table ${table || '(unknown)'} is built by a background backfill`, fix })
+    }
+    return
+  }
+  if (node.kind === 'AlterTableNode') {
+    const alter = node as unknown as {
+      addConstraint?: { constraint: { kind: string; expression?: OperationNode } }
+      columnAlterations?: readonly { kind: string; alterColumn?: { dataType?: unknown } }[]
+    }
+    if (readSchemaMarker(alter.addConstraint?.constraint.expression)?.kind === 'alter-pk') {
+      out.push({ rule: 'background-job', statement: index, sql, message: 'ALTER PRIMARY KEY rewrites the whole table in a background job', fix })
+      return
+    }
+    if (alter.columnAlterations?.some((a) => a.kind === 'AlterColumnNode' && a.alterColumn?.dataType !== undefined)) {
+      out.push({ rule: 'background-job', statement: index, sql, message: "changing a column's type rewrites the table in a background job", fix })
+    }
+    return
+  }
+  if (node.kind === 'RawNode') {
+    if (/\balter\s+primary\s+key\b/i.test(sql)) {
+      out.push({ rule: 'background-job', statement: index, sql, message: 'ALTER PRIMARY KEY rewrites the whole table in a background job', fix })
+    } else if (/^\s*create\s+(?:unique\s+)?(?:inverted\s+)?index\b/i.test(sql)) {
+      out.push({ rule: 'background-job', statement: index, sql, message: 'a new index on an existing table is built by a background backfill', fix })
+    }
+  }
+}
+
+function thrown(error: unknown): Draft {
+  const message = error instanceof Error ? error.message : String(error)
+  if (isQueryRefusedError(error)) {
+    if (error.api === "createIndex().using('hash')") {
+      return { rule: 'kysely-using-hash', message, fix: 'use .$call(hashSharded()) instead of .using(\'hash\')' }
+    }
+    return { rule: 'compile-error', message, fix: 'see the message; nothing of this migration would reach the database past this statement' }
+  }
+  return {
+    rule: 'migration-threw',
+    message,
+    fix: 'the check runs migrations without a database (reads return no rows); make the migration work without data, or acknowledge with allow: [\'migration-threw\']',
+  }
+}
+
+/** The findings of one direction of one migration, before severities and acknowledgements. @internal */
+export function checkDirection(record: DirectionRecord): Draft[] {
+  const out: Draft[] = []
+  const statements = record.queries.filter((q) => q.kind !== 'txn')
+  const createdTables = new Set<string>()
+  let ddl = 0
+  let firstDdl: number | undefined
+  let firstDml: number | undefined
+  statements.forEach((query, i) => {
+    const index = i + 1
+    const node = query.node
+    if (node !== undefined) {
+      checkPrimaryKeys(node, index, query.sql, out)
+      backgroundJob(node, index, query.sql, createdTables, out)
+      if (node.kind === 'CreateTableNode') createdTables.add(tableName(node))
+    }
+    if (query.kind === 'ddl') {
+      ddl++
+      firstDdl ??= index
+      if (ddl === 2) {
+        out.push({
+          rule: 'multiple-ddl',
+          statement: index,
+          sql: query.sql,
+          message: `this direction makes more than one schema change (the first is statement #${firstDdl})`,
+          fix:
+            'split it into one migration per schema change: from v25.1 CockroachDB commits before each DDL (autocommit_before_ddl), ' +
+            'so a failure leaves the earlier changes applied and the migration half done',
+        })
+      }
+    } else if (query.kind === 'dml') {
+      firstDml ??= index
+    }
+  })
+  if (firstDdl !== undefined && firstDml !== undefined) {
+    const dml = statements[firstDml - 1]!
+    out.push({
+      rule: 'ddl-and-dml',
+      statement: firstDml,
+      sql: dml.sql,
+      message: 'this direction changes both the schema and the data',
+      fix: 'move the data change into a migration of its own after the schema change (CockroachDB does not run schema changes transactionally with other statements)',
+    })
+  }
+  if (record.error !== undefined) {
+    out.push(thrown(record.error))
+  }
+  return out
+}
+
+/** Applies severities (`off` drops a finding) and acknowledgements. @internal */
+export function classifyFindings(
+  record: Pick<DirectionRecord, 'migration' | 'direction'>,
+  drafts: readonly Draft[],
+  acknowledgement: MigrationCheckAcknowledgement | undefined,
+  severity: Partial<Record<MigrationCheckRule, 'error' | 'warning' | 'off'>>,
+): { errors: MigrationFinding[]; warnings: MigrationFinding[]; acknowledged: MigrationFinding[] } {
+  const errors: MigrationFinding[] = []
+  const warnings: MigrationFinding[] = []
+  const acknowledged: MigrationFinding[] = []
+  for (const draft of drafts) {
+    const level = severity[draft.rule] ?? RULE_SEVERITY[draft.rule]
+    if (level === 'off') continue
+    const finding: MigrationFinding = Object.freeze({ ...draft, severity: level, migration: record.migration, direction: record.direction })
+    const acked =
+      acknowledgement?.allow?.includes(draft.rule) === true ||
+      (draft.rule === 'background-job' && typeof acknowledgement?.backgroundJob === 'string' && acknowledgement.backgroundJob.trim() !== '')
+    if (acked) acknowledged.push(finding)
+    else if (level === 'error') errors.push(finding)
+    else warnings.push(finding)
+  }
+  return { errors, warnings, acknowledged }
+}
