@@ -21,6 +21,11 @@ export { parseConnectionString, redactConnectionString } from './connection/pars
 export type { ParsedConnectionString, SslMode } from './connection/parse-connection-string.js'
 export type { Int8Mode } from './connection/int8-type-parsers.js'
 
+// Clusters
+export type { ClusterNodeAddress } from './cluster/cluster-nodes.js'
+export type { ClusterEvent, ClusterOptions, NodeStatus } from './cluster/cluster-options.js'
+export type { NodeState } from './cluster/node-health.js'
+
 // Errors
 export { KyselyCockroachError, isKyselyCockroachError } from './errors/kysely-cockroach-error.js'
 export { QueryRefusedError, isQueryRefusedError } from './errors/query-refused-error.js'

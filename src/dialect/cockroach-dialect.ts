@@ -10,6 +10,10 @@ import { createInt8TypeOverrides, INT8_MODES } from '../connection/int8-type-par
 import type { PgTypeOverrides } from '../connection/int8-type-parsers.js'
 import { parseConnectionString } from '../connection/parse-connection-string.js'
 import { quoteLiteral } from '../util/sql-quoting.js'
+import { planClusterPool } from '../cluster/cluster-pool-factory.js'
+import type { ClusterPoolPlan } from '../cluster/cluster-pool-factory.js'
+import type { ClusterPool } from '../cluster/cluster-pool.js'
+import type { NodeStatus } from '../cluster/cluster-options.js'
 
 /** The `application_name` of connections in pools this dialect builds, unless configured. */
 export const DEFAULT_APPLICATION_NAME = 'kysely-cockroachdb'
@@ -37,6 +41,8 @@ export class CockroachDialect implements Dialect {
   // Kysely creates a driver and then the adapter for each instance; the adapter renews migration
   // leases with connections configured like that driver's pool.
   #lastDriver: CockroachDriver | undefined
+  // The newest cluster pool this dialect built, for nodeStatus().
+  #lastClusterPool: ClusterPool | undefined
 
   constructor(config: CockroachDialectConfig) {
     if (typeof config !== 'object' || config === null) {
@@ -44,7 +50,11 @@ export class CockroachDialect implements Dialect {
     }
     this.#config = Object.freeze({ ...config })
     validateConfig(this.#config)
-    this.#createPool = poolFactory(this.#config)
+    const plan = this.#config.pool === undefined ? planClusterPool(this.#config) : undefined
+    this.#createPool =
+      plan === undefined
+        ? poolFactory(this.#config)
+        : async () => (this.#lastClusterPool = plan.create(clusterApplicationName(this.#config, plan))) as unknown as PostgresPool
     this.#types = this.#config.int8 === undefined ? undefined : createInt8TypeOverrides(this.#config.int8)
   }
 
@@ -65,6 +75,23 @@ export class CockroachDialect implements Dialect {
         : onCreateConnection,
       onReserveConnection,
     }))
+  }
+
+  /**
+   * The nodes of the newest pool this dialect built for a cluster (several hosts in the
+   * connection string, `nodes`, or `cluster`), with their state and connection counts; empty
+   * before the first query, and for a single-host or user-built pool.
+   *
+   * ```ts
+   * import { CockroachDialect } from 'kysely-cockroachdb'
+   *
+   * const dialect = new CockroachDialect({ connectionString: 'postgresql://root@n1:26257,n2:26257/defaultdb?sslmode=disable' })
+   * // later, for a dashboard:
+   * for (const { node, state, total, inUse } of dialect.nodeStatus()) console.log(node, state, inUse, total)
+   * ```
+   */
+  nodeStatus(): readonly NodeStatus[] {
+    return this.#lastClusterPool?.nodeStatus() ?? Object.freeze([])
   }
 
   createQueryCompiler(): QueryCompiler {
@@ -91,7 +118,7 @@ function validateConfig(config: CockroachDialectConfig): void {
         'already has its connection settings.',
     )
   }
-  if (!hasPool && !hasUrl && config.poolConfig === undefined) {
+  if (!hasPool && !hasUrl && config.poolConfig === undefined && config.nodes === undefined) {
     throw new TypeError(
       "CockroachDialect: give `connectionString` (e.g. 'postgresql://root@localhost:26257/defaultdb?sslmode=disable') " +
         'or a `pool` (a pg.Pool).',
@@ -110,10 +137,21 @@ function validateConfig(config: CockroachDialectConfig): void {
       throw new TypeError('CockroachDialect: applicationName must be a string without control characters.')
     }
   }
-  if (config.connectionString !== undefined) {
-    // Parse now so a bad URL fails at construction, not at the first query.
-    parseConnectionString(config.connectionString)
+  if (hasPool && (config.nodes !== undefined || config.cluster !== undefined)) {
+    throw new TypeError('CockroachDialect: `nodes` and `cluster` configure the pool the dialect builds; they do not apply with `pool`.')
   }
+  // Parse now so a bad URL fails at construction, not at the first query (a host list, or nodes,
+  // through planClusterPool in the constructor).
+}
+
+/** The application_name of a cluster pool's connections, with the precedence of the single-host pool. */
+function clusterApplicationName(config: CockroachDialectConfig, plan: ClusterPoolPlan): string {
+  return (
+    config.applicationName ??
+    (config.poolConfig as { application_name?: string } | undefined)?.application_name ??
+    plan.nodes[0]?.options.application_name ??
+    DEFAULT_APPLICATION_NAME
+  )
 }
 
 function poolFactory(config: CockroachDialectConfig): () => Promise<PostgresPool> {
