@@ -39,7 +39,7 @@ export type { RetryAttempt, RetryCallback } from './retry/with-retry.js'
 export { DEFAULT_RETRY_OPTIONS, resolveRetryOptions, retryDelay } from './retry/with-retry-options.js'
 export type { ResolvedRetryOptions, RetryEvent, RetryPredicate, RetryStrategy, WithRetryOptions } from './retry/with-retry-options.js'
 export { AmbiguousCommitError } from './errors/ambiguous-commit-error.js'
-export type { CommitStatement } from './errors/ambiguous-commit-error.js'
+export type { CommitResolution, CommitStatement } from './errors/ambiguous-commit-error.js'
 export { RetryExhaustedError, isRetryExhaustedError } from './errors/retry-exhausted-error.js'
 export type { RetryLimit } from './errors/retry-exhausted-error.js'
 export {

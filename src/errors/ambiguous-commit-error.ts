@@ -16,6 +16,20 @@ const AMBIGUOUS_COMMIT_ERROR = Symbol.for('kysely-cockroachdb.AmbiguousCommitErr
 export type CommitStatement = 'commit' | 'release savepoint cockroach_restart'
 
 /**
+ * Why {@link AmbiguousCommitError} was raised: `'off'`, resolveAmbiguousCommits was not on;
+ * `'timed out'`, the marker fence did not settle the commit within resolveTimeoutMs; `'failed'`, the
+ * fence failed with an error that says nothing about the commit (see `resolutionError`).
+ *
+ * ```ts
+ * import { AmbiguousCommitError } from 'kysely-cockroachdb'
+ * import type { CommitResolution } from 'kysely-cockroachdb'
+ *
+ * const resolution = (error: unknown): CommitResolution | undefined => (error instanceof AmbiguousCommitError ? error.resolution : undefined)
+ * ```
+ */
+export type CommitResolution = 'off' | 'timed out' | 'failed'
+
+/**
  * Thrown by {@link withRetry} when the statement that commits the transaction (`COMMIT`, or
  * `RELEASE SAVEPOINT cockroach_restart` with the savepoint strategy) failed in a way that leaves
  * the outcome unknown: the connection was lost while it was in flight, or the server answered
@@ -47,18 +61,37 @@ export class AmbiguousCommitError extends Error {
   readonly attempt: number
   /** The statement in flight when the connection failed or the server answered 40003. */
   readonly statement: CommitStatement
+  /** Whether withRetry tried to settle the commit (resolveAmbiguousCommits) and how that ended. */
+  readonly resolution: CommitResolution
+  /** The error of the last marker fence, with resolution `'timed out'` or `'failed'`. */
+  readonly resolutionError: unknown
   declare readonly cause: unknown
 
-  constructor(cause: unknown, attempt: number, statement: CommitStatement) {
+  constructor(
+    cause: unknown,
+    attempt: number,
+    statement: CommitStatement,
+    resolution: { readonly resolution: CommitResolution; readonly error?: unknown; readonly timeoutMs?: number } = { resolution: 'off' },
+  ) {
     const detail = cause instanceof Error ? cause.message : String(cause)
+    const fenceDetail = resolution.error instanceof Error ? resolution.error.message : resolution.error === undefined ? undefined : String(resolution.error)
+    const settling =
+      resolution.resolution === 'timed out'
+        ? ` resolveAmbiguousCommits could not settle it within ${resolution.timeoutMs ?? '?'} ms (the marker insert was still waiting on the original transaction${fenceDetail === undefined ? '' : `: ${fenceDetail}`}).`
+        : resolution.resolution === 'failed'
+          ? ` resolveAmbiguousCommits could not settle it: the marker insert failed: ${fenceDetail ?? 'unknown error'}.`
+          : ''
     super(
-      `The transaction may or may not have committed: "${statement}" failed while in flight (attempt ${attempt}): ${detail}. ` +
+      `withRetry: the transaction may or may not have committed: "${statement}" failed while in flight (attempt ${attempt}): ${detail}.${settling} ` +
         'withRetry did not run the callback again, because that could apply its writes twice. Check whether the ' +
-        "transaction's writes are there, or pass `idempotent: true` if running the callback again is safe.",
+        "transaction's writes are there" +
+        (resolution.resolution === 'timed out' ? ', or raise resolveTimeoutMs.' : ', or pass `idempotent: true` if running the callback again is safe.'),
       { cause },
     )
     this.attempt = attempt
     this.statement = statement
+    this.resolution = resolution.resolution
+    this.resolutionError = resolution.error
     Object.defineProperty(this, AMBIGUOUS_COMMIT_ERROR, { value: true })
   }
 }

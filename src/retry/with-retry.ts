@@ -5,6 +5,9 @@ import type { CommitStatement } from '../errors/ambiguous-commit-error.js'
 import { isCommitOutcomeUnknown, isConnectionFailure, isRetryableError } from '../errors/retry-classifiers.js'
 import { RetryExhaustedError } from '../errors/retry-exhausted-error.js'
 import type { RetryLimit } from '../errors/retry-exhausted-error.js'
+import { randomUUID } from 'node:crypto'
+import { settleCommit } from './commit-resolution.js'
+import { ensureMarkerTable, markerInsert } from './marker-table.js'
 import { transactionPriorityQuery } from './transaction-priority.js'
 import { resolveRetryOptions, retryDelay } from './with-retry-options.js'
 import type { ResolvedRetryOptions, WithRetryOptions } from './with-retry-options.js'
@@ -112,18 +115,31 @@ export async function withRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>,
 async function runWithRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, options: ResolvedRetryOptions): Promise<T> {
   const { signal } = options
   const started = options.now()
+  if (options.resolveAmbiguousCommits) {
+    // Outside any transaction, once per Kysely instance, before attempt 1 (see marker-table.ts).
+    await ensureMarkerTable(db)
+  }
   // With the savepoint strategy the transaction stays open across attempts that fail in place.
   let trx: ControlledTransaction<DB> | undefined
   for (let attempt = 1; ; attempt++) {
     let phase: Phase = 'begin'
+    // resolveAmbiguousCommits: a fresh marker per attempt (a settled "not committed" leaves the
+    // fence's row under the old id), and the callback's result kept for a commit settled as done.
+    const marker = options.resolveAmbiguousCommits ? randomUUID() : undefined
+    let result: T | undefined
     try {
       signal?.throwIfAborted()
       trx ??= await begin(db, options)
       phase = 'fn'
-      const result = await fn(trx, Object.freeze({ attempt, signal }))
+      result = await fn(trx, Object.freeze({ attempt, signal }))
       assertStillOpen(trx)
       // Aborted while fn ran: roll back instead of committing.
       signal?.throwIfAborted()
+      if (marker !== undefined) {
+        // The last statement before COMMIT (RELEASE): see markerInsert. Still phase 'fn', so a
+        // failure here is retried as any failure before COMMIT.
+        await trx.executeQuery(markerInsert(marker))
+      }
       phase = 'commit'
       if (options.strategy === 'savepoint') {
         await trx.executeQuery(RELEASE)
@@ -144,6 +160,28 @@ async function runWithRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, opt
       } catch (predicateError) {
         await end(open)
         throw predicateError
+      }
+      if (decision === 'ambiguous' && marker !== undefined) {
+        // Release the broken connection first: the fence needs a connection of its own.
+        await end(open)
+        trx = undefined
+        const settled = await settleCommit(db, marker, {
+          timeoutMs: options.resolveTimeoutMs,
+          now: options.now,
+          sleep: (ms) => options.sleep(ms),
+        })
+        if (settled.outcome === 'committed') {
+          return result as T
+        }
+        if (settled.outcome !== 'not committed' && !options.idempotent) {
+          throw new AmbiguousCommitError(error, attempt, commitStatement(phase, options), {
+            resolution: settled.outcome,
+            error: settled.error,
+            timeoutMs: options.resolveTimeoutMs,
+          })
+        }
+        // Not committed, and now never can be (its marker id is taken): retry as usual.
+        decision = 'retry'
       }
       if (decision === 'ambiguous') {
         if (!options.idempotent) {
