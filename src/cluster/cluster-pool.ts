@@ -66,6 +66,8 @@ export class ClusterPool {
   #roundRobin = 0
   #ended = false
   #rebalanceTimer: NodeJS.Timeout | undefined
+  /** Connects and probes in flight: end() waits for them, so no client outlives the pool. */
+  readonly #opening = new Set<Promise<void>>()
 
   constructor(nodes: readonly ClusterNodeConfig[], clientConfig: ClientConfig, options: ResolvedClusterOptions) {
     this.#options = options
@@ -151,7 +153,7 @@ export class ClusterPool {
       for (const slot of node.idle.splice(0)) ending.push(this.#close(slot))
       // Busy clients are closed when released, as pg-pool's end() does.
     }
-    await Promise.all(ending)
+    await Promise.all([...ending, ...this.#opening])
   }
 
   // ---- handing out --------------------------------------------------------------------------
@@ -228,8 +230,21 @@ export class ClusterPool {
   }
 
   async #open(node: NodeRecord): Promise<void> {
+    const opening = this.#openOn(node)
+    this.#opening.add(opening)
+    try {
+      await opening
+    } finally {
+      this.#opening.delete(opening)
+    }
+  }
+
+  async #openOn(node: NodeRecord): Promise<void> {
     node.connecting++
     const client = new pg.Client(node.config)
+    // From the start: an 'error' event with no listener would crash the process (a server that
+    // ends the session between the connect and #track, or while end() closes it).
+    client.on('error', () => undefined)
     let error: unknown
     try {
       await client.connect()
@@ -239,7 +254,6 @@ export class ClusterPool {
       node.connecting--
     }
     if (error !== undefined) {
-      client.removeAllListeners('error')
       this.#connectFailed(node, error)
       return
     }
@@ -427,6 +441,16 @@ export class ClusterPool {
 
   /** Connect, `select 1`, end. It counts toward the per-node connect limit, not toward `max`. */
   async #probe(node: NodeRecord): Promise<void> {
+    const probing = this.#probeOnce(node)
+    this.#opening.add(probing)
+    try {
+      await probing
+    } finally {
+      this.#opening.delete(probing)
+    }
+  }
+
+  async #probeOnce(node: NodeRecord): Promise<void> {
     node.probe = undefined
     if (this.#ended || node.probing) return
     node.probing = true
@@ -442,7 +466,7 @@ export class ClusterPool {
     } finally {
       node.connecting--
       node.probing = false
-      void client.end().catch(() => undefined)
+      await client.end().catch(() => undefined)
     }
     if (this.#ended) return
     if (error === undefined) {

@@ -164,7 +164,6 @@ async function runWithRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, opt
       if (decision === 'ambiguous' && marker !== undefined) {
         // Release the broken connection first: the fence needs a connection of its own.
         await end(open)
-        trx = undefined
         const settled = await settleCommit(db, marker, {
           timeoutMs: options.resolveTimeoutMs,
           now: options.now,

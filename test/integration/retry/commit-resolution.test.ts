@@ -18,9 +18,12 @@ interface DB {
 }
 
 const isCommit = (text: string) => text === 'commit'
+// COMMIT_RESOLUTION_ROUNDS=20 runs every case 20 times in a row (the issue's bar).
+const ROUNDS = Number(process.env.COMMIT_RESOLUTION_ROUNDS ?? 1)
 
+for (let round = 1; round <= ROUNDS; round++)
 for (const strategy of ['restart', 'savepoint'] as const satisfies readonly RetryStrategy[]) {
-  describe(`resolveAmbiguousCommits (${strategy} strategy)`, () => {
+  describe(`resolveAmbiguousCommits (${strategy} strategy)${ROUNDS > 1 ? ` round ${round}` : ''}`, () => {
     let database: TestDatabase
     let proxy: TcpProxy
     let db: Kysely<DB>
