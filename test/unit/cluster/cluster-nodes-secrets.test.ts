@@ -25,7 +25,10 @@ describe('secret corpus: parseClusterNodes', () => {
         }
         if (error === undefined) continue
         refused++
-        assertNoSecret(errorText(error), { ...entry, connectionString }, `parseClusterNodes (${entry.label} #${entry.index})`)
+        // Stack frames name code locations, not input: on Node 22 "primordials:466:82" once matched a
+        // 4-character piece ("466:") of a generated password. The stack's message line is still checked.
+        const texts = errorText(error).map((text) => text.replace(/^\s+at .*$/gm, ''))
+        assertNoSecret(texts, { ...entry, connectionString }, `parseClusterNodes (${entry.label} #${entry.index})`)
       }
       assert.ok(refused > 100, `only ${refused} refused`)
     })
