@@ -100,6 +100,38 @@ export default defineConfig(
     },
   },
   {
+    // kysely-codegen is an optional peer dependency: only the codegen command (src/codegen/) may
+    // load it, so that importing the package never needs it (issue 11, "Layout"). Static imports,
+    // `import type` and re-exports are no-restricted-imports' part; `import('kysely-codegen')` and
+    // `typeof import('kysely-codegen')` are not import declarations and get no-restricted-syntax.
+    files: ['src/**/*.ts'],
+    ignores: ['src/codegen/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^kysely-codegen(/.*)?$',
+              message: 'Only src/codegen/ may import kysely-codegen (an optional peer dependency).',
+            },
+          ],
+        },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "ImportExpression[source.value=/^kysely-codegen(\\u002F|$)/]",
+          message: 'Only src/codegen/ may import kysely-codegen (an optional peer dependency).',
+        },
+        {
+          selector: "TSImportType[argument.literal.value=/^kysely-codegen(\\u002F|$)/]",
+          message: 'Only src/codegen/ may import kysely-codegen (an optional peer dependency).',
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     languageOptions: {
       sourceType: 'module',

@@ -9,13 +9,16 @@
 //   --no-pack                            skip the packed-package checks and lint (the fast path)
 //   --no-lint                            skip ESLint only
 //   --no-tests                           build, type-check, lint and check the package; no servers
+//   --unit                               the inner loop: an incremental tsc into .build, then node --test
+//                                        over .build/test/unit only, on this Node (--matrix=current
+//                                        unless given); no dist/ build, servers, pack or lint
 //   <filter> ...                         only test files whose path contains one of these strings
 //                                        (also skips lint and the package checks)
 //
 // CockroachDB: COCKROACH_URL, else a `cockroach` binary on PATH (scripts/lib/cockroach-server.mjs);
 // otherwise one line says the CockroachDB suite was skipped and why.
 import { execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
@@ -27,12 +30,13 @@ import { startPostgres } from './lib/postgres-server.mjs'
 import { addTotals, colorArgs, emptyTotals, legLine, summaryLine } from './lib/test-totals.mjs'
 
 const args = process.argv.slice(2)
-const matrixArg = args.find((a) => a.startsWith('--matrix='))?.slice('--matrix='.length) ?? 'full'
-const pack = !args.includes('--no-pack')
+const unit = args.includes('--unit')
+const matrixArg = args.find((a) => a.startsWith('--matrix='))?.slice('--matrix='.length) ?? (unit ? 'current' : 'full')
+const pack = !unit && !args.includes('--no-pack')
 const tests = !args.includes('--no-tests')
 const filters = args.filter((a) => !a.startsWith('--'))
 const lint = pack && !filters.length && !args.includes('--no-lint')
-const known = ['--no-pack', '--no-lint', '--no-tests']
+const known = ['--unit', '--no-pack', '--no-lint', '--no-tests']
 const unknown = args.filter((a) => a.startsWith('--') && !a.startsWith('--matrix=') && !known.includes(a))
 if (unknown.length) {
   console.error(`[test] unknown option ${unknown.join(', ')}; use --matrix=..., ${known.join(', ')} or test-file filters`)
@@ -45,14 +49,42 @@ function run(cmd, cmdArgs, options = {}) {
   execFileSync(cmd, cmdArgs, { stdio: 'inherit', ...options })
 }
 
+/**
+ * The compiled test files under `dir` whose TypeScript source still exists: tsc never deletes the
+ * output of a file that was moved or removed, and that stale copy must not run.
+ */
 function listTests(dir) {
   const out = []
-  for (const entry of readdirSync(dir)) {
+  for (const entry of existsSync(dir) ? readdirSync(dir) : []) {
     const path = join(dir, entry)
     if (statSync(path).isDirectory()) out.push(...listTests(path))
-    else if (entry.endsWith('.test.js')) out.push(path)
+    else if (entry.endsWith('.test.js') && existsSync(relative('.build', path).replace(/\.js$/, '.ts'))) out.push(path)
   }
   return out.sort()
+}
+
+/**
+ * The inner loop (`--unit`, `npm run test:unit`): the tests that need no server, on one Node, after
+ * an incremental type-check and emit into .build (tsc reuses .build/tsconfig.tsbuildinfo, so an
+ * unchanged tree compiles in a few seconds). No dist/ build: the unit tests import src/ from .build.
+ */
+async function runUnitTests() {
+  log('[test] unit tests: incremental tsc into .build, then node --test over .build/test/unit (no servers, no pack, no lint)')
+  run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json', '--incremental', '--tsBuildInfoFile', '.build/tsconfig.tsbuildinfo'])
+  let files = listTests('.build/test/unit')
+  if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)))
+  if (files.length === 0) throw new Error(`no unit test files${filters.length ? ` match ${filters.join(', ')}` : ''}`)
+  // No server here: a unit test that reaches for one fails instead of finding the developer's own.
+  const env = { ...process.env, PG_URL: '', COCKROACH_URL: '', COCKROACH_SKIP_REASON: 'unit tests run without servers', PACKAGE_TARBALL: '' }
+  for (const entry of matrix()) {
+    log(`\n[test] ${entry.label}, unit: ${files.length} test files`)
+    const { code, totals } = await runTests(entry, files, { ...env, KYSELY_CRDB_TEST_LABEL: entry.label }, { timeoutMs: 60_000 })
+    legs.push({ label: `${entry.label} (unit)`, totals })
+    if (code !== 0) {
+      failed = true
+      log(`[test] ${entry.label} (unit): FAILED (exit ${code})`)
+    }
+  }
 }
 
 function nodeMajor(binary) {
@@ -199,6 +231,21 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 }
 
 try {
+  if (unit) {
+    await runUnitTests()
+  } else {
+    await runAll()
+  }
+} catch (error) {
+  failed = true
+  // The step that threw (the build, tsc, a server that would not start) counts as one failure.
+  checks.failed++
+  console.error(`[test] ${error instanceof Error ? error.message : error}`)
+} finally {
+  stopAll()
+}
+
+async function runAll() {
   log('[test] building dist/ (ESM + CommonJS) and type-checking src, test, bench and scripts')
   run(process.execPath, ['scripts/build.mjs'])
   run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'])
@@ -268,13 +315,6 @@ try {
   if (checkPack) {
     checkPackage(tarball)
   }
-} catch (error) {
-  failed = true
-  // The step that threw (the build, tsc, a server that would not start) counts as one failure.
-  checks.failed++
-  console.error(`[test] ${error instanceof Error ? error.message : error}`)
-} finally {
-  stopAll()
 }
 const parts = [...legs]
 if (checks.passed || checks.failed) parts.push({ label: 'checks (lint, publint, attw, and any step that failed)', totals: checks })

@@ -8,10 +8,10 @@ export type { CockroachDriverConfig } from './dialect/cockroach-driver.js'
 export type { PgTypeOverrides } from './connection/int8-type-parsers.js'
 export { CockroachQueryCompiler } from './dialect/cockroach-query-compiler.js'
 export { CockroachAdapter } from './dialect/cockroach-adapter.js'
-export type { MigrationLeasePoolSource } from './dialect/cockroach-adapter.js'
+export type { MigrationLeasePoolSource } from './migration/migration-lease-lock.js'
 export type { MigrationLeaseOptions, ResolvedMigrationLeaseOptions } from './migration/migration-lease-options.js'
-export { MigrationLeaseLostError } from './errors/migration-lease-lost-error.js'
-export { MigrationLockTimeoutError } from './errors/migration-lock-timeout-error.js'
+export { MigrationLeaseLostError, isMigrationLeaseLostError } from './errors/migration-lease-lost-error.js'
+export { MigrationLockTimeoutError, isMigrationLockTimeoutError } from './errors/migration-lock-timeout-error.js'
 export { CockroachIntrospector } from './dialect/cockroach-introspector.js'
 export type { CockroachIntrospectorOptions } from './dialect/cockroach-introspector.js'
 export type { CockroachColumnMetadata, CockroachTableMetadata, GeneratedKind, IdentityKind, ServerInfo } from './introspection/introspection-rows.js'
@@ -31,26 +31,25 @@ export { KyselyCockroachError, isKyselyCockroachError } from './errors/kysely-co
 export { QueryRefusedError, isQueryRefusedError } from './errors/query-refused-error.js'
 export { SqlState } from './errors/sqlstate.js'
 export type { KnownSqlState } from './errors/sqlstate.js'
-export { getSqlState, isConnectionError, isMultipleActivePortalsError } from './errors/error-classifiers.js'
+export {
+  getSqlState,
+  isCommitOutcomeUnknown,
+  isConnectionError,
+  isDeadlockError,
+  isMultipleActivePortalsError,
+  isRetryableError,
+  isSerializationFailure,
+} from './errors/error-classifiers.js'
 
 // Transactions that retry
 export { withRetry } from './retry/with-retry.js'
 export type { RetryAttempt, RetryCallback } from './retry/with-retry.js'
 export { DEFAULT_RETRY_OPTIONS, resolveRetryOptions, retryDelay } from './retry/with-retry-options.js'
 export type { ResolvedRetryOptions, RetryEvent, RetryPredicate, RetryStrategy, WithRetryOptions } from './retry/with-retry-options.js'
-export { AmbiguousCommitError } from './errors/ambiguous-commit-error.js'
+export { AmbiguousCommitError, isAmbiguousCommitError } from './errors/ambiguous-commit-error.js'
 export type { CommitResolution, CommitStatement } from './errors/ambiguous-commit-error.js'
 export { RetryExhaustedError, isRetryExhaustedError } from './errors/retry-exhausted-error.js'
 export type { RetryLimit } from './errors/retry-exhausted-error.js'
-export {
-  findSqlState,
-  isAmbiguousCommitError,
-  isCommitOutcomeUnknown,
-  isConnectionFailure,
-  isDeadlockError,
-  isRetryableError,
-  isSerializationFailure,
-} from './errors/retry-classifiers.js'
 export { setTransactionPriority } from './retry/transaction-priority.js'
 export type { PrioritizableTransaction, TransactionPriority } from './retry/transaction-priority.js'
 
@@ -58,12 +57,13 @@ export type { PrioritizableTransaction, TransactionPriority } from './retry/tran
 export { upsertInto } from './sql/upsert-into.js'
 export { asOfSystemTime } from './sql/as-of-system-time/as-of-system-time.js'
 export type { AsOfSystemTimeValue, BoundedStaleness, IntervalParts, NegativeInterval } from './sql/as-of-system-time/as-of-system-time.js'
-export { followerReadTimestamp } from './sql/as-of-system-time/follower-read-timestamp.js'
-export type { FollowerReadTimestamp } from './sql/as-of-system-time/follower-read-timestamp.js'
-export { withMaxStaleness } from './sql/as-of-system-time/with-max-staleness.js'
-export type { BoundedStalenessOptions, MaxStaleness } from './sql/as-of-system-time/with-max-staleness.js'
-export { withMinTimestamp } from './sql/as-of-system-time/with-min-timestamp.js'
-export type { MinTimestamp } from './sql/as-of-system-time/with-min-timestamp.js'
+export { followerReadTimestamp, withMaxStaleness, withMinTimestamp } from './sql/as-of-system-time/as-of-system-time-values.js'
+export type {
+  BoundedStalenessOptions,
+  FollowerReadTimestamp,
+  MaxStaleness,
+  MinTimestamp,
+} from './sql/as-of-system-time/as-of-system-time-values.js'
 export { readAt } from './sql/as-of-system-time/read-at.js'
 export type { ReadAtValue } from './sql/as-of-system-time/read-at.js'
 export { indexHint } from './sql/hints/index-hint.js'

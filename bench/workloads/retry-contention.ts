@@ -19,7 +19,7 @@ import pg from 'pg'
 import {
   CockroachDialect,
   DEFAULT_RETRY_OPTIONS,
-  isConnectionFailure,
+  isConnectionError,
   isRetryableError,
   isRetryExhaustedError,
   withRetry,
@@ -81,7 +81,7 @@ const naive: Transfer = async (db, from, to, amount) => {
         .execute((trx) => transferBody(trx, from, to, amount))
       return attempt
     } catch (error) {
-      if (!(isRetryableError(error) || isConnectionFailure(error)) || attempt >= NAIVE_MAX_ATTEMPTS) {
+      if (!(isRetryableError(error) || isConnectionError(error)) || attempt >= NAIVE_MAX_ATTEMPTS) {
         throw error
       }
     }

@@ -2,7 +2,7 @@
 // No timers, no sockets: the pool passes the clock and the random draw in.
 import { getSqlState, isConnectionError, readProperty } from '../errors/error-classifiers.js'
 import { SqlState } from '../errors/sqlstate.js'
-import { probeBackoffDelay } from './probe-backoff.js'
+import { backoffDelay } from '../util/backoff-delay.js'
 
 /**
  * The state of a node in {@link NodeStatus}:
@@ -95,7 +95,9 @@ export class NodeHealth {
     const next: NodeState = verdict === 'draining' && before !== 'down' ? 'draining' : verdict === 'down' ? 'down' : before
     this.#state = next
     this.#lastError = error
-    this.#nextProbeAt = now + probeBackoffDelay(this.#failures, this.#limits, random)
+    // The package's one backoff, with equal jitter: the fixed half keeps a dead node from being
+    // probed in a tight loop, the random half spreads the probes of many processes.
+    this.#nextProbeAt = now + backoffDelay(this.#failures, { ...this.#limits, jitter: 'equal' }, random)
     this.#failures++
     return next === before ? undefined : next
   }

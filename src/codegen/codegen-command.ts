@@ -5,6 +5,7 @@ import { Kysely } from 'kysely'
 import { CockroachDialect } from '../dialect/cockroach-dialect.js'
 import { INT8_MODES } from '../connection/int8-type-parsers.js'
 import type { Int8Mode } from '../connection/int8-type-parsers.js'
+import { isQueryRefusedError, QueryRefusedError } from '../errors/query-refused-error.js'
 
 /** Where the command writes; the bin uses the process' streams. */
 export interface CodegenCommandIo {
@@ -111,9 +112,11 @@ export async function runCodegenCommand(
     // kysely-codegen's own parsing: its flags, its config file (cosmiconfig) and its validation.
     const options = new Cli().parseOptions(codegenArgs) as Config
     if (options.dialect != null && options.dialect !== 'postgres') {
-      throw new Error(
+      throw new QueryRefusedError(
+        'kysely-cockroachdb codegen',
         `--dialect=${options.dialect} cannot be used here: kysely-cockroachdb codegen always generates with ` +
-          "kysely-codegen's postgres dialect. Drop the --dialect flag (or the dialect setting in your config file).",
+          "kysely-codegen's postgres dialect",
+        'drop the --dialect flag (or the dialect setting in your config file)',
       )
     }
     const logger = options.logger ?? new Logger(options.logLevel)
@@ -125,10 +128,11 @@ export async function runCodegenCommand(
       envFile: options.envFile,
       logger,
     })
-    db = new Kysely<unknown>({ dialect: new CockroachDialect({ connectionString, int8 }) })
+    // kysely-codegen reads the tables through db.introspection: the dialect's introspection option
+    // decides whether hidden columns are among them.
+    db = new Kysely<unknown>({ dialect: new CockroachDialect({ connectionString, int8, introspection: { includeHiddenColumns } }) })
     const dialect = new CockroachCodegenDialect({
       int8,
-      includeHiddenColumns,
       dateParser: options.dateParser,
       defaultSchemas: options.defaultSchemas,
       domains: options.domains,
@@ -158,7 +162,9 @@ export async function runCodegenCommand(
     })
     return 0
   } catch (error) {
-    io.stderr(`kysely-cockroachdb codegen: ${error instanceof Error ? error.message : String(error)}\n`)
+    // A refusal of this command names it already; anything else (kysely-codegen's, the database's) gets the name.
+    const message = error instanceof Error ? error.message : String(error)
+    io.stderr(isQueryRefusedError(error) && error.api === 'kysely-cockroachdb codegen' ? `${message}\n` : `kysely-cockroachdb codegen: ${message}\n`)
     return 1
   } finally {
     await db?.destroy()
@@ -174,7 +180,7 @@ function takeOwnFlags(args: readonly string[]): { int8: Int8Mode; includeHiddenC
     if (arg === '--int8') {
       const value = args[i + 1]
       if (value === undefined || value.startsWith('-')) {
-        throw new Error(`--int8 needs a value: ${INT8_MODES.join(', ')}`)
+        throw new QueryRefusedError('kysely-cockroachdb codegen', '--int8 needs a value', `give one of ${INT8_MODES.join(', ')}`)
       }
       int8 = value
       i++
@@ -189,8 +195,10 @@ function takeOwnFlags(args: readonly string[]): { int8: Int8Mode; includeHiddenC
     }
   }
   if (!(INT8_MODES as readonly string[]).includes(int8)) {
-    throw new Error(
-      `unknown --int8 value '${int8}'. Use the int8 option of your CockroachDialect: ${INT8_MODES.join(', ')}.`,
+    throw new QueryRefusedError(
+      'kysely-cockroachdb codegen',
+      `unknown --int8 value '${int8}'`,
+      `use the int8 option of your CockroachDialect: ${INT8_MODES.join(', ')}`,
     )
   }
   return { int8: int8 as Int8Mode, includeHiddenColumns, codegenArgs }

@@ -1,20 +1,19 @@
 import { ColumnTypeNode, IdentifierNode, PostgresDialect, UnionExpressionNode } from 'kysely-codegen'
 import type { PostgresDialectOptions } from 'kysely-codegen'
 import { CockroachCodegenIntrospector } from './codegen-introspector.js'
-import { INT8_MODES } from '../connection/int8-type-parsers.js'
 import type { Int8Mode } from '../connection/int8-type-parsers.js'
 
 /**
- * Options of {@link CockroachCodegenDialect}: kysely-codegen's Postgres options, the `int8` mode the
- * application's `CockroachDialect` uses, and whether hidden columns are generated, e.g.
- * `{ int8: 'bigint', defaultSchemas: ['public'] }` (what `--int8 bigint` gives).
+ * Options of {@link CockroachCodegenDialect}: kysely-codegen's Postgres options and the `int8` mode
+ * the application's `CockroachDialect` uses, e.g. `{ int8: 'bigint', defaultSchemas: ['public'] }`
+ * (what `--int8 bigint` gives). Whether hidden columns are generated is the `introspection` option of
+ * the `CockroachDialect` that kysely-codegen's `db` runs on.
  *
  * @internal
  */
 export interface CockroachCodegenDialectOptions extends PostgresDialectOptions {
   /** Must match `CockroachDialect`'s `int8` option, so `Int8` is the type queries return. Default `'string'`. */
   readonly int8?: Int8Mode
-  readonly includeHiddenColumns?: boolean
 }
 
 /**
@@ -29,16 +28,12 @@ export class CockroachCodegenDialect extends PostgresDialect {
   override readonly introspector: CockroachCodegenIntrospector
 
   constructor(options: CockroachCodegenDialectOptions = {}) {
-    const { int8 = 'string', includeHiddenColumns, ...postgresOptions } = options
-    if (!INT8_MODES.includes(int8)) {
-      throw new TypeError(`CockroachCodegenDialect: unknown int8 mode '${String(int8)}'. Use one of: ${INT8_MODES.join(', ')}.`)
-    }
+    const { int8 = 'string', ...postgresOptions } = options
     super(postgresOptions)
     this.introspector = new CockroachCodegenIntrospector({
       defaultSchemas: postgresOptions.defaultSchemas,
       domains: postgresOptions.domains,
       partitions: postgresOptions.partitions,
-      includeHiddenColumns,
     })
     this.adapter.definitions.Int8 = int8Definition(int8)
   }

@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { KyselyCockroachError } from '../errors/kysely-cockroach-error.js'
 
 /**
  * How INT8 (and INT8[]) values come back from queries.
@@ -8,7 +9,7 @@ import pg from 'pg'
  *
  * - `'string'`: exact, node-postgres' default.
  * - `'bigint'`: exact, as a native `bigint`.
- * - `'number'`: a JS `number`; a value outside ±(2^53 - 1) makes the query fail with a `RangeError`
+ * - `'number'`: a JS `number`; a value outside ±(2^53 - 1) makes the query fail with a `KyselyCockroachError`
  *   instead of being rounded silently.
  *
  * ```ts
@@ -52,8 +53,8 @@ const PARSERS: Readonly<Record<Int8Mode, Int8Parser>> = Object.freeze({
   number: (text: string) => {
     const value = Number(text)
     if (!Number.isSafeInteger(value)) {
-      throw new RangeError(
-        `INT8 value ${text} cannot be represented exactly as a JavaScript number. ` +
+      throw new KyselyCockroachError(
+        `CockroachDialect: the INT8 value ${text} cannot be represented exactly as a JavaScript number (int8: 'number'). ` +
           "Configure CockroachDialect with int8: 'bigint' or int8: 'string', or cast it in SQL.",
       )
     }

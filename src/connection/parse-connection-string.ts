@@ -4,6 +4,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { ConnectionOptions } from 'node:tls'
 import { parse as parseWithPg } from 'pg-connection-string'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
 
 /**
  * The `sslmode` values this package accepts, with libpq's meaning (not node-postgres' own).
@@ -124,15 +125,26 @@ const ENCODE_HINT = "percent-encode '@' '/' '?' '#' in the user name and passwor
  * ```
  */
 export function parseConnectionString(connectionString: string): ParsedConnectionString {
+  return readConnectionString(connectionString, 'parseConnectionString')
+}
+
+/**
+ * {@link parseConnectionString}, with its refusals starting with `api`: `CockroachDialect` when the
+ * dialect reads its `connectionString`, the function's own name when an application calls it.
+ *
+ * @internal
+ */
+export function readConnectionString(connectionString: string, api: string): ParsedConnectionString {
+  // Typed explicitly: TypeScript narrows after a call only of a function with a declared type.
+  const fail: (problem: string, fix: string) => never = (problem, fix) => {
+    throw refused(api, problem, fix)
+  }
   if (typeof connectionString !== 'string' || connectionString.trim() === '') {
-    throw new TypeError(
-      `CockroachDialect: connectionString must be a non-empty string such as ` +
-        "'postgresql://root@localhost:26257/defaultdb?sslmode=disable'",
-    )
+    fail('connectionString must be a non-empty string', "give one such as 'postgresql://root@localhost:26257/defaultdb?sslmode=disable'")
   }
   const view = inspectConnectionString(connectionString)
   if ('unsafe' in view) {
-    fail(view.unsafe)
+    fail(...view.unsafe)
   }
   const { query } = view
   // When the query string holds a password, an unencoded '&' in it turns its tail into parameters:
@@ -146,8 +158,8 @@ export function parseConnectionString(connectionString: string): ParsedConnectio
       // (and its '@host' forgotten), the password's tail is read as parameters.
       const named = !view.hasPasswordParameter && (OTHER_LIBPQ_PARAMETERS.includes(key) || nearSupportedParameter(key))
       fail(
-        `unknown connection string parameter ${named ? `'${key}'` : '(name not shown: it may be part of a password with an unencoded ? or &)'}. ` +
-          `Supported parameters: ${SUPPORTED_PARAMETERS.join(', ')}.`,
+        `unknown connection string parameter ${named ? `'${key}'` : '(name not shown: it may be part of a password with an unencoded ? or &)'}`,
+        `use only ${SUPPORTED_PARAMETERS.join(', ')}`,
       )
     }
     params.set(key, value)
@@ -158,14 +170,14 @@ export function parseConnectionString(connectionString: string): ParsedConnectio
   ] as const) {
     if (hosts !== undefined && hosts.includes(',')) {
       fail(
-        `the connection string names several hosts (${shown}); a host list is not supported yet. ` +
-          'Give one host: a load balancer or one node (every CockroachDB node serves the whole cluster).',
+        `the connection string names several hosts (${shown}); a host list is not supported yet`,
+        'give one host: a load balancer or one node (every CockroachDB node serves the whole cluster)',
       )
     }
   }
   const uselibpqcompat = params.get('uselibpqcompat')
   if (uselibpqcompat !== undefined && uselibpqcompat !== 'true') {
-    fail('uselibpqcompat must be true or absent: this package always gives sslmode its libpq meaning.')
+    fail('uselibpqcompat must be true or absent: this package always gives sslmode its libpq meaning', 'drop uselibpqcompat')
   }
 
   const defaultPort = SCHEMES.get(view.scheme) as number
@@ -175,49 +187,50 @@ export function parseConnectionString(connectionString: string): ParsedConnectio
     port = Number(portText)
     if (!/^\d+$/.test(portText)) {
       // Not echoed: with the '@host' forgotten, `user:pass@word:x` puts the password's tail here.
-      fail(`connectionString is not a valid URL: ${view.prefix}: the port is not a number; expected 1-65535 (${ENCODE_HINT}).`)
+      fail(`connectionString is not a valid URL: ${view.prefix}: the port is not a number`, `give a port 1-65535 (${ENCODE_HINT})`)
     }
     if (port < 1 || port > 65535) {
-      fail(`invalid port '${portText}' in connection string ${view.prefix}; expected 1-65535.`)
+      fail(`invalid port '${portText}' in connection string ${view.prefix}`, 'give a port 1-65535')
     }
   }
 
   const host = params.get('host') ?? view.host
   if (!isHostName(host)) {
     fail(
-      `the host in connection string ${view.prefix} is not a host name, an IP address or a Unix socket ` +
-        `directory (${ENCODE_HINT}).`,
+      `the host in connection string ${view.prefix} is not a host name, an IP address or a Unix socket directory`,
+      ENCODE_HINT,
     )
   }
   const socket = host.startsWith('/')
   const rootCert = params.get('sslrootcert')
   const system = rootCert === 'system'
   const sslmodeText = params.get('sslmode') ?? (system ? 'verify-full' : isLocalHost(host) ? 'disable' : 'verify-full')
-  const sslmode = parseSslMode(sslmodeText)
+  const sslmode = parseSslMode(sslmodeText, api)
   if (system && sslmode !== 'verify-full') {
     // libpq docs (sslrootcert, PostgreSQL 16+): "When using sslrootcert=system, the default sslmode is
     // changed to verify-full, and any weaker setting will result in an error."
     fail(
       `sslmode=${sslmode} cannot be used with sslrootcert=system: with the system's public CAs, any weaker ` +
-        'check accepts a certificate anyone can get for their own host (libpq refuses it too). ' +
-        'Use sslmode=verify-full, the default with sslrootcert=system.',
+        'check accepts a certificate anyone can get for their own host (libpq refuses it too)',
+      'use sslmode=verify-full, the default with sslrootcert=system',
     )
   }
   const sslnegotiation = params.get('sslnegotiation')
   if (sslnegotiation !== undefined) {
     if (sslnegotiation !== 'postgres' && sslnegotiation !== 'direct') {
-      fail(`unknown sslnegotiation ${echo(sslnegotiation)}. Use postgres (the default) or direct (PostgreSQL 17 and later).`)
+      fail(`unknown sslnegotiation ${echo(sslnegotiation)}`, 'use postgres (the default) or direct (PostgreSQL 17 and later)')
     }
     if (sslnegotiation === 'direct' && (sslmode === 'disable' || socket)) {
       // PostgreSQL commit fb5718f (libpq 17): direct is only allowed with sslmode=require or stronger.
       fail(
         `sslnegotiation=direct needs sslmode=require, verify-ca or verify-full (it starts with TLS), ` +
-          `not ${socket ? 'a Unix socket' : 'sslmode=disable'}.`,
+          `not ${socket ? 'a Unix socket' : 'sslmode=disable'}`,
+        'use one of those sslmodes, or drop sslnegotiation',
       )
     }
   }
   if ((params.get('sslcert') === undefined) !== (params.get('sslkey') === undefined)) {
-    fail('sslcert and sslkey must be given together for client certificate auth.')
+    fail('sslcert and sslkey must be given together for client certificate auth', 'give both, or neither')
   }
 
   // libpq ("SSL Support", Client Verification of Server Certificates): without sslrootcert, the root
@@ -230,8 +243,9 @@ export function parseConnectionString(connectionString: string): ParsedConnectio
   }
   if (sslmode === 'verify-ca' && effectiveRootCert === undefined) {
     fail(
-      'sslmode=verify-ca needs sslrootcert=<path to the CA certificate> (for CockroachDB Cloud, the ca.crt ' +
-        'downloaded from the console), or that certificate in ~/.postgresql/root.crt.',
+      'sslmode=verify-ca needs sslrootcert, the CA certificate to check the server against',
+      'give sslrootcert=<path to the CA certificate> (for CockroachDB Cloud, the ca.crt downloaded from the ' +
+        'console), or put that certificate in ~/.postgresql/root.crt',
     )
   }
 
@@ -247,8 +261,10 @@ export function parseConnectionString(connectionString: string): ParsedConnectio
   try {
     config = parseWithPg(`${view.beforeQuery}?${forwarded.join('&')}`, { useLibpqCompat: true })
   } catch (error) {
-    throw certificateError(error, params, effectiveRootCert) ?? new TypeError(
-      `CockroachDialect: connectionString is not a valid URL: ${view.prefix}. Expected the form ${FORM} (${ENCODE_HINT}).`,
+    throw certificateError(error, params, effectiveRootCert, api) ?? refused(
+      api,
+      `connectionString is not a valid URL: ${view.prefix}`,
+      `use the form ${FORM} (${ENCODE_HINT})`,
     )
   }
 
@@ -257,7 +273,7 @@ export function parseConnectionString(connectionString: string): ParsedConnectio
   if (connectTimeout !== undefined) {
     const seconds = Number(connectTimeout)
     if (!/^\d+$/.test(connectTimeout)) {
-      fail(`invalid connect_timeout ${echo(connectTimeout)}; expected a whole number of seconds.`)
+      fail(`invalid connect_timeout ${echo(connectTimeout)}`, 'give a whole number of seconds')
     }
     // libpq treats 0 as "wait forever", as node-postgres does.
     connectionTimeoutMillis = seconds * 1000
@@ -302,20 +318,23 @@ export function redactConnectionString(connectionString: string): string {
 }
 
 /** Validates an `sslmode` value and explains the ones node-postgres cannot honour. */
-export function parseSslMode(value: string): SslMode {
+export function parseSslMode(value: string, api = 'CockroachDialect'): SslMode {
+  // Typed explicitly: TypeScript narrows after a call only of a function with a declared type.
+  const fail: (problem: string, fix: string) => never = (problem, fix) => {
+    throw refused(api, problem, fix)
+  }
   if ((SSL_MODES as readonly string[]).includes(value)) {
     return value as SslMode
   }
   if (value === 'allow' || value === 'prefer') {
-    throw new TypeError(
-      `CockroachDialect: sslmode=${value} is not supported: node-postgres cannot fall back between TLS and ` +
-        'plain connections. Use sslmode=disable for a local insecure node, or sslmode=verify-full ' +
-        '(or require) for a secure cluster.',
+    fail(
+      `sslmode=${value} is not supported: node-postgres cannot fall back between TLS and plain connections`,
+      'use sslmode=disable for a local insecure node, or sslmode=verify-full (or require) for a secure cluster',
     )
   }
-  throw new TypeError(
-    `CockroachDialect: unknown sslmode '${value}'. Use one of: ${SSL_MODES.join(', ')} ` +
-      '(disable for a local insecure node, verify-full for CockroachDB Cloud).',
+  fail(
+    `unknown sslmode '${value}'`,
+    `use one of: ${SSL_MODES.join(', ')} (disable for a local insecure node, verify-full for CockroachDB Cloud)`,
   )
 }
 
@@ -340,26 +359,26 @@ interface SafeView {
  * decides whether any of it can be shown. `unsafe` explains, without echoing, why not: what it
  * names (the scheme, the host after the last '@') cannot hold the password.
  */
-function inspectConnectionString(text: string): SafeView | { readonly unsafe: string; readonly scheme?: string } {
+function inspectConnectionString(text: string): SafeView | { readonly unsafe: readonly [problem: string, fix: string]; readonly scheme?: string } {
   const schemeMatch = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text)
   if (schemeMatch === null) {
     const near = /^(postgres(?:ql)?|cockroachdb)(?!:\/\/)/i.exec(text)
     return {
       unsafe:
         near === null
-          ? `connectionString must start with postgresql://, postgres:// or cockroachdb:// (it does not). Expected the form ${FORM}.`
-          : `connectionString must start with ${near[1]}:// (the ':' or '//' after '${near[1]}' is missing). Expected the form ${FORM}.`,
+          ? ['connectionString must start with postgresql://, postgres:// or cockroachdb:// (it does not)', `use the form ${FORM}`]
+          : [`connectionString must start with ${near[1]}:// (the ':' or '//' after '${near[1]}' is missing)`, `use the form ${FORM}`],
     }
   }
   const scheme = (schemeMatch[1] as string).toLowerCase()
   if (!SCHEMES.has(scheme)) {
     return {
-      unsafe: `unsupported connection string scheme '${scheme}:'. Use postgresql://, postgres:// or cockroachdb://.`,
+      unsafe: [`unsupported connection string scheme '${scheme}:'`, 'use postgresql://, postgres:// or cockroachdb://'],
     }
   }
-  const fail = (unsafe: string) => ({ unsafe, scheme })
+  const fail = (problem: string, fix: string) => ({ unsafe: [problem, fix] as const, scheme })
   if (text.includes('#')) {
-    return fail(`the connection string contains '#', which ends a URL: percent-encode it as %23 (${ENCODE_HINT}).`)
+    return fail("the connection string contains '#', which ends a URL", `percent-encode it as %23 (${ENCODE_HINT})`)
   }
   const rest = text.slice(schemeMatch[0].length)
   const authorityEnd = rest.search(/[/?]/)
@@ -368,7 +387,8 @@ function inspectConnectionString(text: string): SafeView | { readonly unsafe: st
   if (after.includes('@')) {
     return fail(
       "the connection string has an '@' after the host, so its user name or password holds an unencoded " +
-        `character that ends the host part: ${ENCODE_HINT}. Expected the form ${FORM}.`,
+        'character that ends the host part',
+      `${ENCODE_HINT}; the form is ${FORM}`,
     )
   }
   const at = authority.lastIndexOf('@')
@@ -380,8 +400,8 @@ function inspectConnectionString(text: string): SafeView | { readonly unsafe: st
   if (!/^\d*$/.test(port.replace(/,.*$/s, '')) && userinfo === undefined) {
     // `app:secret/db`: a user name and password with the host forgotten read as host:port.
     return fail(
-      `the text after the host in the connection string is not a port number; if it is user:password, ` +
-        `the '@host' after it is missing. Expected the form ${FORM}.`,
+      'the text after the host in the connection string is not a port number',
+      `if it is user:password, add the '@host' after it; the form is ${FORM}`,
     )
   }
   const queryStart = after.indexOf('?')
@@ -506,14 +526,19 @@ function sslOptions(sslmode: SslMode, ssl: unknown, host: string): ConnectionOpt
 }
 
 /** pg-connection-string reads the certificate files; its fs error becomes one naming the parameter. */
-function certificateError(error: unknown, params: ReadonlyMap<string, string>, rootCert: string | undefined): TypeError | undefined {
+function certificateError(
+  error: unknown,
+  params: ReadonlyMap<string, string>,
+  rootCert: string | undefined,
+  api: string,
+): QueryRefusedError | undefined {
   const path = (error as { path?: unknown } | null)?.path
   if (typeof path !== 'string' || !(error instanceof Error)) return undefined
   const parameter =
     path === params.get('sslcert') ? 'sslcert' : path === params.get('sslkey') ? 'sslkey' : path === rootCert && params.get('sslrootcert') === undefined ? 'default root certificate (~/.postgresql/root.crt)' : 'sslrootcert'
-  return new TypeError(`CockroachDialect: cannot read the ${parameter} file '${path}': ${error.message}`, { cause: error })
+  return refused(api, `cannot read the ${parameter} file '${path}': ${error.message}`, 'check that the file exists and this process may read it', error)
 }
 
-function fail(message: string): never {
-  throw new TypeError(`CockroachDialect: ${message}`)
+function refused(api: string, problem: string, fix: string, cause?: unknown): QueryRefusedError {
+  return new QueryRefusedError(api, problem, fix, cause === undefined ? undefined : { cause })
 }

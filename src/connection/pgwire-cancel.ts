@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { KyselyCockroachError } from '../errors/kysely-cockroach-error.js'
 
 /**
  * What a PostgreSQL wire-protocol cancel request needs: where the session's server is, and the
@@ -96,7 +97,7 @@ export async function sendCancelRequest(target: CancelTarget, stillWanted: () =>
     })
     connection.stream.setTimeout(CANCEL_REQUEST_TIMEOUT_MS, () => {
       reject(
-        new Error(
+        new KyselyCockroachError(
           `CockroachDialect: the cancel request to ${target.host}:${target.port} got no answer within ` +
             `${CANCEL_REQUEST_TIMEOUT_MS / 1000} s; check that the server is reachable from this host.`,
         ),

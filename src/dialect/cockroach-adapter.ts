@@ -1,39 +1,11 @@
-import { randomBytes } from 'node:crypto'
-import { hostname } from 'node:os'
-import { CompiledQuery, DialectAdapterBase } from 'kysely'
-import type { Kysely, MigrationLockOptions, PostgresPool } from 'kysely'
-import { getSqlState, isConnectionError } from '../errors/error-classifiers.js'
-import { MigrationLease } from '../migration/migration-lease.js'
-import { MigrationLeaseLostError } from '../errors/migration-lease-lost-error.js'
+import { DialectAdapterBase } from 'kysely'
+import type { Kysely, MigrationLockOptions } from 'kysely'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
+import { describeValue } from '../util/describe-value.js'
+import { MigrationLeaseLock } from '../migration/migration-lease-lock.js'
+import type { MigrationLeasePoolSource } from '../migration/migration-lease-lock.js'
 import { resolveMigrationLeaseOptions } from '../migration/migration-lease-options.js'
 import type { MigrationLeaseOptions, ResolvedMigrationLeaseOptions } from '../migration/migration-lease-options.js'
-import { MigrationLeaseSession } from '../migration/migration-lease-session.js'
-import { MigrationLockTable } from '../migration/migration-lock-table.js'
-import type { LeaseHolder, LeaseSqlRunner } from '../migration/migration-lock-table.js'
-import { classifyMigrationLockError, migrationLockRetryDelay } from '../migration/migration-lock-retry.js'
-import type { MigrationLockStatement } from '../migration/migration-lock-retry.js'
-import { MigrationLockTimeoutError } from '../errors/migration-lock-timeout-error.js'
-
-// Kysely's DialectAdapter methods take Kysely<any>. Written out in each public signature (an alias
-// would name a type index.ts does not export, test/integration/package/packed-types.test.ts).
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyKysely = Kysely<any>
-
-/**
- * Where {@link CockroachAdapter} finds the connection settings for its lease renewal session: a
- * `pg.Pool`, or an async function returning one (what {@link CockroachDialect} passes: its pool
- * factory, called at most once, on the first migration).
- *
- * ```ts
- * import pg from 'pg'
- * import { CockroachAdapter } from 'kysely-cockroachdb'
- * import type { MigrationLeasePoolSource } from 'kysely-cockroachdb'
- *
- * const pool: MigrationLeasePoolSource = new pg.Pool({ connectionString })
- * const adapter = new CockroachAdapter({ leaseDurationMs: 15_000 }, pool)
- * ```
- */
-export type MigrationLeasePoolSource = PostgresPool | (() => Promise<PostgresPool>)
 
 /**
  * Kysely's dialect adapter for CockroachDB, with a migration lock that works there.
@@ -56,7 +28,8 @@ export type MigrationLeasePoolSource = PostgresPool | (() => Promise<PostgresPoo
  * `acquireTimeoutMs`. The holder renews the lease every `renewIntervalMs` on a separate, short-lived
  * connection (see below), and releases it only if it still owns it. A crashed migrator's lease
  * runs out by itself and the next one proceeds. A row lock (`SELECT ... FOR UPDATE`) cannot do
- * this job: Kysely >= 0.29.3 takes the lock outside any transaction (kysely PR #1919).
+ * this job: Kysely >= 0.29.3 takes the lock outside any transaction (kysely PR #1919). The steps
+ * are in src/migration/migration-lease-lock.ts.
  *
  * The lease needs two columns Kysely's lock table does not have, `lease_owner` and
  * `lease_expires_at`; the first migration run adds them (`ALTER TABLE ... ADD COLUMN IF NOT
@@ -90,9 +63,7 @@ export type MigrationLeasePoolSource = PostgresPool | (() => Promise<PostgresPoo
 export class CockroachAdapter extends DialectAdapterBase {
   /** The validated lease options, defaults filled in. */
   readonly options: ResolvedMigrationLeaseOptions
-  readonly #poolSource: MigrationLeasePoolSource | undefined
-  readonly #leases = new WeakMap<AnyKysely, MigrationLease>()
-  #renewalSession: Promise<MigrationLeaseSession | undefined> | undefined
+  readonly #lock: MigrationLeaseLock
 
   /**
    * @param options The dialect's `migrationLock` options; validated here, so a bad value fails
@@ -105,9 +76,9 @@ export class CockroachAdapter extends DialectAdapterBase {
     super()
     this.options = resolveMigrationLeaseOptions(options)
     if (pool !== undefined && typeof pool !== 'function' && (typeof pool !== 'object' || pool === null)) {
-      throw new TypeError('CockroachAdapter: `pool` must be a pg.Pool or an async function returning one.')
+      throw new QueryRefusedError('CockroachAdapter', `\`pool\` must be a pg.Pool or an async function returning one, got ${describeValue(pool)}`, 'pass the pool the application built')
     }
-    this.#poolSource = pool
+    this.#lock = new MigrationLeaseLock(this.options, pool)
   }
 
   override get supportsTransactionalDdl(): boolean {
@@ -124,257 +95,11 @@ export class CockroachAdapter extends DialectAdapterBase {
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override async acquireMigrationLock(db: Kysely<any>, options: MigrationLockOptions): Promise<void> {
-    if (this.#leases.has(db)) {
-      throw new Error(
-        'CockroachAdapter.acquireMigrationLock: this Kysely instance already holds the migration lock. Run one ' +
-          'Migrator call at a time per instance, or wait for the running one to finish.',
-      )
-    }
-    const { acquireTimeoutMs, leaseDurationMs } = this.options
-    const deadline = performance.now() + acquireTimeoutMs
-    const connection = connectionRunner(db)
-    const table = await MigrationLockTable.resolve(connection, options)
-    await ensureLeaseColumns(table, connection, deadline)
-
-    const owner = createOwnerId()
-    let holder: LeaseHolder | undefined
-    let lastRace: unknown
-    for (let attempt = 0; ; attempt++) {
-      const taken = await retryOnRace('lock-row', () => table.tryAcquire(connection, owner, leaseDurationMs))
-      if (taken.ok && taken.value) {
-        break
-      }
-      const seen = taken.ok ? await retryOnRace('lock-row', () => table.readHolder(connection)) : taken
-      if (seen.ok) {
-        if (seen.value === undefined) {
-          throw new Error(
-            `CockroachAdapter.acquireMigrationLock: the migration lock row '${table.rowId}' is missing from ${table.sql}. ` +
-              "Kysely's Migrator inserts it before taking the lock; was it deleted while the Migrator started? Run " +
-              'the migration again.',
-          )
-        }
-        holder = seen.value
-      } else {
-        lastRace = seen.error
-      }
-      const remaining = deadline - performance.now()
-      if (remaining <= 0) {
-        throw timeoutError(table, holder, lastRace, acquireTimeoutMs)
-      }
-      await sleep(Math.min(migrationLockRetryDelay(attempt), remaining))
-    }
-
-    const renewer = (await this.#openRenewalSession()) ?? connection
-    const lease = new MigrationLease(table, owner, renewer, this.options)
-    this.#leases.set(db, lease)
-    lease.start()
+    await this.#lock.acquire(db, options)
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override async releaseMigrationLock(db: Kysely<any>, _options: MigrationLockOptions): Promise<void> {
-    const lease = this.#leases.get(db)
-    if (lease === undefined) {
-      // Kysely calls release in a `finally` even when acquiring failed; throwing here would hide
-      // the acquire error.
-      return
-    }
-    this.#leases.delete(db)
-    await lease.stop()
-
-    const connection = connectionRunner(db)
-    // Past the lease's own duration, giving up costs nothing: the lease has run out by then.
-    const deadline = performance.now() + this.options.leaseDurationMs
-    let released: Released
-    try {
-      released = await releaseLease(lease, connection, deadline)
-    } catch (error) {
-      if (lease.renewer === connection || !isConnectionError(error)) {
-        throw releaseFailedError(lease, error)
-      }
-      // The migration connection broke; the renewal session can still clear the lease.
-      try {
-        released = await releaseLease(lease, lease.renewer, deadline)
-      } catch {
-        throw releaseFailedError(lease, error)
-      }
-    }
-    if (released === 'released' && !lease.lost) {
-      return
-    }
-    const holder = await lease.table.readHolder(connection).catch(() => undefined)
-    // After an ambiguous result the first release may have gone through: a free lock is then ours
-    // to have cleared, unless a renewal had already found the lease taken over.
-    if (released === 'not-found-after-ambiguous' && !lease.lost && holder !== undefined && holder.owner === undefined) {
-      return
-    }
-    throw leaseLostError(lease, holder, this.options)
+    await this.#lock.release(db)
   }
-
-  async #openRenewalSession(): Promise<MigrationLeaseSession | undefined> {
-    const source = this.#poolSource
-    if (source === undefined) {
-      return undefined
-    }
-    this.#renewalSession ??= (async () => {
-      const pool = typeof source === 'function' ? await source() : source
-      return MigrationLeaseSession.fromPool(pool, this.options.renewIntervalMs)
-    })()
-    try {
-      return await this.#renewalSession
-    } catch (error) {
-      this.#renewalSession = undefined
-      throw error
-    }
-  }
-}
-
-/** Runs statements on the migration connection, without the user's plugins (CamelCasePlugin would rename result columns). */
-function connectionRunner(db: AnyKysely): LeaseSqlRunner {
-  const plain = db.withoutPlugins()
-  return {
-    async query(sql, parameters) {
-      const result = await plain.executeQuery<Record<string, unknown>>(CompiledQuery.raw(sql, [...parameters]))
-      return result.rows
-    },
-  }
-}
-
-async function ensureLeaseColumns(table: MigrationLockTable, connection: LeaseSqlRunner, deadline: number): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    if (await table.hasLeaseColumns(connection)) {
-      return
-    }
-    try {
-      for (const statement of table.addLeaseColumnStatements()) {
-        await connection.query(statement, [])
-      }
-      return
-    } catch (error) {
-      // Another migrator may have added them in between: look again before anything else.
-      if (await table.hasLeaseColumns(connection)) {
-        return
-      }
-      const remaining = deadline - performance.now()
-      if (!classifyMigrationLockError(error, 'lease-columns').retry || remaining <= 0) {
-        const statements = table.addLeaseColumnStatements().join('; ')
-        throw new Error(
-          `CockroachAdapter.acquireMigrationLock: could not add the migration lease columns to ${table.sql}: ` +
-            `${describeError(error)}. The migration lock needs them. If another migrator's schema change on that ` +
-            'table is still running, raise migrationLock.acquireTimeoutMs; if the migrating role may not alter the ' +
-            `table, have an administrator run: ${statements}`,
-          { cause: error },
-        )
-      }
-      await sleep(Math.min(migrationLockRetryDelay(attempt), remaining))
-    }
-  }
-}
-
-type RaceOutcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown }
-
-/** Runs one lock statement; a race the classification retries comes back as `ok: false`, anything else is thrown. */
-async function retryOnRace<T>(statement: MigrationLockStatement, run: () => Promise<T>): Promise<RaceOutcome<T>> {
-  try {
-    return { ok: true, value: await run() }
-  } catch (error) {
-    if (!classifyMigrationLockError(error, statement).retry) {
-      throw error
-    }
-    return { ok: false, error }
-  }
-}
-
-type Released = 'released' | 'not-found' | 'not-found-after-ambiguous'
-
-/** Clears the lease on `runner`, trying again after a race until `deadline`. */
-async function releaseLease(lease: MigrationLease, runner: LeaseSqlRunner, deadline: number): Promise<Released> {
-  let ambiguous = false
-  for (let attempt = 0; ; attempt++) {
-    const outcome = await retryOnRace('lock-row', () => lease.table.release(runner, lease.owner))
-    if (outcome.ok) {
-      return outcome.value ? 'released' : ambiguous ? 'not-found-after-ambiguous' : 'not-found'
-    }
-    // 40003: the UPDATE may have cleared the lease; the retry then finds no lease of ours.
-    ambiguous ||= getSqlState(outcome.error) === '40003'
-    const remaining = deadline - performance.now()
-    if (remaining <= 0) {
-      throw outcome.error
-    }
-    await sleep(Math.min(migrationLockRetryDelay(attempt), remaining))
-  }
-}
-
-function createOwnerId(): string {
-  // The host and pid tell an operator which process holds the lock; the random part keeps two
-  // migrators in one process apart.
-  return `${hostname().slice(0, 180)}/pid ${process.pid}/${randomBytes(6).toString('hex')}`
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-function timeoutError(
-  table: MigrationLockTable,
-  holder: LeaseHolder | undefined,
-  lastRace: unknown,
-  acquireTimeoutMs: number,
-): MigrationLockTimeoutError {
-  const held =
-    holder === undefined
-      ? `the lock row could not be read for the races of competing migrators (last: ${describeError(lastRace)})`
-      : holder.owner === undefined
-        ? 'it was free at the last look, but other migrators kept taking it first'
-        : `it is held by '${holder.owner}' until ${holder.expiresAt?.toISOString() ?? 'an unknown time'} by the ` +
-          `database clock (${formatRemaining(holder)})`
-  return new MigrationLockTimeoutError(
-    `CockroachAdapter.acquireMigrationLock: timed out after ${acquireTimeoutMs} ms waiting for the migration lock on ` +
-      `${table.sql}: ${held}. If that migrator is still running, wait for it or raise migrationLock.acquireTimeoutMs. ` +
-      'If it crashed, its lease runs out by itself at that time; to clear it now (only if you are sure no migrator ' +
-      `is running), run: ${table.clearStatement()}`,
-    { lockTable: table.sql, holder: holder?.owner, expiresAt: holder?.expiresAt },
-  )
-}
-
-function formatRemaining(holder: { expiresAt: Date | undefined; serverNow: Date }): string {
-  if (holder.expiresAt === undefined) {
-    return 'no expiry recorded'
-  }
-  const ms = holder.expiresAt.getTime() - holder.serverNow.getTime()
-  return ms > 0 ? `${Math.ceil(ms / 1000)} s from now` : 'already expired'
-}
-
-function leaseLostError(
-  lease: MigrationLease,
-  holder: { owner: string | undefined } | undefined,
-  options: ResolvedMigrationLeaseOptions,
-): MigrationLeaseLostError {
-  const now =
-    holder?.owner === undefined ? 'nobody holds it now' : `it is now held by '${holder.owner}'`
-  const renewal =
-    lease.lastRenewalError === undefined
-      ? ''
-      : ` The last ${lease.failedRenewals} renewal(s) failed: ${describeError(lease.lastRenewalError)}.`
-  return new MigrationLeaseLostError(
-    `CockroachAdapter.releaseMigrationLock: the migration lock lease of '${lease.owner}' on ${lease.table.sql} was lost while ` +
-      `migrations ran (${now}): it expired before it was renewed, or someone cleared the lock row. Another ` +
-      'migrator may have run migrations concurrently with this one: check the migration table and the schema ' +
-      `before running migrations again.${renewal} If renewals cannot get through within ` +
-      `migrationLock.leaseDurationMs (${options.leaseDurationMs} ms), raise it.`,
-    { lockTable: lease.table.sql, owner: lease.owner, currentHolder: holder?.owner, cause: lease.lastRenewalError },
-  )
-}
-
-function releaseFailedError(lease: MigrationLease, error: unknown): Error {
-  return new Error(
-    `CockroachAdapter.releaseMigrationLock: could not release the migration lock lease of '${lease.owner}' on ` +
-      `${lease.table.sql}: ${describeError(error)}. The lease runs out by itself within migrationLock.leaseDurationMs ` +
-      `(the next migrator waits until then); to free it sooner, once you are sure no migrator is running, run: ` +
-      lease.table.clearStatement(),
-    { cause: error },
-  )
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }

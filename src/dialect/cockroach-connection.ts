@@ -5,6 +5,7 @@ import { sendCancelRequest } from '../connection/pgwire-cancel.js'
 import { refuseAsOfSystemTimeInTransaction } from '../sql/as-of-system-time/as-of-system-time-in-transaction.js'
 import { readSqlCursor } from '../streaming/sql-cursor.js'
 import { quoteLiteral } from '../util/sql-quoting.js'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
 
 // Spelled out rather than read off DatabaseConnection: kysely 0.28's executeQuery takes no options
 // and its connections have no cancelQuery, so `Parameters<...>[1]` would not type-check against it.
@@ -160,9 +161,10 @@ export class CockroachConnection implements DatabaseConnection {
       return
     }
     if (!SESSION_ID.test(sessionId)) {
-      throw new Error(
-        `CockroachDialect: cannot end the session, its id ${JSON.stringify(sessionId.slice(0, 40))} is not the ` +
-          "hex id CockroachDB prints; use inflightQueryAbortStrategy: 'cancel query' instead.",
+      throw new QueryRefusedError(
+        'CockroachDialect',
+        `cannot end the session, its id ${JSON.stringify(sessionId.slice(0, 40))} is not the hex id CockroachDB prints`,
+        "use inflightQueryAbortStrategy: 'cancel query' instead",
       )
     }
     const statement = `cancel session if exists ${quoteLiteral(sessionId)}`
@@ -176,7 +178,7 @@ export class CockroachConnection implements DatabaseConnection {
   ): AsyncIterableIterator<QueryResult<R>> {
     // readSqlCursor refuses a statement-level AS OF SYSTEM TIME itself; outside a transaction it is valid.
     if (this.#inTransaction) {
-      return readSqlCursor<R>((query) => this.#inner.executeQuery(query, options), compiledQuery, chunkSize)
+      return readSqlCursor<R>((query) => this.#inner.executeQuery(query, options), compiledQuery, chunkSize, 'stream()')
     }
     return this.#inner.streamQuery<R>(compiledQuery, chunkSize, options)
   }

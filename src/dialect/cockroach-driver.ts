@@ -9,8 +9,10 @@ import type {
 import { CockroachConnection } from './cockroach-connection.js'
 import { cursorClass } from '../streaming/cockroach-cursor.js'
 import { CockroachPool, CockroachPoolClient } from './cockroach-pool.js'
-import { getSqlState, isConnectionError } from '../errors/error-classifiers.js'
+import { isOwnConnectionError, ownSqlState } from '../errors/error-classifiers.js'
+import { SqlState } from '../errors/sqlstate.js'
 import type { PgTypeOverrides } from '../connection/int8-type-parsers.js'
+import { KyselyCockroachError } from '../errors/kysely-cockroach-error.js'
 // Kysely's driver types these with its unexported PostgresConnection class.
 type InnerConnection = Parameters<PostgresDriver['releaseConnection']>[0]
 
@@ -109,7 +111,7 @@ export class CockroachDriver extends PostgresDriver {
     if (this.#handOff.takeBack() !== undefined) {
       client.release()
       await acquiring
-      throw new Error('CockroachDriver: PostgresDriver did not take the client it was handed; please report this.')
+      throw new KyselyCockroachError('CockroachDriver: PostgresDriver did not take the client it was handed. This is a bug: please report it.')
     }
     const inner = await acquiring
     let connection = this.#connections.get(inner)
@@ -201,10 +203,10 @@ export class CockroachDriver extends PostgresDriver {
  * @internal
  */
 export function rollbackFailure(error: unknown): { readonly keepConnection: boolean; readonly rethrow: boolean } {
-  if (getSqlState(error) === '25P01') {
+  if (ownSqlState(error) === SqlState.NoActiveSqlTransaction) {
     return { keepConnection: true, rethrow: false }
   }
-  return { keepConnection: false, rethrow: !isConnectionError(error) }
+  return { keepConnection: false, rethrow: !isOwnConnectionError(error) }
 }
 
 /**
@@ -218,7 +220,7 @@ class HandOff {
   put(client: CockroachPoolClient): void {
     if (this.#client !== undefined) {
       client.release()
-      throw new Error('CockroachDriver: a client hand-off to PostgresDriver is pending; please report this.')
+      throw new KyselyCockroachError('CockroachDriver: a client hand-off to PostgresDriver is pending. This is a bug: please report it.')
     }
     this.#client = client
   }
@@ -226,7 +228,7 @@ class HandOff {
   take(): CockroachPoolClient {
     const client = this.takeBack()
     if (client === undefined) {
-      throw new Error('CockroachDriver: PostgresDriver asked for a client outside acquireConnection; please report this.')
+      throw new KyselyCockroachError('CockroachDriver: PostgresDriver asked for a client outside acquireConnection. This is a bug: please report it.')
     }
     return client
   }

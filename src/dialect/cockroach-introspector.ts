@@ -1,7 +1,9 @@
-import { PostgresIntrospector, sql } from 'kysely'
+import { PostgresIntrospector } from 'kysely'
 import type { DatabaseIntrospector, DatabaseMetadataOptions, DialectAdapter, Kysely, SchemaMetadata } from 'kysely'
-import { detectServer, isAtLeast, isSystemSchema, mapIntrospectionRows } from '../introspection/introspection-rows.js'
-import type { CockroachTableMetadata, IntrospectionColumnRow, ServerInfo } from '../introspection/introspection-rows.js'
+import { columnsQuery, SCHEMAS_QUERY, SERVER_VERSION_QUERY } from '../introspection/introspection-queries.js'
+import { detectServer, mapIntrospectionRows, mapSchemaRows } from '../introspection/introspection-rows.js'
+import type { CockroachTableMetadata, ServerInfo } from '../introspection/introspection-rows.js'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
 
 /**
  * Options of {@link CockroachIntrospector}.
@@ -51,10 +53,10 @@ export class CockroachIntrospector extends PostgresIntrospector implements Datab
   constructor(db: Kysely<any>, options: CockroachIntrospectorOptions = {}) {
     super(db)
     if (typeof options !== 'object' || options === null) {
-      throw new TypeError('CockroachIntrospector: options must be an object, e.g. { includeHiddenColumns: true }')
+      throw new QueryRefusedError('CockroachIntrospector', 'options must be an object', 'give one such as { includeHiddenColumns: true }')
     }
     if (options.includeHiddenColumns !== undefined && typeof options.includeHiddenColumns !== 'boolean') {
-      throw new TypeError('CockroachIntrospector: includeHiddenColumns must be true or false')
+      throw new QueryRefusedError('CockroachIntrospector', 'includeHiddenColumns must be true or false', 'leave it out for false')
     }
     // Plugins such as CamelCasePlugin would rename the catalog columns the mapping reads.
     this.#db = db.withoutPlugins()
@@ -74,9 +76,7 @@ export class CockroachIntrospector extends PostgresIntrospector implements Datab
     const adapter = this.#db.getExecutor().adapter
     let server = serverByAdapter.get(adapter)
     if (!server) {
-      server = sql<{ version: string }>`select version() as version`
-        .execute(this.#db)
-        .then((result) => detectServer(String(result.rows[0]?.version)))
+      server = SERVER_VERSION_QUERY.execute(this.#db).then((result) => detectServer(String(result.rows[0]?.version)))
       serverByAdapter.set(adapter, server)
       // A failed detection (e.g. the server was down) must not stick.
       server.catch(() => serverByAdapter.delete(adapter))
@@ -86,10 +86,8 @@ export class CockroachIntrospector extends PostgresIntrospector implements Datab
 
   /** User schemas only: no `pg_catalog`, `information_schema`, `crdb_internal`, `pg_extension`, `pg_temp_*`, `pg_toast*`. */
   override async getSchemas(): Promise<SchemaMetadata[]> {
-    const { rows } = await sql<{ nspname: string }>`
-      select nspname from pg_catalog.pg_namespace order by nspname
-    `.execute(this.#db)
-    return rows.filter((row) => !isSystemSchema(row.nspname)).map((row) => Object.freeze({ name: row.nspname }))
+    const { rows } = await SCHEMAS_QUERY.execute(this.#db)
+    return mapSchemaRows(rows)
   }
 
   /** Tables, views and materialized views of user schemas, with their columns. */
@@ -103,93 +101,4 @@ export class CockroachIntrospector extends PostgresIntrospector implements Datab
       withInternalKyselyTables: options.withInternalKyselyTables === true,
     })
   }
-}
-
-// Columns of relations with their relation, schema, type and default: the part both servers share.
-const COLUMN_CATALOGS = sql`
-  from pg_catalog.pg_attribute a
-  join pg_catalog.pg_class c on c.oid = a.attrelid
-  join pg_catalog.pg_namespace ns on ns.oid = c.relnamespace
-  join pg_catalog.pg_type typ on typ.oid = a.atttypid
-  join pg_catalog.pg_namespace tns on tns.oid = typ.typnamespace
-  left join pg_catalog.pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
-`
-
-const RELATION_FILTER = sql`
-  where c.relkind in ('r', 'v', 'm', 'p', 'f')
-    and a.attnum > 0
-    and not a.attisdropped
-    and ns.nspname not in ('pg_catalog', 'information_schema', 'crdb_internal', 'pg_extension')
-    and ns.nspname not like 'pg\\_temp\\_%'
-    and ns.nspname not like 'pg\\_toast%'
-  order by ns.nspname, c.relname, a.attnum
-`
-
-/**
- * The one query behind `getTables()`: a set-based join over the catalogs, no per-row function calls
- * on CockroachDB, whose catalog tables are virtual and regenerated per query (cockroach#108781).
- */
-function columnsQuery(server: ServerInfo) {
-  if (server.kind === 'cockroachdb') {
-    // - is_hidden and column_comment are CockroachDB columns of information_schema.columns
-    //   (cockroach pkg/sql/vtable/information_schema.go, InformationSchemaColumns; is_hidden since
-    //   cockroach#28750). Joining it by name is what sqlalchemy-cockroachdb does
-    //   (sqlalchemy_cockroachdb/base.py, get_multi_columns); reading column_comment instead of
-    //   col_description() is what activerecord-cockroachdb-adapter does.
-    // - pg_attribute.attishidden exists from v24.2 (cockroach#126397); it backs is_hidden up there.
-    // - pg_attrdef.adbin is already the printed expression on CockroachDB (cockroach pkg/sql/pg_catalog.go,
-    //   pgCatalogAttrDefTable), so no pg_get_expr per row.
-    const attIsHidden = isAtLeast(server, 24, 2) ? sql`a.attishidden` : sql`null::bool`
-    return sql<IntrospectionColumnRow>`
-      select
-        ns.nspname as "schema",
-        c.relname as "table",
-        c.relkind as "relkind",
-        a.attname as "column",
-        typ.typname as "type",
-        tns.nspname as "type_schema",
-        a.attnotnull as "not_null",
-        a.atthasdef as "has_default",
-        ad.adbin as "default_expr",
-        a.attidentity as "identity",
-        a.attgenerated as "generated",
-        isc.is_hidden as "is_hidden",
-        ${attIsHidden} as "att_is_hidden",
-        isc.column_comment as "comment"
-      ${COLUMN_CATALOGS}
-      left join information_schema.columns isc
-        on isc.table_catalog = current_database()
-        and isc.table_schema = ns.nspname
-        and isc.table_name = c.relname
-        and isc.column_name = a.attname
-      ${RELATION_FILTER}
-    `
-  }
-  // PostgreSQL: attidentity exists from 10, attgenerated from 12. Comments come from a join on
-  // pg_description rather than col_description() per row.
-  const identity = server.version[0] >= 10 ? sql`a.attidentity::text` : sql`''::text`
-  const generated = server.version[0] >= 12 ? sql`a.attgenerated::text` : sql`''::text`
-  return sql<IntrospectionColumnRow>`
-    select
-      ns.nspname as "schema",
-      c.relname as "table",
-      c.relkind::text as "relkind",
-      a.attname as "column",
-      typ.typname as "type",
-      tns.nspname as "type_schema",
-      a.attnotnull as "not_null",
-      a.atthasdef as "has_default",
-      pg_get_expr(ad.adbin, ad.adrelid) as "default_expr",
-      ${identity} as "identity",
-      ${generated} as "generated",
-      null::text as "is_hidden",
-      null::bool as "att_is_hidden",
-      d.description as "comment"
-    ${COLUMN_CATALOGS}
-    left join pg_catalog.pg_description d
-      on d.objoid = a.attrelid
-      and d.objsubid = a.attnum
-      and d.classoid = 'pg_catalog.pg_class'::regclass
-    ${RELATION_FILTER}
-  `
 }

@@ -1,5 +1,5 @@
 import type { PostgresCursor, PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kysely'
-import { isConnectionError } from '../errors/error-classifiers.js'
+import { isOwnConnectionError } from '../errors/error-classifiers.js'
 import type { PgTypeOverrides } from '../connection/int8-type-parsers.js'
 import { cancelTargetOf } from '../connection/pgwire-cancel.js'
 import type { CancelTarget } from '../connection/pgwire-cancel.js'
@@ -164,7 +164,7 @@ export class CockroachPoolClient implements PostgresPoolClient {
   }
 
   #failed(error: unknown): never {
-    if (isConnectionError(error)) {
+    if (isOwnConnectionError(error)) {
       this.#broken = true
       if (error instanceof Error && error.cause === undefined && this.#connectionError !== error) {
         error.cause = this.#connectionError

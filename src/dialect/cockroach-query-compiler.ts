@@ -20,6 +20,7 @@ import { asOfSystemTimeInstant, isBoundedStalenessClause } from '../sql/as-of-sy
 import { isAsOfSystemTimeMarker } from '../sql/as-of-system-time/as-of-system-time.js'
 import { renderExplain } from '../sql/explain.js'
 import { readTableHint } from '../sql/hints/table-hint-marker.js'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
 
 const LOCKING_MODIFIERS: ReadonlySet<string> = new Set(['ForUpdate', 'ForNoKeyUpdate', 'ForShare', 'ForKeyShare'])
 
@@ -80,7 +81,7 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     for (const modifier of modifiers) {
       if (isAsOfSystemTimeMarker(modifier.rawModifier)) {
         if (asOf !== undefined) {
-          throw new Error('asOfSystemTime() was applied twice to the same SELECT; keep one.')
+          throw new QueryRefusedError('asOfSystemTime()', 'it was applied twice to the same SELECT', 'keep one')
         }
         asOf = modifier.rawModifier
       } else if (modifier.modifier !== undefined && LOCKING_MODIFIERS.has(modifier.modifier)) {
@@ -101,12 +102,20 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     } as SelectQueryNode)
   }
 
+  // `upsert into` is Kysely's own visitInsertQuery (kysely 0.28.x and 0.29.x) with one word changed:
+  // the keyword is a literal inside that method (`node.replace ? 'replace' : 'insert'`), so rather
+  // than copy the method, an upsert node is handed to it, and the one `replace` it appends while
+  // that node is the one being visited is printed as `upsert` (see append). Everything else (WITH,
+  // EXPLAIN, parentheses in a subquery, columns, values, DEFAULT VALUES, RETURNING, end modifiers,
+  // and any field a later Kysely adds) is Kysely's; test/unit/sql/upsert-differential.test.ts holds
+  // the output to PostgresQueryCompiler's. Grammar: `opt_with_clause UPSERT INTO insert_target
+  // insert_rest returning_clause` (sql.y); what UPSERT lacks is refused by rejectForUpsert.
   protected override visitInsertQuery(node: InsertQueryNode): void {
     this.#checkWrite(node.endModifiers, 'INSERT')
-    if (node.replace !== true) {
-      return super.visitInsertQuery(node)
+    if (node.replace === true) {
+      rejectForUpsert(node)
     }
-    this.#compileUpsert(node)
+    super.visitInsertQuery(node)
   }
 
   protected override visitUpdateQuery(node: UpdateQueryNode): void {
@@ -149,8 +158,10 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
       return super.visitAlias(node)
     }
     if (hint.join !== undefined && this.parentNode?.kind !== 'JoinNode') {
-      throw new Error(
-        `joinHint('${hint.join}', ...) is only valid as the table of a join (innerJoin, leftJoin, ...), not in FROM.`,
+      throw new QueryRefusedError(
+        'joinHint()',
+        `joinHint('${hint.join}', ...) is only valid as the table of a join (innerJoin, leftJoin, ...), not in FROM`,
+        'pass it to a join instead of selectFrom',
       )
     }
     this.visitNode(node.node)
@@ -175,25 +186,26 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     }
     const joinType = HINTABLE_JOINS[node.joinType]
     if (joinType === undefined) {
-      throw new Error(`joinHint('${join}', ...) cannot be used with a ${node.joinType}; use an inner, left, right, full or cross join.`)
+      throw new QueryRefusedError('joinHint()', `joinHint('${join}', ...) cannot be used with a ${node.joinType}`, 'use an inner, left, right, full or cross join')
     }
     // sql.y, opt_join_hint: "LOOKUP can only be used with INNER and LEFT joins" (INVERTED likewise).
     if ((join === 'lookup' || join === 'inverted') && joinType !== 'inner' && joinType !== 'left') {
-      throw new Error(`joinHint('${join}', ...) works with inner and left joins only, not with a ${joinType} join.`)
+      throw new QueryRefusedError('joinHint()', `joinHint('${join}', ...) works with inner and left joins only, not with a ${joinType} join`, 'use innerJoin or leftJoin')
     }
     // docs /docs/stable/cost-based-optimizer#supported-join-algorithms: "a straight INNER, LEFT, or
     // RIGHT join"; the other join types are not documented for it.
     if (join === 'straight' && joinType !== 'inner' && joinType !== 'left' && joinType !== 'right') {
-      throw new Error(`joinHint('straight', ...) works with inner, left and right joins only, not with a ${joinType} join.`)
+      throw new QueryRefusedError('joinHint()', `joinHint('straight', ...) works with inner, left and right joins only, not with a ${joinType} join`, 'use innerJoin, leftJoin or rightJoin')
     }
     // A merge join needs equality columns and a cross join has none: GenerateMergeJoins
     // (pkg/sql/opt/xform/join_funcs.go) produces no merge join, and execbuilder's buildHashJoin fails
     // with "could not produce a query plan conforming to the MERGE JOIN hint".
     if (join === 'merge' && joinType === 'cross') {
-      throw new Error(
+      throw new QueryRefusedError(
+        'joinHint()',
         "joinHint('merge', ...) cannot be used with a cross join: a merge join needs an equality condition, and " +
-          "CockroachDB fails with \"could not produce a query plan conforming to the MERGE JOIN hint\". Use " +
-          "innerJoin(joinHint('merge', ...), 'a.x', 'b.x') or joinHint('hash', ...).",
+          'CockroachDB fails with "could not produce a query plan conforming to the MERGE JOIN hint"',
+        "use innerJoin(joinHint('merge', ...), 'a.x', 'b.x') or joinHint('hash', ...)",
       )
     }
     this.append(`${joinType} ${join} join `)
@@ -232,13 +244,14 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
 
   #checkAsOfSystemTime(node: SelectQueryNode, clause: string, locking: boolean): void {
     if (locking) {
-      throw new Error(
-        'AS OF SYSTEM TIME cannot be combined with FOR UPDATE/FOR SHARE: historical reads take no locks. ' +
-          'Remove the locking clause or asOfSystemTime().',
+      throw new QueryRefusedError(
+        'asOfSystemTime()',
+        'AS OF SYSTEM TIME cannot be combined with FOR UPDATE/FOR SHARE: historical reads take no locks',
+        'remove the locking clause or asOfSystemTime()',
       )
     }
     if (node.from === undefined) {
-      throw new Error('asOfSystemTime() needs a FROM clause: CockroachDB only accepts AS OF SYSTEM TIME after FROM.')
+      throw new QueryRefusedError('asOfSystemTime()', 'the query has no FROM clause, and CockroachDB only accepts AS OF SYSTEM TIME after FROM', 'select from a table')
     }
     // CockroachDB plans a scan with a hard limit as a multi-row scan that "can span multiple ranges
     // if the first range is empty", and bounded staleness allows a single-range read only: "cannot use
@@ -250,10 +263,11 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
       throw secondBoundedStalenessScan('a join')
     }
     if (node.limit !== undefined && isBoundedStalenessClause(clause)) {
-      throw new Error(
-        'asOfSystemTime(): bounded staleness (withMaxStaleness/withMinTimestamp) cannot be combined with limit(): ' +
-          'CockroachDB refuses a limited scan there ("cannot use bounded staleness for queries that may touch more than ' +
-          'one range"). Look the row up by its primary or unique key without limit(), e.g. with executeTakeFirst().',
+      throw new QueryRefusedError(
+        'asOfSystemTime()',
+        'bounded staleness (withMaxStaleness/withMinTimestamp) cannot be combined with limit(): CockroachDB refuses a ' +
+          'limited scan there ("cannot use bounded staleness for queries that may touch more than one range")',
+        'look the row up by its primary or unique key without limit(), e.g. with executeTakeFirst()',
       )
     }
     if (this.parentNode === undefined) {
@@ -261,9 +275,10 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
       // operation at the top is not one ((*planner).isAsOf in pkg/sql), so its branches'
       // clauses fail with "AS OF SYSTEM TIME must be provided on a top-level statement".
       if (node.setOperations !== undefined) {
-        throw new Error(
-          'AS OF SYSTEM TIME cannot be on a top-level UNION/INTERSECT/EXCEPT in CockroachDB. Wrap it: ' +
-            "db.selectFrom(q1.union(q2).as('u')).selectAll().$call(asOfSystemTime(value)).",
+        throw new QueryRefusedError(
+          'asOfSystemTime()',
+          'AS OF SYSTEM TIME cannot be on a top-level UNION/INTERSECT/EXCEPT in CockroachDB',
+          "wrap it: db.selectFrom(q1.union(q2).as('u')).selectAll().$call(asOfSystemTime(value))",
         )
       }
       this.#topLevelAsOf = clause
@@ -273,76 +288,46 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
     // (Builder.validateAsOf in pkg/sql/opt/optbuilder), compared as instants: a Date and the bigint
     // of the same instant agree.
     if (this.#topLevelAsOf === undefined) {
-      throw new Error(
+      throw new QueryRefusedError(
+        'asOfSystemTime()',
         'AS OF SYSTEM TIME must be on the top-level SELECT of the statement; CockroachDB refuses it on a subquery, ' +
-          'CTE or UNION branch alone. Apply asOfSystemTime() to the outer query.',
+          'CTE or UNION branch alone',
+        'apply asOfSystemTime() to the outer query',
       )
     }
     if (asOfSystemTimeInstant(this.#topLevelAsOf) !== asOfSystemTimeInstant(clause)) {
-      throw new Error(
-        `All AS OF SYSTEM TIME clauses of a statement must read at the same time: the top level has ` +
-          `"${this.#topLevelAsOf}", a subquery "${clause}".`,
+      throw new QueryRefusedError(
+        'asOfSystemTime()',
+        `all AS OF SYSTEM TIME clauses of a statement must read at the same time: the top level has ` +
+          `"${this.#topLevelAsOf}", a subquery "${clause}"`,
+        'give the subquery the same value as the outer query, or drop it there',
       )
     }
   }
 
   #checkWrite(endModifiers: ReadonlyArray<OperationNode> | undefined, statement: string): void {
     if (this.#topLevelAsOf !== undefined) {
-      throw new Error(`AS OF SYSTEM TIME statements are read-only: ${statement} cannot appear in them.`)
+      throw new QueryRefusedError('asOfSystemTime()', `AS OF SYSTEM TIME statements are read-only: ${statement} cannot appear in them`, 'run the write as a statement of its own')
     }
     if (endModifiers !== undefined && endModifiers.some(isAsOfSystemTimeMarker)) {
-      throw new Error(`AS OF SYSTEM TIME is for reads only; CockroachDB refuses it on ${statement}.`)
+      throw new QueryRefusedError('asOfSystemTime()', `AS OF SYSTEM TIME is for reads only; CockroachDB refuses it on ${statement}`, 'drop asOfSystemTime() from the write')
     }
   }
 
-  // Kysely's visitInsertQuery with `upsert`: its keyword is a literal inside that method
-  // (`node.replace ? 'replace' : 'insert'`), so the replace branch is compiled here.
-  // Grammar: `opt_with_clause UPSERT INTO insert_target insert_rest returning_clause` (sql.y).
-  #compileUpsert(node: InsertQueryNode): void {
-    rejectForUpsert(node)
-    const parent = this.parentNode?.kind
-    const wrapInParens =
-      parent !== undefined && parent !== 'ParensNode' && parent !== 'RawNode' && parent !== 'WhenNode'
-    if (parent === undefined && node.explain !== undefined) {
-      this.visitNode(node.explain)
-      this.append(' ')
+  // The `replace` keyword of an upsert (see visitInsertQuery). Kysely appends nothing else that is
+  // exactly `replace` while an InsertQueryNode is on top of its node stack; the comparison fails
+  // fast for every other piece of every query.
+  protected override append(str: string): void {
+    if (str === 'replace' && isUpsertNode(this.nodeStack[this.nodeStack.length - 1])) {
+      return super.append('upsert')
     }
-    if (wrapInParens) {
-      this.append('(')
-    }
-    if (node.with !== undefined) {
-      this.visitNode(node.with)
-      this.append(' ')
-    }
-    this.append('upsert')
-    if (node.into !== undefined) {
-      this.append(' into ')
-      this.visitNode(node.into)
-    }
-    if (node.columns !== undefined) {
-      this.append(' (')
-      this.compileList(node.columns)
-      this.append(')')
-    }
-    if (node.values !== undefined) {
-      this.append(' ')
-      this.visitNode(node.values)
-    }
-    if (node.defaultValues === true) {
-      this.append(' default values')
-    }
-    if (node.returning !== undefined) {
-      this.append(' ')
-      this.visitNode(node.returning)
-    }
-    if (wrapInParens) {
-      this.append(')')
-    }
-    if (node.endModifiers?.length) {
-      this.append(' ')
-      this.compileList(node.endModifiers, ' ')
-    }
+    super.append(str)
   }
+}
+
+/** An insert built by replaceInto(): Kysely appends its keyword while it is the node on top of the stack. */
+function isUpsertNode(node: OperationNode | undefined): boolean {
+  return node !== undefined && node.kind === 'InsertQueryNode' && (node as InsertQueryNode).replace === true
 }
 
 function rejectForUpsert(node: InsertQueryNode): void {
@@ -359,16 +344,17 @@ function rejectForUpsert(node: InsertQueryNode): void {
               ? 'output()'
               : undefined
   if (unsupported !== undefined) {
-    throw new Error(`UPSERT does not support ${unsupported}.`)
+    throw new QueryRefusedError('upsertInto()', `UPSERT does not support ${unsupported}`, 'use insertInto() for that')
   }
 }
 
 /** A join or subquery in a bounded staleness read: see #checkAsOfSystemTime for CockroachDB's rule. */
-function secondBoundedStalenessScan(what: 'a join' | 'a subquery'): Error {
-  return new Error(
-    `asOfSystemTime(): bounded staleness (withMaxStaleness/withMinTimestamp) cannot be combined with ${what}: ` +
-      'CockroachDB plans one scan for a bounded staleness read and refuses a second ("cannot use bounded staleness ' +
-      'for queries that may touch more than one range or require an index join"). Read each table in a query of ' +
-      'its own, or use an exact staleness such as asOfSystemTime(followerReadTimestamp()).',
+function secondBoundedStalenessScan(what: 'a join' | 'a subquery'): QueryRefusedError {
+  return new QueryRefusedError(
+    'asOfSystemTime()',
+    `bounded staleness (withMaxStaleness/withMinTimestamp) cannot be combined with ${what}: CockroachDB plans one ` +
+      'scan for a bounded staleness read and refuses a second ("cannot use bounded staleness for queries that may ' +
+      'touch more than one range or require an index join")',
+    'read each table in a query of its own, or use an exact staleness such as asOfSystemTime(followerReadTimestamp())',
   )
 }

@@ -1,6 +1,7 @@
-// A registered symbol, so that isAmbiguousCommitError recognises instances from another copy of the
-// package (the CommonJS build next to the ESM one).
-const AMBIGUOUS_COMMIT_ERROR = Symbol.for('kysely-cockroachdb.AmbiguousCommitError')
+import { describeError } from '../util/describe-value.js'
+import { classBrand, KyselyCockroachError } from './kysely-cockroach-error.js'
+
+const { brand, hasBrand } = classBrand<AmbiguousCommitError>('AmbiguousCommitError')
 
 /**
  * The statement that was in flight when the outcome of the commit became unknown.
@@ -55,7 +56,7 @@ export type CommitResolution = 'off' | 'timed out' | 'failed'
  * }
  * ```
  */
-export class AmbiguousCommitError extends Error {
+export class AmbiguousCommitError extends KyselyCockroachError {
   override readonly name = 'AmbiguousCommitError'
   /** The attempt (1-based) whose commit failed. */
   readonly attempt: number
@@ -67,41 +68,58 @@ export class AmbiguousCommitError extends Error {
   readonly resolutionError: unknown
   declare readonly cause: unknown
 
+  /**
+   * @param cause the error the commit statement failed with
+   * @param details the attempt (1-based), the statement that was in flight, and, when
+   *   resolveAmbiguousCommits tried to settle the commit, how that ended (default `'off'`)
+   */
   constructor(
     cause: unknown,
-    attempt: number,
-    statement: CommitStatement,
-    resolution: { readonly resolution: CommitResolution; readonly error?: unknown; readonly timeoutMs?: number } = { resolution: 'off' },
+    details: {
+      readonly attempt: number
+      readonly statement: CommitStatement
+      readonly resolution?: CommitResolution
+      readonly resolutionError?: unknown
+      readonly resolveTimeoutMs?: number
+    },
   ) {
-    const detail = cause instanceof Error ? cause.message : String(cause)
-    const fenceDetail = resolution.error instanceof Error ? resolution.error.message : resolution.error === undefined ? undefined : String(resolution.error)
+    const resolution = details.resolution ?? 'off'
+    const fenceDetail = details.resolutionError === undefined ? undefined : describeError(details.resolutionError)
     const settling =
-      resolution.resolution === 'timed out'
-        ? ` resolveAmbiguousCommits could not settle it within ${resolution.timeoutMs ?? '?'} ms (the marker insert was still waiting on the original transaction${fenceDetail === undefined ? '' : `: ${fenceDetail}`}).`
-        : resolution.resolution === 'failed'
+      resolution === 'timed out'
+        ? ` resolveAmbiguousCommits could not settle it within ${details.resolveTimeoutMs ?? '?'} ms (the marker insert was still waiting on the original transaction${fenceDetail === undefined ? '' : `: ${fenceDetail}`}).`
+        : resolution === 'failed'
           ? ` resolveAmbiguousCommits could not settle it: the marker insert failed: ${fenceDetail ?? 'unknown error'}.`
           : ''
     super(
-      `withRetry: the transaction may or may not have committed: "${statement}" failed while in flight (attempt ${attempt}): ${detail}.${settling} ` +
-        'withRetry did not run the callback again, because that could apply its writes twice. Check whether the ' +
-        "transaction's writes are there" +
-        (resolution.resolution === 'timed out' ? ', or raise resolveTimeoutMs.' : ', or pass `idempotent: true` if running the callback again is safe.'),
+      `withRetry: the transaction may or may not have committed: "${details.statement}" failed while in flight ` +
+        `(attempt ${details.attempt}): ${describeError(cause)}.${settling} withRetry did not run the callback again, because ` +
+        "that could apply its writes twice. Check whether the transaction's writes are there" +
+        (resolution === 'timed out' ? ', or raise resolveTimeoutMs.' : ', or pass `idempotent: true` if running the callback again is safe.'),
       { cause },
     )
-    this.attempt = attempt
-    this.statement = statement
-    this.resolution = resolution.resolution
-    this.resolutionError = resolution.error
-    Object.defineProperty(this, AMBIGUOUS_COMMIT_ERROR, { value: true })
+    this.attempt = details.attempt
+    this.statement = details.statement
+    this.resolution = resolution
+    this.resolutionError = details.resolutionError
+    brand(this)
   }
 }
 
 /**
  * Whether `error` is an {@link AmbiguousCommitError}, also one thrown by another copy of the
- * package (the CommonJS build next to the ESM one), where `instanceof` fails.
+ * package (its CommonJS build next to the ESM one), where `instanceof` fails. A brand check, like
+ * every `is<ClassName>` of the package: a raw SQLSTATE 40003 from the server is not one (ask
+ * {@link isCommitOutcomeUnknown} about that).
  *
- * @internal
+ * ```ts
+ * import { isAmbiguousCommitError } from 'kysely-cockroachdb'
+ *
+ * if (isAmbiguousCommitError(error)) {
+ *   await reconcile(orderId) // look the write up before reporting success or failure
+ * }
+ * ```
  */
-export function hasAmbiguousCommitBrand(error: unknown): error is AmbiguousCommitError {
-  return typeof error === 'object' && error !== null && AMBIGUOUS_COMMIT_ERROR in error
+export function isAmbiguousCommitError(error: unknown): error is AmbiguousCommitError {
+  return hasBrand(error)
 }

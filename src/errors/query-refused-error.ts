@@ -13,7 +13,7 @@ const { brand, hasBrand } = classBrand<QueryRefusedError>('QueryRefusedError')
  * import { asOfSystemTime, isQueryRefusedError } from 'kysely-cockroachdb'
  *
  * try {
- *   await db.selectFrom('product').selectAll().$call(asOfSystemTime(userInput)).execute()
+ *   await db.selectFrom('account').selectAll().$call(asOfSystemTime(new Date(Date.now() - 10_000))).execute()
  * } catch (error) {
  *   if (isQueryRefusedError(error)) {
  *     // a programming or input error, not a database outage: do not retry
@@ -33,7 +33,9 @@ export class QueryRefusedError extends KyselyCockroachError {
    * @param fix what to do, e.g. `use one of us, ms, s, m, h, d`
    */
   constructor(api: string, problem: string, fix: string, options?: { readonly cause?: unknown }) {
-    super(`${api}: ${problem}. ${fix.endsWith('.') ? fix : `${fix}.`}`, options)
+    // The fix is a sentence of its own: capitalised here, so call sites write it as they would after a colon.
+    const sentence = `${fix.charAt(0).toUpperCase()}${fix.slice(1)}`
+    super(`${api}: ${problem}. ${sentence.endsWith('.') ? sentence : `${sentence}.`}`, options)
     this.api = api
     brand(this)
   }

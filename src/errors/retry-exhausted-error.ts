@@ -1,4 +1,7 @@
-const RETRY_EXHAUSTED_ERROR = Symbol.for('kysely-cockroachdb.RetryExhaustedError')
+import { describeError } from '../util/describe-value.js'
+import { classBrand, KyselyCockroachError } from './kysely-cockroach-error.js'
+
+const { brand, hasBrand } = classBrand<RetryExhaustedError>('RetryExhaustedError')
 
 /**
  * Which limit of {@link withRetry} ran out.
@@ -30,7 +33,7 @@ export type RetryLimit = 'maxAttempts' | 'maxElapsedMs'
  * }
  * ```
  */
-export class RetryExhaustedError extends Error {
+export class RetryExhaustedError extends KyselyCockroachError {
   override readonly name = 'RetryExhaustedError'
   /** How many times the transaction was attempted. */
   readonly attempts: number
@@ -38,25 +41,35 @@ export class RetryExhaustedError extends Error {
   readonly elapsedMs: number
   /** The limit that ran out. */
   readonly limit: RetryLimit
+  /** The value of that limit. */
+  readonly limitValue: number
   declare readonly cause: unknown
 
-  constructor(cause: unknown, details: { readonly attempts: number; readonly elapsedMs: number; readonly limit: RetryLimit; readonly limitValue: number }) {
-    const detail = cause instanceof Error ? cause.message : String(cause)
+  /**
+   * @param cause the error of the last attempt
+   * @param details how many attempts ran, for how long, and which limit (with its value) ran out
+   */
+  constructor(
+    cause: unknown,
+    details: { readonly attempts: number; readonly elapsedMs: number; readonly limit: RetryLimit; readonly limitValue: number },
+  ) {
     super(
-      `withRetry gave up after ${details.attempts} attempt${details.attempts === 1 ? '' : 's'} ` +
-        `(${details.limit} is ${details.limitValue}); nothing was committed. Last error: ${detail}`,
+      `withRetry: gave up after ${details.attempts} attempt${details.attempts === 1 ? '' : 's'} ` +
+        `(${details.limit} is ${details.limitValue}); nothing was committed. Last error: ${describeError(cause)}. ` +
+        `Reduce contention on the rows the transaction touches, or raise ${details.limit}.`,
       { cause },
     )
     this.attempts = details.attempts
     this.elapsedMs = details.elapsedMs
     this.limit = details.limit
-    Object.defineProperty(this, RETRY_EXHAUSTED_ERROR, { value: true })
+    this.limitValue = details.limitValue
+    brand(this)
   }
 }
 
 /**
  * Whether `error` is a {@link RetryExhaustedError}, also when it comes from another copy of this
- * package (for example the CommonJS build next to the ESM one).
+ * package (for example the CommonJS build next to the ESM one). A brand check.
  *
  * ```ts
  * import { isRetryExhaustedError } from 'kysely-cockroachdb'
@@ -65,5 +78,5 @@ export class RetryExhaustedError extends Error {
  * ```
  */
 export function isRetryExhaustedError(error: unknown): error is RetryExhaustedError {
-  return typeof error === 'object' && error !== null && RETRY_EXHAUSTED_ERROR in error
+  return hasBrand(error)
 }

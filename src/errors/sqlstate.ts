@@ -10,7 +10,7 @@
  * import { SqlState, getSqlState } from 'kysely-cockroachdb'
  *
  * try {
- *   await db.insertInto('account').values({ id: 1, balance: 0 }).execute()
+ *   await db.insertInto('account').values(row).execute()
  * } catch (error) {
  *   if (getSqlState(error) === SqlState.UniqueViolation) {
  *     // the account exists already
@@ -59,12 +59,26 @@ export const SqlState = Object.freeze({
  * One of the SQLSTATEs in {@link SqlState}.
  *
  * ```ts
+ * import { SqlState } from 'kysely-cockroachdb'
  * import type { KnownSqlState } from 'kysely-cockroachdb'
  *
- * const retryable: readonly KnownSqlState[] = ['40001', '40P01']
+ * const retryable: readonly KnownSqlState[] = [SqlState.SerializationFailure, SqlState.DeadlockDetected]
  * ```
  */
 export type KnownSqlState = (typeof SqlState)[keyof typeof SqlState]
 
-/** SQLSTATE class 08, connection_exception: the connection is gone. */
-export const CONNECTION_EXCEPTION_CLASS = '08'
+/**
+ * SQLSTATE classes (the first two characters) the package acts on.
+ *
+ * @internal
+ */
+export const SqlStateClass = Object.freeze({
+  /** 08 connection_exception: the connection is gone. */
+  ConnectionException: '08',
+  /** 23 integrity_constraint_violation (at COMMIT: a deferred constraint; the transaction rolled back). */
+  IntegrityConstraintViolation: '23',
+  /** 25 invalid_transaction_state. */
+  InvalidTransactionState: '25',
+  /** 40 transaction_rollback. */
+  TransactionRollback: '40',
+} as const)

@@ -1,7 +1,9 @@
-// The pure half of CockroachIntrospector: turning catalog rows into Kysely's table metadata. The SQL
-// that produces these rows lives in cockroach-introspector.ts; keeping the mapping free of I/O lets
+// The pure half of CockroachIntrospector: turning catalog rows into Kysely's metadata. The SQL
+// that produces these rows lives in introspection-queries.ts; keeping the mapping free of I/O lets
 // the unit tests feed it the rows each CockroachDB version really returns.
-import type { ColumnMetadata, TableMetadata } from 'kysely'
+import type { ColumnMetadata, SchemaMetadata, TableMetadata } from 'kysely'
+import { isIntrospectedRelationKind, isSystemSchema } from './introspection-filters.js'
+import { KyselyCockroachError } from '../errors/kysely-cockroach-error.js'
 
 // Kysely's default migration table names. Spelled out because kysely 0.29 moved the constants to
 // 'kysely/migration', which kysely 0.28 does not have.
@@ -36,9 +38,6 @@ export interface ServerInfo {
  * @internal
  */
 export function detectServer(versionString: string): ServerInfo {
-  if (typeof versionString !== 'string') {
-    throw new TypeError(`detectServer: expected the text of select version(), got ${typeof versionString}`)
-  }
   // CockroachDB: "CockroachDB CCL v23.1.11 (x86_64-pc-linux-gnu, built ...)" — the form
   // sqlalchemy-cockroachdb parses (sqlalchemy_cockroachdb/base.py, initialize()).
   const crdb = /^CockroachDB\b.*?\bv(\d+)\.(\d+)(?:\.(\d+))?/.exec(versionString)
@@ -49,9 +48,9 @@ export function detectServer(versionString: string): ServerInfo {
   if (pg) {
     return Object.freeze({ kind: 'postgres', version: triple(pg), versionString })
   }
-  throw new Error(
-    `CockroachIntrospector: cannot tell the server from version() = ${JSON.stringify(versionString)}; ` +
-      'it supports CockroachDB and PostgreSQL.',
+  throw new KyselyCockroachError(
+    `CockroachIntrospector: cannot tell the server from version() = ${JSON.stringify(versionString)}. ` +
+      'It supports CockroachDB and PostgreSQL: connect to one of them.',
   )
 }
 
@@ -66,20 +65,13 @@ export function isAtLeast(server: ServerInfo, major: number, minor: number): boo
 }
 
 /**
- * Schemas that hold the server's own objects rather than the user's: CockroachDB's
- * `crdb_internal` and `pg_extension` (cockroach pkg/sql/logictest/testdata/logic_test/information_schema,
- * `information_schema.schemata`), `pg_catalog`, `information_schema`, and PostgreSQL's `pg_toast*`
- * and per-session `pg_temp_*` / `pg_toast_temp_*`.
+ * The user schemas among `pg_namespace` rows (SCHEMAS_QUERY), in row order: what
+ * {@link CockroachIntrospector}'s `getSchemas()` returns.
+ *
+ * @internal
  */
-export function isSystemSchema(name: string): boolean {
-  return (
-    name === 'crdb_internal' ||
-    name === 'pg_extension' ||
-    name === 'pg_catalog' ||
-    name === 'information_schema' ||
-    name.startsWith('pg_temp_') ||
-    name.startsWith('pg_toast')
-  )
+export function mapSchemaRows(rows: readonly { readonly nspname: string }[]): SchemaMetadata[] {
+  return rows.filter((row) => !isSystemSchema(row.nspname)).map((row) => Object.freeze({ name: row.nspname }))
 }
 
 /**
@@ -192,8 +184,6 @@ export interface MapIntrospectionOptions {
   readonly withInternalKyselyTables?: boolean
 }
 
-const RELATION_KINDS: ReadonlySet<string> = new Set(['r', 'v', 'm', 'p', 'f'])
-
 // `unique_rowid()` is what CockroachDB's default SERIAL mode (serial_normalization = rowid) and
 // implicit rowid columns use; `unordered_unique_rowid()` is the `unordered_rowid` mode
 // (cockroach pkg/sql/sessiondatapb: SerialUsesUnorderedRowID; docs /docs/stable/serial).
@@ -221,7 +211,7 @@ export function mapIntrospectionRows(
   const byKey = new Map<string, CockroachColumnMetadata[]>()
 
   for (const row of rows) {
-    if (!RELATION_KINDS.has(row.relkind) || isSystemSchema(row.schema)) {
+    if (!isIntrospectedRelationKind(row.relkind) || isSystemSchema(row.schema)) {
       continue
     }
     if (!withInternal && KYSELY_MIGRATION_TABLES.has(row.table)) {

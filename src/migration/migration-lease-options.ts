@@ -1,3 +1,6 @@
+import { QueryRefusedError } from '../errors/query-refused-error.js'
+import { describeValue } from '../util/describe-value.js'
+import { assertKnownKeys } from '../util/known-keys.js'
 /**
  * Tuning of the lease that {@link CockroachAdapter} takes on Kysely's migration lock row, given
  * as the `migrationLock` option of {@link CockroachDialect}. All values are whole milliseconds.
@@ -67,7 +70,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 const KNOWN_OPTIONS = ['leaseDurationMs', 'acquireTimeoutMs', 'renewIntervalMs'] as const
 
 /**
- * Validates `migrationLock` options and fills in the defaults. Throws a `TypeError` naming the
+ * Validates `migrationLock` options and fills in the defaults. Throws a QueryRefusedError naming the
  * bad option and what would be accepted.
  *
  * @internal
@@ -77,27 +80,19 @@ export function resolveMigrationLeaseOptions(options: unknown): ResolvedMigratio
     options = {}
   }
   if (typeof options !== 'object' || Array.isArray(options)) {
-    throw new TypeError(
-      'CockroachDialect: `migrationLock` must be an object such as { leaseDurationMs: 30000 }, ' +
-        `not ${describe(options)}.`,
-    )
+    throw new QueryRefusedError('CockroachDialect', `\`migrationLock\` must be an object, not ${describeValue(options)}`, 'give one such as { leaseDurationMs: 30000 }')
   }
   const given = options as Record<string, unknown>
-  for (const key of Object.keys(given)) {
-    if (!(KNOWN_OPTIONS as readonly string[]).includes(key)) {
-      throw new TypeError(
-        `CockroachDialect: unknown \`migrationLock\` option '${key}'. Known options: ${KNOWN_OPTIONS.join(', ')}.`,
-      )
-    }
-  }
+  assertKnownKeys('CockroachDialect', given, KNOWN_OPTIONS, '`migrationLock` option')
   const leaseDurationMs = readMs(given, 'leaseDurationMs', DEFAULT_LEASE_DURATION_MS, MAX_TIMER_MS)
   const acquireTimeoutMs = readMs(given, 'acquireTimeoutMs', DEFAULT_ACQUIRE_TIMEOUT_MS, Number.MAX_SAFE_INTEGER)
   const renewIntervalMs = readMs(given, 'renewIntervalMs', Math.max(1, Math.floor(leaseDurationMs / 3)), MAX_TIMER_MS)
   if (renewIntervalMs >= leaseDurationMs) {
-    throw new TypeError(
-      `CockroachDialect: \`migrationLock.renewIntervalMs\` (${renewIntervalMs}) must be shorter than ` +
-        `\`leaseDurationMs\` (${leaseDurationMs}), or the lease expires before it is renewed. ` +
-        'A third of the lease duration is a good value (the default).',
+    throw new QueryRefusedError(
+      'CockroachDialect',
+      `\`migrationLock.renewIntervalMs\` (${renewIntervalMs}) must be shorter than \`leaseDurationMs\` ` +
+        `(${leaseDurationMs}), or the lease expires before it is renewed`,
+      'a third of the lease duration is a good value (the default: leave renewIntervalMs out)',
     )
   }
   return Object.freeze({ leaseDurationMs, acquireTimeoutMs, renewIntervalMs })
@@ -109,20 +104,11 @@ function readMs(options: Record<string, unknown>, name: string, fallback: number
     return fallback
   }
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > max) {
-    throw new TypeError(
-      `CockroachDialect: \`migrationLock.${name}\` must be a positive whole number of milliseconds ` +
-        `(at most ${max}), not ${describe(value)}.`,
+    throw new QueryRefusedError(
+      'CockroachDialect',
+      `\`migrationLock.${name}\` must be a positive whole number of milliseconds (at most ${max}), not ${describeValue(value)}`,
+      'give one such as 30000',
     )
   }
   return value
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') {
-    return `the string '${value}'`
-  }
-  if (Array.isArray(value)) {
-    return 'an array'
-  }
-  return String(value)
 }

@@ -1,4 +1,7 @@
-import { getSqlState } from '../errors/error-classifiers.js'
+import { ownSqlState } from '../errors/error-classifiers.js'
+import { SqlState } from '../errors/sqlstate.js'
+import { backoffDelay } from '../util/backoff-delay.js'
+import type { Backoff } from '../util/backoff-delay.js'
 
 /**
  * Which of the migration lock's statements failed:
@@ -43,7 +46,7 @@ const LOCK_ROW: readonly MigrationLockStatement[] = Object.freeze(['lock-row'])
 export const MIGRATION_LOCK_RETRY_RULES: readonly MigrationLockRetryRule[] = Object.freeze(
   [
     {
-      sqlState: '42701',
+      sqlState: SqlState.DuplicateColumn,
       statements: LEASE_COLUMNS,
       message: /in the middle of being added/,
       retry: true,
@@ -55,14 +58,14 @@ export const MIGRATION_LOCK_RETRY_RULES: readonly MigrationLockRetryRule[] = Obj
         '"duplicate: column %q in the middle of being added, not yet public"',
     },
     {
-      sqlState: '42701',
+      sqlState: SqlState.DuplicateColumn,
       statements: LEASE_COLUMNS,
       retry: false,
       reason: 'the column already exists although IF NOT EXISTS was given: not a race, and trying again cannot help',
       source: 'pkg/sql/sqlerrors/errors.go, NewColumnAlreadyExistsError (DuplicateColumn)',
     },
     {
-      sqlState: '55000',
+      sqlState: SqlState.ObjectNotInPrerequisiteState,
       statements: LEASE_COLUMNS,
       message: /being dropped, try again later/,
       retry: true,
@@ -72,7 +75,7 @@ export const MIGRATION_LOCK_RETRY_RULES: readonly MigrationLockRetryRule[] = Obj
         '"column %q being dropped, try again later"',
     },
     {
-      sqlState: '42P07',
+      sqlState: SqlState.DuplicateTable,
       statements: LEASE_COLUMNS,
       retry: true,
       reason:
@@ -83,7 +86,7 @@ export const MIGRATION_LOCK_RETRY_RULES: readonly MigrationLockRetryRule[] = Obj
         '"relation %q already exists"); PostgreSQL raises it too',
     },
     {
-      sqlState: '23505',
+      sqlState: SqlState.UniqueViolation,
       statements: LEASE_COLUMNS,
       retry: true,
       reason:
@@ -93,7 +96,7 @@ export const MIGRATION_LOCK_RETRY_RULES: readonly MigrationLockRetryRule[] = Obj
       source: 'PostgreSQL src/backend/catalog/heap.c (heap_create_with_catalog) and its catalog unique indexes',
     },
     {
-      sqlState: 'XX000',
+      sqlState: SqlState.InternalError,
       statements: LEASE_COLUMNS,
       message: /tuple concurrently updated/,
       retry: true,
@@ -101,7 +104,7 @@ export const MIGRATION_LOCK_RETRY_RULES: readonly MigrationLockRetryRule[] = Obj
       source: 'PostgreSQL src/backend/access/heap/heapam.c, simple_heap_update',
     },
     {
-      sqlState: '40001',
+      sqlState: SqlState.SerializationFailure,
       statements: BOTH,
       retry: true,
       reason:
@@ -114,7 +117,7 @@ export const MIGRATION_LOCK_RETRY_RULES: readonly MigrationLockRetryRule[] = Obj
         'concurrentSchemaChangeError; docs: transaction-retry-error-reference',
     },
     {
-      sqlState: '40003',
+      sqlState: SqlState.StatementCompletionUnknown,
       statements: LOCK_ROW,
       retry: true,
       reason:
@@ -125,7 +128,7 @@ export const MIGRATION_LOCK_RETRY_RULES: readonly MigrationLockRetryRule[] = Obj
         'gives every ClientVisibleAmbiguousError ("result is ambiguous")',
     },
     {
-      sqlState: '40P01',
+      sqlState: SqlState.DeadlockDetected,
       statements: BOTH,
       retry: true,
       reason: "PostgreSQL's deadlock detector cancelled this statement; it changed nothing",
@@ -151,7 +154,7 @@ const NO_RULE: MigrationLockRetryDecision = Object.freeze({ retry: false, rule: 
  * @internal
  */
 export function classifyMigrationLockError(error: unknown, statement: MigrationLockStatement): MigrationLockRetryDecision {
-  const state = getSqlState(error)
+  const state = ownSqlState(error)
   if (state === undefined) {
     return NO_RULE
   }
@@ -167,6 +170,12 @@ export const FIRST_RETRY_DELAY_MS = 50
 /** @internal */
 export const MAX_RETRY_DELAY_MS = 1_000
 
+const MIGRATION_LOCK_BACKOFF: Backoff = Object.freeze({
+  baseDelayMs: FIRST_RETRY_DELAY_MS,
+  maxDelayMs: MAX_RETRY_DELAY_MS,
+  jitter: 'equal',
+})
+
 /**
  * The lock's one backoff, for every retry it makes (taking the lease, the lease columns, release):
  * exponential with equal jitter, `ceiling / 2 + random() * ceiling / 2` rounded up, where the
@@ -177,6 +186,5 @@ export const MAX_RETRY_DELAY_MS = 1_000
  * @internal
  */
 export function migrationLockRetryDelay(attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(MAX_RETRY_DELAY_MS, FIRST_RETRY_DELAY_MS * 2 ** Math.min(Math.max(attempt, 0), 10))
-  return Math.ceil(ceiling / 2 + random() * (ceiling / 2))
+  return backoffDelay(attempt, MIGRATION_LOCK_BACKOFF, random())
 }

@@ -1,6 +1,8 @@
 import type { MigrationLockOptions } from 'kysely'
-import { getSqlState } from '../errors/error-classifiers.js'
+import { ownSqlState } from '../errors/error-classifiers.js'
+import { SqlState } from '../errors/sqlstate.js'
 import { quoteIdentifier, quoteLiteral } from '../util/sql-quoting.js'
+import { KyselyCockroachError } from '../errors/kysely-cockroach-error.js'
 
 /** Runs one statement and returns its rows; the adapter has one per session it uses. @internal */
 export interface LeaseSqlRunner {
@@ -48,7 +50,7 @@ export class MigrationLockTable {
     )
     const schema = options.lockTableSchema ?? row?.schema
     if (typeof schema !== 'string' || schema === '') {
-      throw new Error(
+      throw new KyselyCockroachError(
         `CockroachAdapter.acquireMigrationLock: cannot tell which schema the migration lock table '${options.lockTable}' ` +
           "is in: current_schema() is empty and the Migrator was given no migrationTableSchema. Set the connection's " +
           'search_path to an existing schema, or pass migrationTableSchema to the Migrator.',
@@ -69,7 +71,7 @@ export class MigrationLockTable {
       await runner.query(`select ${LEASE_OWNER_COLUMN}, ${LEASE_EXPIRES_AT_COLUMN} from ${this.sql} where false`, [])
       return true
     } catch (error) {
-      if (getSqlState(error) === '42703') {
+      if (ownSqlState(error) === SqlState.UndefinedColumn) {
         return false
       }
       throw error

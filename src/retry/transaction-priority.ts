@@ -1,4 +1,6 @@
 import { CompiledQuery } from 'kysely'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
+import { describeValue } from '../util/describe-value.js'
 
 /**
  * A CockroachDB transaction priority. Under contention, a transaction with a higher priority is
@@ -34,20 +36,22 @@ export function isTransactionPriority(value: unknown): value is TransactionPrior
 }
 
 /**
- * Throws a `TypeError` naming the accepted values unless `value` is a {@link TransactionPriority}.
- * `label` names the value in the message: withRetry's `priority` option and
- * {@link setTransactionPriority} check their argument with it.
+ * Throws a QueryRefusedError naming the accepted values unless `value` is a {@link TransactionPriority}.
+ * `api` is the function the message starts with and `what` names the value: withRetry's `priority`
+ * option and {@link setTransactionPriority} check their argument with it.
  *
  * @internal
  */
 export function assertTransactionPriority(
   value: unknown,
-  label = 'transaction priority',
+  api = 'setTransactionPriority',
+  what = 'the transaction priority',
 ): asserts value is TransactionPriority {
   if (!isTransactionPriority(value)) {
-    const shown = typeof value === 'string' ? JSON.stringify(value) : String(value)
-    throw new TypeError(
-      `${label} must be one of ${TRANSACTION_PRIORITIES.map((p) => `'${p}'`).join(', ')} (lower case), got ${shown}.`,
+    throw new QueryRefusedError(
+      api,
+      `${what} must be one of ${TRANSACTION_PRIORITIES.map((p) => `'${p}'`).join(', ')} (lower case), got ${describeValue(value)}`,
+      'use one of them',
     )
   }
 }
@@ -101,12 +105,14 @@ export interface PrioritizableTransaction {
 export async function setTransactionPriority(trx: PrioritizableTransaction, priority: TransactionPriority): Promise<void> {
   const query = transactionPriorityQuery(priority)
   if (typeof trx !== 'object' || trx === null || typeof trx.executeQuery !== 'function') {
-    throw new TypeError('setTransactionPriority: the first argument must be the transaction (`trx`) of db.transaction().')
+    throw new QueryRefusedError('setTransactionPriority', 'the first argument must be the transaction (`trx`) of db.transaction()', 'pass the `trx` of db.transaction().execute(async (trx) => ...)')
   }
   if (!trx.isTransaction) {
-    throw new TypeError(
-      'setTransactionPriority: `trx` is not a transaction. Call it inside db.transaction().execute(async (trx) => ...) ' +
-        "with that callback's `trx`, or set the session default with `SET default_transaction_priority = ...`.",
+    throw new QueryRefusedError(
+      'setTransactionPriority',
+      '`trx` is not a transaction',
+      "call it inside db.transaction().execute(async (trx) => ...) with that callback's `trx`, or set the session " +
+        'default with `SET default_transaction_priority = ...`',
     )
   }
   await trx.executeQuery(query)

@@ -1,8 +1,12 @@
 import { TRANSACTION_ACCESS_MODES, TRANSACTION_ISOLATION_LEVELS } from 'kysely'
 import type { AccessMode, IsolationLevel } from 'kysely'
-import { QueryRefusedError } from '../errors/query-refused-error.js'
 import { assertTransactionPriority } from './transaction-priority.js'
 import type { TransactionPriority } from './transaction-priority.js'
+import { backoffDelay } from '../util/backoff-delay.js'
+import { sleepUnlessAborted } from '../util/sleep-unless-aborted.js'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
+import { assertKnownKeys } from '../util/known-keys.js'
+import { describeValue } from '../util/describe-value.js'
 
 /**
  * How {@link withRetry} runs the callback again after a retryable error:
@@ -37,10 +41,10 @@ export const RETRY_STRATEGIES: readonly RetryStrategy[] = Object.freeze(['restar
  * What {@link WithRetryOptions.onRetry} is told before each wait.
  *
  * ```ts
- * import { findSqlState, withRetry } from 'kysely-cockroachdb'
+ * import { SqlState, getSqlState, withRetry } from 'kysely-cockroachdb'
  *
  * await withRetry(db, fn, {
- *   onRetry: ({ attempt, error, delayMs }) => logger.warn({ attempt, delayMs, code: findSqlState(error) }, 'retrying transaction'),
+ *   onRetry: ({ attempt, error, delayMs }) => logger.warn({ attempt, delayMs, code: getSqlState(error) }, 'retrying transaction'),
  * })
  * ```
  */
@@ -57,10 +61,10 @@ export interface RetryEvent {
  * An extra condition under which {@link withRetry} retries, see {@link WithRetryOptions.retryOn}.
  *
  * ```ts
- * import { findSqlState, withRetry } from 'kysely-cockroachdb'
+ * import { SqlState, getSqlState, withRetry } from 'kysely-cockroachdb'
  * import type { RetryPredicate } from 'kysely-cockroachdb'
  *
- * const lockTimeout: RetryPredicate = (error) => findSqlState(error) === '55P03'
+ * const lockTimeout: RetryPredicate = (error) => getSqlState(error) === SqlState.LockNotAvailable
  * await withRetry(db, fn, { retryOn: [lockTimeout] })
  * ```
  */
@@ -205,8 +209,8 @@ const KNOWN_OPTIONS: readonly (keyof WithRetryOptions)[] = [
 ]
 
 /**
- * Validates `options`, fills in the defaults and freezes the result. Throws a `TypeError` or
- * `RangeError` naming the option and what it accepts.
+ * Validates `options`, fills in the defaults and freezes the result. Throws a
+ * {@link QueryRefusedError} naming the option and what it accepts.
  *
  * ```ts
  * import { resolveRetryOptions } from 'kysely-cockroachdb'
@@ -216,26 +220,26 @@ const KNOWN_OPTIONS: readonly (keyof WithRetryOptions)[] = [
  */
 export function resolveRetryOptions(options: WithRetryOptions = {}): ResolvedRetryOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError('withRetry: options must be an object, e.g. { maxAttempts: 5 }.')
+    throw new QueryRefusedError('withRetry', `options must be an object, got ${describeValue(options)}`, 'give one such as { maxAttempts: 5 }')
   }
-  for (const key of Object.keys(options)) {
-    if (!(KNOWN_OPTIONS as readonly string[]).includes(key)) {
-      throw new TypeError(`withRetry: unknown option '${key}'. Known options: ${KNOWN_OPTIONS.join(', ')}.`)
-    }
-  }
+  assertKnownKeys('withRetry', options, KNOWN_OPTIONS)
   const maxAttempts = options.maxAttempts ?? DEFAULT_RETRY_OPTIONS.maxAttempts
   if (!(maxAttempts === Infinity || (Number.isInteger(maxAttempts) && maxAttempts >= 1))) {
-    throw new RangeError(
-      `withRetry: maxAttempts must be a positive integer (the first attempt counts), got ${String(options.maxAttempts)}.`,
+    throw new QueryRefusedError(
+      'withRetry',
+      `maxAttempts must be a positive integer (the first attempt counts), got ${describeValue(options.maxAttempts)}`,
+      'give one such as 5, or Infinity with maxElapsedMs',
     )
   }
   const maxElapsedMs = options.maxElapsedMs
   if (maxElapsedMs !== undefined && !(typeof maxElapsedMs === 'number' && Number.isFinite(maxElapsedMs) && maxElapsedMs > 0)) {
-    throw new RangeError(`withRetry: maxElapsedMs must be a positive, finite number of milliseconds, got ${String(maxElapsedMs)}.`)
+    throw new QueryRefusedError('withRetry', `maxElapsedMs must be a positive, finite number of milliseconds, got ${describeValue(maxElapsedMs)}`, 'give one such as 10_000')
   }
   if (maxAttempts === Infinity && maxElapsedMs === undefined && options.signal === undefined) {
-    throw new RangeError(
-      'withRetry: maxAttempts: Infinity needs maxElapsedMs or signal, or the loop could retry forever under contention.',
+    throw new QueryRefusedError(
+      'withRetry',
+      'maxAttempts: Infinity needs maxElapsedMs or signal, or the loop could retry forever under contention',
+      'give one of them',
     )
   }
   const baseDelayMs = options.baseDelayMs ?? DEFAULT_RETRY_OPTIONS.baseDelayMs
@@ -243,31 +247,30 @@ export function resolveRetryOptions(options: WithRetryOptions = {}): ResolvedRet
   const maxDelayMs = options.maxDelayMs ?? Math.max(DEFAULT_RETRY_OPTIONS.maxDelayMs, baseDelayMs)
   checkDelay('maxDelayMs', maxDelayMs)
   if (maxDelayMs < baseDelayMs) {
-    throw new RangeError(`withRetry: maxDelayMs (${maxDelayMs}) must not be smaller than baseDelayMs (${baseDelayMs}).`)
+    throw new QueryRefusedError('withRetry', `maxDelayMs (${maxDelayMs}) must not be smaller than baseDelayMs (${baseDelayMs})`, 'raise maxDelayMs or lower baseDelayMs')
   }
   const strategy = options.strategy ?? DEFAULT_RETRY_OPTIONS.strategy
   if (!RETRY_STRATEGIES.includes(strategy)) {
-    throw new TypeError(`withRetry: strategy must be 'restart' or 'savepoint', got ${JSON.stringify(strategy)}.`)
+    throw new QueryRefusedError('withRetry', `strategy must be 'restart' or 'savepoint', got ${describeValue(strategy)}`, "use one of them (default 'restart')")
   }
   if (options.isolationLevel !== undefined && !TRANSACTION_ISOLATION_LEVELS.includes(options.isolationLevel)) {
-    throw new TypeError(
-      `withRetry: isolationLevel must be one of ${TRANSACTION_ISOLATION_LEVELS.map((l) => `'${l}'`).join(', ')}, ` +
-        `got ${JSON.stringify(options.isolationLevel)}.`,
+    throw new QueryRefusedError(
+      'withRetry',
+      `isolationLevel must be one of ${TRANSACTION_ISOLATION_LEVELS.map((l) => `'${l}'`).join(', ')}, got ${describeValue(options.isolationLevel)}`,
+      'use one of them, or leave it out for the session default',
     )
   }
   if (options.accessMode !== undefined && !TRANSACTION_ACCESS_MODES.includes(options.accessMode)) {
-    throw new TypeError(
-      `withRetry: accessMode must be 'read only' or 'read write', got ${JSON.stringify(options.accessMode)}.`,
-    )
+    throw new QueryRefusedError('withRetry', `accessMode must be 'read only' or 'read write', got ${describeValue(options.accessMode)}`, 'use one of them, or leave it out')
   }
   if (options.priority !== undefined) {
-    assertTransactionPriority(options.priority, 'withRetry: priority')
+    assertTransactionPriority(options.priority, 'withRetry', 'priority')
   }
   if (options.signal !== undefined && !isAbortSignal(options.signal)) {
-    throw new TypeError('withRetry: signal must be an AbortSignal, e.g. AbortSignal.timeout(5000).')
+    throw new QueryRefusedError('withRetry', 'signal must be an AbortSignal', 'give one such as AbortSignal.timeout(5000)')
   }
   if (options.idempotent !== undefined && typeof options.idempotent !== 'boolean') {
-    throw new TypeError(`withRetry: idempotent must be true or false, got ${String(options.idempotent)}.`)
+    throw new QueryRefusedError('withRetry', `idempotent must be true or false, got ${describeValue(options.idempotent)}`, 'use idempotent: true only if running the callback twice is safe')
   }
   const resolveAmbiguousCommits = options.resolveAmbiguousCommits ?? false
   if (typeof resolveAmbiguousCommits !== 'boolean') {
@@ -295,13 +298,13 @@ export function resolveRetryOptions(options: WithRetryOptions = {}): ResolvedRet
   }
   for (const name of ['random', 'sleep', 'now', 'onRetry'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {
-      throw new TypeError(`withRetry: ${name} must be a function.`)
+      throw new QueryRefusedError('withRetry', `${name} must be a function, got ${describeValue(options[name])}`, `give ${name} a function or leave it out`)
     }
   }
   const retryOn: readonly unknown[] | undefined =
     options.retryOn === undefined ? [] : typeof options.retryOn === 'function' ? [options.retryOn] : options.retryOn
   if (!Array.isArray(retryOn) || !retryOn.every((p) => typeof p === 'function')) {
-    throw new TypeError('withRetry: retryOn must be a function (error) => boolean, or an array of them.')
+    throw new QueryRefusedError('withRetry', 'retryOn must be a function (error) => boolean, or an array of them', 'give one of those')
   }
   return Object.freeze({
     maxAttempts,
@@ -309,7 +312,7 @@ export function resolveRetryOptions(options: WithRetryOptions = {}): ResolvedRet
     baseDelayMs,
     maxDelayMs,
     random: options.random ?? Math.random,
-    sleep: options.sleep ?? sleep,
+    sleep: options.sleep ?? ((ms: number, signal?: AbortSignal) => sleepUnlessAborted(ms, { signal })),
     now: options.now ?? (() => performance.now()),
     isolationLevel: options.isolationLevel,
     accessMode: options.accessMode,
@@ -341,20 +344,33 @@ export function retryDelay(
   limits: { readonly baseDelayMs: number; readonly maxDelayMs: number },
   random: () => number = Math.random,
 ): number {
+  return fullJitterDelay(retry, limits, random, 'retryDelay')
+}
+
+/**
+ * {@link retryDelay}, with the API its messages name: `withRetry` when withRetry computes its waits.
+ *
+ * @internal
+ */
+export function fullJitterDelay(
+  retry: number,
+  limits: { readonly baseDelayMs: number; readonly maxDelayMs: number },
+  random: () => number,
+  api: 'retryDelay' | 'withRetry',
+): number {
   if (!Number.isInteger(retry) || retry < 1) {
-    throw new RangeError(`retryDelay: retry must be a positive integer, got ${String(retry)}.`)
+    throw new QueryRefusedError(api, `retry must be a positive integer, got ${describeValue(retry)}`, 'pass 1 for the wait after the first failed attempt')
   }
-  const ceiling = Math.min(limits.maxDelayMs, limits.baseDelayMs * 2 ** Math.min(retry - 1, 52))
   const r = random()
   if (!(typeof r === 'number' && r >= 0 && r < 1)) {
-    throw new RangeError(`withRetry: random() must return a number in [0, 1), returned ${String(r)}.`)
+    throw new QueryRefusedError(api, `random() must return a number in [0, 1), returned ${describeValue(r)}`, 'give a function like Math.random')
   }
-  return Math.round(r * ceiling)
+  return backoffDelay(retry - 1, { baseDelayMs: limits.baseDelayMs, maxDelayMs: limits.maxDelayMs, jitter: 'full' }, r)
 }
 
 function checkDelay(name: string, value: unknown): void {
   if (!(typeof value === 'number' && Number.isFinite(value) && value >= 0)) {
-    throw new RangeError(`withRetry: ${name} must be a finite number of milliseconds >= 0, got ${String(value)}.`)
+    throw new QueryRefusedError('withRetry', `${name} must be a finite number of milliseconds >= 0, got ${describeValue(value)}`, 'give one such as 100')
   }
 }
 
@@ -369,23 +385,4 @@ function isAbortSignal(value: unknown): value is AbortSignal {
     typeof candidate.aborted === 'boolean' &&
     typeof candidate.addEventListener === 'function'
   )
-}
-
-/** A timer that rejects with `signal.reason` as soon as `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason)
-      return
-    }
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(signal!.reason)
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }

@@ -1,16 +1,18 @@
 import { CompiledQuery } from 'kysely'
 import type { ControlledTransaction, Kysely, Transaction } from 'kysely'
-import { AmbiguousCommitError } from '../errors/ambiguous-commit-error.js'
-import type { CommitStatement } from '../errors/ambiguous-commit-error.js'
-import { isCommitOutcomeUnknown, isConnectionFailure, isRetryableError } from '../errors/retry-classifiers.js'
-import { RetryExhaustedError } from '../errors/retry-exhausted-error.js'
-import type { RetryLimit } from '../errors/retry-exhausted-error.js'
+import { isConnectionError } from '../errors/error-classifiers.js'
+import { isCommitOutcomeUnknown } from '../errors/error-classifiers.js'
 import { randomUUID } from 'node:crypto'
 import { settleCommit } from './commit-resolution.js'
 import { ensureMarkerTable, markerInsert } from './marker-table.js'
+import { decideRetry } from './retry-decision.js'
+import type { AttemptPhase } from './retry-decision.js'
+import type { Settlement } from './commit-resolution.js'
 import { transactionPriorityQuery } from './transaction-priority.js'
-import { resolveRetryOptions, retryDelay } from './with-retry-options.js'
+import { resolveRetryOptions } from './with-retry-options.js'
 import type { ResolvedRetryOptions, WithRetryOptions } from './with-retry-options.js'
+import { sleepUnlessAborted } from '../util/sleep-unless-aborted.js'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
 
 /**
  * What the callback of {@link withRetry} is told about the attempt it runs in.
@@ -59,15 +61,6 @@ const ROLLBACK_TO = CompiledQuery.raw('rollback to savepoint cockroach_restart')
 const BEGIN = CompiledQuery.raw('begin')
 
 /**
- * Where an attempt was when it failed: before any COMMIT (`begin`, `fn`), while the statement that
- * commits was in flight (`commit`: COMMIT, or RELEASE with the savepoint strategy), or in the
- * COMMIT that follows a successful RELEASE (`finish`).
- */
-type Phase = 'begin' | 'fn' | 'commit' | 'finish'
-
-type Decision = 'retry' | 'ambiguous' | 'fail'
-
-/**
  * Runs `fn(trx)` in a transaction and commits it, running it again in a new attempt when the
  * server asks for a retry, and returns what `fn` returned.
  *
@@ -107,14 +100,14 @@ type Decision = 'retry' | 'ambiguous' | 'fail'
 export async function withRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, options?: WithRetryOptions): Promise<T> {
   assertOwnsTransactions(db)
   if (typeof fn !== 'function') {
-    throw new TypeError('withRetry: the second argument must be the callback, async (trx) => { ... }.')
+    throw new QueryRefusedError('withRetry', 'the second argument must be the callback', 'pass one, withRetry(db, async (trx) => { ... })')
   }
   return await runWithRetry(db, fn, resolveRetryOptions(options))
 }
 
 async function runWithRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, options: ResolvedRetryOptions): Promise<T> {
   const { signal } = options
-  const started = options.now()
+  const startedMs = options.now()
   if (options.resolveAmbiguousCommits) {
     // Outside any transaction, once per Kysely instance, before attempt 1 (see marker-table.ts).
     await ensureMarkerTable(db)
@@ -122,7 +115,8 @@ async function runWithRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, opt
   // With the savepoint strategy the transaction stays open across attempts that fail in place.
   let trx: ControlledTransaction<DB> | undefined
   for (let attempt = 1; ; attempt++) {
-    let phase: Phase = 'begin'
+    let phase: AttemptPhase = 'begin'
+    let failure: unknown
     // resolveAmbiguousCommits: a fresh marker per attempt (a settled "not committed" leaves the
     // fence's row under the old id), and the callback's result kept for a commit settled as done.
     const marker = options.resolveAmbiguousCommits ? randomUUID() : undefined
@@ -148,87 +142,55 @@ async function runWithRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, opt
       await trx.commit().execute()
       return result
     } catch (error) {
-      const open = trx
-      const end = phase === 'finish' || (phase === 'commit' && options.strategy === 'restart') ? endAfterFailedCommit : rollBack
-      if (signal?.aborted && error === signal.reason) {
-        await end(open)
-        throw error
-      }
-      let decision: Decision
-      try {
-        decision = decide(error, phase, options)
-      } catch (predicateError) {
-        await end(open)
-        throw predicateError
-      }
-      if (decision === 'ambiguous' && marker !== undefined) {
-        // Release the broken connection first: the fence needs a connection of its own.
-        await end(open)
-        const settled = await settleCommit(db, marker, {
-          timeoutMs: options.resolveTimeoutMs,
-          now: options.now,
-          sleep: (ms) => options.sleep(ms),
-        })
-        if (settled.outcome === 'committed') {
-          return result as T
-        }
-        if (settled.outcome !== 'not committed' && !options.idempotent) {
-          throw new AmbiguousCommitError(error, attempt, commitStatement(phase, options), {
-            resolution: settled.outcome,
-            error: settled.error,
-            timeoutMs: options.resolveTimeoutMs,
-          })
-        }
-        // Not committed, and now never can be (its marker id is taken): retry as usual.
-        decision = 'retry'
-      }
-      if (decision === 'ambiguous') {
-        if (!options.idempotent) {
-          // The connection is unusable or the transaction over: this ROLLBACK only releases it.
-          await end(open)
-          throw new AmbiguousCommitError(error, attempt, commitStatement(phase, options))
-        }
-        decision = 'retry'
-      }
-      if (decision === 'fail') {
-        await end(open)
-        throw error
-      }
-      if (signal?.aborted) {
-        await end(open)
-        throw signal.reason
-      }
-      let delayMs: number
-      try {
-        delayMs = nextDelay(error, attempt, started, options)
-      } catch (exhaustedError) {
-        await end(open)
-        throw exhaustedError
-      }
-      trx = await keepForRetryInPlace(open, error, phase, options, end)
-      try {
-        await options.onRetry?.(Object.freeze({ attempt, error, delayMs }))
-        await sleepUnlessAborted(delayMs, options)
-      } catch (stop) {
-        await rollBack(trx)
-        throw stop
+      failure = error
+    }
+    // After a failed COMMIT the connection is unusable or the transaction over: ending it only
+    // releases the connection.
+    const end = phase === 'finish' || (phase === 'commit' && options.strategy === 'restart') ? endAfterFailedCommit : rollBack
+    let settlement: Settlement | undefined
+    if (marker !== undefined && (phase === 'commit' || phase === 'finish') && isCommitOutcomeUnknown(failure) && !signal?.aborted) {
+      // Release the broken connection first: the fence needs a connection of its own.
+      await end(trx)
+      settlement = await settleCommit(db, marker, { timeoutMs: options.resolveTimeoutMs, now: options.now, sleep: (ms) => options.sleep(ms) })
+      if (settlement.outcome === 'committed') {
+        return result as T
       }
     }
+    const step = decideRetry({ error: failure, phase, attempt, startedMs, settlement }, options)
+    let exit: { readonly error: unknown; readonly release: typeof rollBack<DB> }
+    if (step.action === 'throw') {
+      exit = { error: step.error, release: end }
+    } else {
+      trx = await keepForRetryInPlace(trx, failure, phase, options, end)
+      try {
+        await options.onRetry?.(Object.freeze({ attempt, error: failure, delayMs: step.delayMs }))
+        await sleepUnlessAborted(step.delayMs, options)
+        continue
+      } catch (stop) {
+        exit = { error: stop, release: rollBack }
+      }
+    }
+    // The loop's one way out on failure: release the connection, then throw.
+    await exit.release(trx)
+    throw exit.error
   }
 }
 
 function assertOwnsTransactions<DB>(db: Kysely<DB>): void {
   const candidate = db as Partial<Kysely<DB>> | null
   if (typeof candidate !== 'object' || candidate === null || typeof candidate.startTransaction !== 'function') {
-    throw new TypeError(
-      'withRetry: the first argument must be a Kysely instance (kysely >= 0.28, which has db.startTransaction()).',
+    throw new QueryRefusedError(
+      'withRetry',
+      'the first argument must be a Kysely instance (kysely >= 0.28, which has db.startTransaction())',
+      'pass the Kysely instance, not a query builder or a connection',
     )
   }
   if (candidate.isTransaction) {
-    throw new TypeError(
-      'withRetry: `db` is already a transaction. A retry error aborts the whole transaction, including the work done ' +
-        'before withRetry was called, so withRetry must own the transaction: call withRetry(db, fn) with the Kysely ' +
-        'instance, not inside db.transaction() or db.startTransaction(). (Nested retry loops would also multiply the attempts.)',
+    throw new QueryRefusedError(
+      'withRetry',
+      '`db` is already a transaction. A retry error aborts the whole transaction, including the work done before ' +
+        'withRetry was called, so withRetry must own the transaction (and nested retry loops would multiply the attempts)',
+      'call withRetry(db, fn) with the Kysely instance, not inside db.transaction() or db.startTransaction()',
     )
   }
 }
@@ -263,32 +225,13 @@ async function begin<DB>(db: Kysely<DB>, options: ResolvedRetryOptions): Promise
 
 function assertStillOpen<DB>(trx: ControlledTransaction<DB>): void {
   if (trx.isCommitted || trx.isRolledBack) {
-    throw new Error(
-      'withRetry: the callback committed or rolled back the transaction itself. withRetry commits when the callback ' +
-        'returns and rolls back when it throws: return a value or throw instead.',
+    throw new QueryRefusedError(
+      'withRetry',
+      'the callback committed or rolled back the transaction itself, and withRetry commits when the callback returns ' +
+        'and rolls back when it throws',
+      'return a value or throw instead',
     )
   }
-}
-
-function decide(error: unknown, phase: Phase, options: ResolvedRetryOptions): Decision {
-  if (phase === 'commit' || phase === 'finish') {
-    if (isCommitOutcomeUnknown(error)) {
-      return 'ambiguous'
-    }
-    // The server said the transaction was rolled back: a 40001 at COMMIT is as safe to retry as
-    // one from any other statement.
-    return isRetryableError(error) || matchesRetryOn(error, options) ? 'retry' : 'fail'
-  }
-  // Before COMMIT was sent nothing can have been committed, so a broken connection is retryable.
-  return isRetryableError(error) || isConnectionFailure(error) || matchesRetryOn(error, options) ? 'retry' : 'fail'
-}
-
-function matchesRetryOn(error: unknown, options: ResolvedRetryOptions): boolean {
-  return options.retryOn.some((predicate) => predicate(error) === true)
-}
-
-function commitStatement(phase: Phase, options: ResolvedRetryOptions): CommitStatement {
-  return phase === 'commit' && options.strategy === 'savepoint' ? 'release savepoint cockroach_restart' : 'commit'
 }
 
 /**
@@ -302,7 +245,7 @@ function commitStatement(phase: Phase, options: ResolvedRetryOptions): CommitSta
 async function keepForRetryInPlace<DB>(
   trx: ControlledTransaction<DB> | undefined,
   error: unknown,
-  phase: Phase,
+  phase: AttemptPhase,
   options: ResolvedRetryOptions,
   end: (trx: ControlledTransaction<DB> | undefined) => Promise<void>,
 ): Promise<ControlledTransaction<DB> | undefined> {
@@ -310,7 +253,7 @@ async function keepForRetryInPlace<DB>(
     return undefined
   }
   const inPlace =
-    options.strategy === 'savepoint' && (phase === 'fn' || phase === 'commit') && !isConnectionFailure(error)
+    options.strategy === 'savepoint' && (phase === 'fn' || phase === 'commit') && !isConnectionError(error)
   if (inPlace) {
     try {
       await trx.executeQuery(ROLLBACK_TO)
@@ -321,54 +264,6 @@ async function keepForRetryInPlace<DB>(
   }
   await end(trx)
   return undefined
-}
-
-/** The wait before the next attempt, or a RetryExhaustedError thrown when a limit has run out. */
-function nextDelay(error: unknown, attempt: number, started: number, options: ResolvedRetryOptions): number {
-  if (attempt >= options.maxAttempts) {
-    throw exhausted(error, attempt, started, 'maxAttempts', options.maxAttempts, options)
-  }
-  const delayMs = retryDelay(attempt, options, options.random)
-  if (options.maxElapsedMs !== undefined && options.now() - started + delayMs >= options.maxElapsedMs) {
-    throw exhausted(error, attempt, started, 'maxElapsedMs', options.maxElapsedMs, options)
-  }
-  return delayMs
-}
-
-function exhausted(
-  error: unknown,
-  attempts: number,
-  started: number,
-  limit: RetryLimit,
-  limitValue: number,
-  options: ResolvedRetryOptions,
-): RetryExhaustedError {
-  return new RetryExhaustedError(error, { attempts, elapsedMs: options.now() - started, limit, limitValue })
-}
-
-/** The configured sleep, cut short with `signal.reason` when the signal aborts, whatever the sleep does. */
-function sleepUnlessAborted(ms: number, options: ResolvedRetryOptions): Promise<void> {
-  const { signal, sleep } = options
-  if (signal === undefined) {
-    return sleep(ms)
-  }
-  if (signal.aborted) {
-    return Promise.reject(signal.reason)
-  }
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    sleep(ms, signal).then(
-      () => {
-        signal.removeEventListener('abort', onAbort)
-        resolve()
-      },
-      (sleepError: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(sleepError)
-      },
-    )
-  })
 }
 
 /**

@@ -1,5 +1,7 @@
 import { sql } from 'kysely'
 import type { Expression, ExplainNode, OperationNode, RawNode } from 'kysely'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
+import { assertKnownKeys } from '../util/known-keys.js'
 
 // CockroachDB's EXPLAIN grammar (pkg/sql/parser/sql.y, explain_stmt):
 //   EXPLAIN explainable_stmt
@@ -89,12 +91,12 @@ export interface ExplainableQuery {
  * console.log(rows.map((row) => row.info).join('\n'))
  * ```
  *
- * @throws TypeError for an option CockroachDB does not have or a combination it refuses (two modes,
+ * @throws QueryRefusedError for an option CockroachDB does not have or a combination it refuses (two modes,
  *   `analyze` with `'opt'` or `'vec'`, `'debug'` without `analyze`), before anything is sent.
  */
 export async function explain(query: ExplainableQuery, options: CockroachExplainOptions = {}): Promise<ExplainRow[]> {
   if (typeof query?.explain !== 'function') {
-    throw new TypeError('explain(): the first argument must be a query builder (db.selectFrom(...), db.updateTable(...), ...).')
+    throw new QueryRefusedError('explain()', 'the first argument must be a query builder (db.selectFrom(...), db.updateTable(...), ...)', 'pass the query, as in explain(db.selectFrom(...))')
   }
   const words = explainWords(options)
   // The words come from the fixed lists above; nothing the caller wrote is copied into the SQL.
@@ -104,19 +106,15 @@ export async function explain(query: ExplainableQuery, options: CockroachExplain
 
 function explainWords(options: CockroachExplainOptions): string[] {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError("explain(): options must be an object such as { analyze: true, options: ['distsql'] }.")
+    throw new QueryRefusedError('explain()', 'options must be an object', "give one such as { analyze: true, options: ['distsql'] }")
   }
-  for (const key of Object.keys(options)) {
-    if (key !== 'analyze' && key !== 'options') {
-      throw new TypeError(`explain(): unknown option ${JSON.stringify(key)}; expected analyze and options.`)
-    }
-  }
+  assertKnownKeys('explain()', options, ['analyze', 'options'])
   if (options.analyze !== undefined && typeof options.analyze !== 'boolean') {
-    throw new TypeError('explain(): analyze must be a boolean.')
+    throw new QueryRefusedError('explain()', 'analyze must be a boolean', 'use analyze: true')
   }
   const list: readonly unknown[] | undefined = options.options
   if (list !== undefined && (!Array.isArray(list) || !list.every((word): word is string => typeof word === 'string'))) {
-    throw new TypeError(`explain(): options.options must be an array of ${[...MODES, ...FLAGS].map((w) => `'${w}'`).join(', ')}.`)
+    throw new QueryRefusedError('explain()', 'options.options must be an array of words', `use some of ${[...MODES, ...FLAGS].map((w) => `'${w}'`).join(', ')}`)
   }
   const given = (list ?? []) as readonly string[]
   const words = options.analyze === true ? ['analyze', ...given] : [...given]
@@ -139,16 +137,18 @@ export function renderExplain(node: ExplainNode): string {
 // no CockroachDB form.
 function checkFormat(format: string | undefined, where: string): void {
   if (format === 'json') {
-    throw new TypeError(
-      `${where}: CockroachDB has no EXPLAIN (FORMAT JSON). Its JSON output is the distributed plan, ` +
-        "EXPLAIN (DISTSQL, JSON), which you can run with sql`explain (distsql, json) ...`; for the plan as text " +
-        "use explain(query) or explain(query, { options: ['verbose'] }) from kysely-cockroachdb.",
+    throw new QueryRefusedError(
+      where,
+      'CockroachDB has no EXPLAIN (FORMAT JSON). Its JSON output is the distributed plan, EXPLAIN (DISTSQL, JSON)',
+      "run that with sql`explain (distsql, json) ...`; for the plan as text use explain(query) or " +
+        "explain(query, { options: ['verbose'] }) from kysely-cockroachdb",
     )
   }
   if (format !== undefined && format !== 'text') {
-    throw new TypeError(
-      `${where}: CockroachDB has no EXPLAIN FORMAT ${format.toUpperCase()}; EXPLAIN returns text rows ` +
-        "(column info). Use query.explain() or explain(query, { options: ['verbose'] }) from kysely-cockroachdb.",
+    throw new QueryRefusedError(
+      where,
+      `CockroachDB has no EXPLAIN FORMAT ${format.toUpperCase()}; EXPLAIN returns text rows (column info)`,
+      "use query.explain() or explain(query, { options: ['verbose'] }) from kysely-cockroachdb",
     )
   }
 }
@@ -156,9 +156,10 @@ function checkFormat(format: string | undefined, where: string): void {
 function readOptionWords(options: OperationNode, where: string): string[] {
   const raw = options as RawNode
   if (options.kind !== 'RawNode' || raw.parameters.length !== 0 || raw.sqlFragments.length !== 1) {
-    throw new TypeError(
-      `${where}: CockroachDB's EXPLAIN options are single words; give them as sql\`verbose\`, or use ` +
-        "explain(query, { analyze: true, options: ['distsql'] }) from kysely-cockroachdb.",
+    throw new QueryRefusedError(
+      where,
+      "CockroachDB's EXPLAIN options are single words",
+      "give them as sql`verbose`, or use explain(query, { analyze: true, options: ['distsql'] }) from kysely-cockroachdb",
     )
   }
   const words: string[] = []
@@ -171,7 +172,7 @@ function readOptionWords(options: OperationNode, where: string): string[] {
         checkFormat(format[1], where)
         continue
       }
-      throw new TypeError(`${where}: ${JSON.stringify(item.trim())} is not a CockroachDB EXPLAIN option; ${KNOWN}.`)
+      throw new QueryRefusedError(where, `${JSON.stringify(item.trim())} is not a CockroachDB EXPLAIN option`, KNOWN)
     }
     // PostgreSQL's `verbose false` turns the option off.
     if (match[2] === 'false' || match[2] === 'off' || match[2] === '0') {
@@ -183,7 +184,7 @@ function readOptionWords(options: OperationNode, where: string): string[] {
 }
 
 const KNOWN =
-  'CockroachDB has EXPLAIN [ANALYZE] with OPT, DISTSQL, VEC, DEBUG (with ANALYZE), VERBOSE, TYPES and ENV ' +
+  'use what CockroachDB has: EXPLAIN [ANALYZE] with OPT, DISTSQL, VEC, DEBUG (with ANALYZE), VERBOSE, TYPES and ENV ' +
   '(EXPLAIN (VERBOSE) ..., EXPLAIN (OPT, ENV) ..., EXPLAIN ANALYZE (DISTSQL) ...)'
 
 /** `explain`, `explain analyze`, `explain (opt, env)`, `explain analyze (distsql)`, checked as MakeExplain does. */
@@ -196,27 +197,27 @@ function renderExplainOptions(words: readonly string[], where: string): string {
       analyze = true
     } else if ((MODES as readonly string[]).includes(word)) {
       if (mode !== undefined && mode !== word) {
-        throw new TypeError(`${where}: CockroachDB takes one EXPLAIN mode, got ${mode.toUpperCase()} and ${word.toUpperCase()}.`)
+        throw new QueryRefusedError(where, `CockroachDB takes one EXPLAIN mode, got ${mode.toUpperCase()} and ${word.toUpperCase()}`, 'keep one of them')
       }
       mode = word
     } else if ((FLAGS as readonly string[]).includes(word)) {
       if (!flags.includes(word)) flags.push(word)
     } else if (POSTGRES_ONLY.includes(word)) {
-      throw new TypeError(`${where}: ${word.toUpperCase()} is a PostgreSQL EXPLAIN option; ${KNOWN}.`)
+      throw new QueryRefusedError(where, `${word.toUpperCase()} is a PostgreSQL EXPLAIN option`, KNOWN)
     } else {
-      throw new TypeError(`${where}: ${JSON.stringify(word)} is not a CockroachDB EXPLAIN option here; ${KNOWN}.`)
+      throw new QueryRefusedError(where, `${JSON.stringify(word)} is not a CockroachDB EXPLAIN option here`, KNOWN)
     }
   }
   if (analyze && (mode === 'opt' || mode === 'vec')) {
-    throw new TypeError(`${where}: EXPLAIN ANALYZE cannot be used with ${mode.toUpperCase()} (CockroachDB's MakeExplain); drop analyze or ${mode}.`)
+    throw new QueryRefusedError(where, `EXPLAIN ANALYZE cannot be used with ${mode.toUpperCase()} (CockroachDB's MakeExplain)`, `drop analyze or ${mode}`)
   }
   // EXPLAIN ANALYZE takes PLAN, VERBOSE, TYPES, DEBUG, REDACT and DISTSQL (docs
   // /docs/stable/explain-analyze, synopsis).
   if (analyze && flags.includes('env')) {
-    throw new TypeError(`${where}: EXPLAIN ANALYZE has no ENV option; ENV goes with EXPLAIN (OPT, ENV).`)
+    throw new QueryRefusedError(where, 'EXPLAIN ANALYZE has no ENV option', "drop analyze: ENV goes with EXPLAIN (OPT, ENV), { options: ['opt', 'env'] }")
   }
   if (!analyze && mode === 'debug') {
-    throw new TypeError(`${where}: DEBUG only works with EXPLAIN ANALYZE; use { analyze: true, options: ['debug'] }.`)
+    throw new QueryRefusedError(where, 'DEBUG only works with EXPLAIN ANALYZE', "use { analyze: true, options: ['debug'] }")
   }
   const list = mode === undefined ? flags : [mode, ...flags]
   return `explain${analyze ? ' analyze' : ''}${list.length === 0 ? '' : ` (${list.join(', ')})`}`

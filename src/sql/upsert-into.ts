@@ -1,4 +1,5 @@
 import type { InsertQueryBuilder, InsertResult, Kysely, QueryCreator } from 'kysely'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
 
 /**
  * CockroachDB's `UPSERT INTO`, with Kysely's insert typing: `values`, multi-row values,
@@ -33,10 +34,10 @@ export function upsertInto<DB, T extends keyof DB & string>(
   table: T,
 ): InsertQueryBuilder<DB, T, InsertResult> {
   if (typeof (db as { replaceInto?: unknown } | undefined)?.replaceInto !== 'function') {
-    throw new TypeError('upsertInto(): the first argument must be a Kysely instance, a transaction or a QueryCreator.')
+    throw new QueryRefusedError('upsertInto()', 'the first argument must be a Kysely instance, a transaction or a QueryCreator', "call it as upsertInto(db, 'account')")
   }
   if (typeof table !== 'string' || table.length === 0) {
-    throw new TypeError('upsertInto(): the table must be a non-empty string such as "account".')
+    throw new QueryRefusedError('upsertInto()', 'the table must be a non-empty string', "give a name such as 'account'")
   }
   return db.replaceInto(table)
 }

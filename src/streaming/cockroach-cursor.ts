@@ -1,5 +1,6 @@
 import type { PostgresCursor, PostgresCursorConstructor } from 'kysely'
 import type { PgTypeOverrides } from '../connection/int8-type-parsers.js'
+import { KyselyCockroachError } from '../errors/kysely-cockroach-error.js'
 
 /**
  * What node-postgres hands a submittable query (`submit(connection)`): its `Connection`, an event
@@ -160,7 +161,7 @@ function streamError(error: unknown): unknown {
   if (!(error instanceof Error) || error.message !== 'Query read timeout') {
     return error
   }
-  return new Error(
+  return new KyselyCockroachError(
     "stream(): node-postgres' query_timeout passed before the stream ended; the rows received so far are not all " +
       'of the result. Outside a transaction query_timeout is one deadline for the whole stream, not one per read: ' +
       'raise it above the longest stream, or stream inside a transaction, where each FETCH has its own.',
@@ -168,9 +169,9 @@ function streamError(error: unknown): unknown {
   )
 }
 
-function connectionEndedError(): Error {
+function connectionEndedError(): KyselyCockroachError {
   // "Connection terminated" is what isConnectionError recognises, as it does pg's own message.
-  return new Error(
+  return new KyselyCockroachError(
     'stream(): Connection terminated unexpectedly while reading rows; the rows received so far are not all of ' +
       'the result. Run the query again on a new connection.',
   )

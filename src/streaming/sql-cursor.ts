@@ -1,6 +1,8 @@
 import { CompiledQuery, DeleteQueryNode, InsertQueryNode, MergeQueryNode, SelectQueryNode, UpdateQueryNode } from 'kysely'
 import type { Compilable, Kysely, OperationNode, QueryResult, RootOperationNode } from 'kysely'
 import { refuseAsOfSystemTimeInTransaction } from '../sql/as-of-system-time/as-of-system-time-in-transaction.js'
+import { describeValue } from '../util/describe-value.js'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
 
 /** Runs one compiled statement; the SQL cursor loop is written once against this. */
 export type ExecuteCompiled = <R>(query: CompiledQuery) => Promise<QueryResult<R>>
@@ -55,9 +57,10 @@ export async function* readSqlCursor<R>(
   execute: ExecuteCompiled,
   query: CompiledQuery,
   chunkSize: number,
+  api: 'stream()' | 'streamWithSqlCursor()',
 ): AsyncIterableIterator<QueryResult<R>> {
   if (!Number.isInteger(chunkSize) || chunkSize <= 0) {
-    throw new RangeError(`chunkSize must be a positive integer, got ${String(chunkSize)}`)
+    throw new QueryRefusedError(api, `chunkSize must be a positive integer, got ${describeValue(chunkSize)}`, 'give one such as { chunkSize: 1000 }')
   }
   // A SQL cursor lives in a transaction, where CockroachDB refuses a statement-level AS OF SYSTEM
   // TIME; and the DECLARE below is raw SQL, which the connection's own guard cannot read. Checked
@@ -151,13 +154,14 @@ export async function* streamWithSqlCursor<O>(
   options: StreamWithSqlCursorOptions = {},
 ): AsyncIterableIterator<O> {
   if (!trx.isTransaction) {
-    throw new Error(
-      'streamWithSqlCursor needs a transaction, where SQL cursors live: call it with the `trx` of ' +
-        'db.transaction().execute(async (trx) => ...). Outside a transaction use query.stream().',
+    throw new QueryRefusedError(
+      'streamWithSqlCursor()',
+      'it needs a transaction, where SQL cursors live',
+      'call it with the `trx` of db.transaction().execute(async (trx) => ...); outside a transaction use query.stream()',
     )
   }
   const execute: ExecuteCompiled = <R>(compiled: CompiledQuery) => trx.executeQuery<R>(compiled)
-  for await (const { rows } of readSqlCursor<O>(execute, query.compile(), options.chunkSize ?? 1000)) {
+  for await (const { rows } of readSqlCursor<O>(execute, query.compile(), options.chunkSize ?? 1000, 'streamWithSqlCursor()')) {
     yield* rows
   }
 }

@@ -3,6 +3,7 @@
 // back (see tcp-proxy.ts).
 import pg from 'pg'
 import { TcpProxy } from './tcp-proxy.js'
+import { waitFor } from './wait-for.js'
 
 export class ProxyCluster {
   readonly proxies: readonly TcpProxy[]
@@ -39,16 +40,9 @@ export class ProxyCluster {
   }
 }
 
-// MERGE NOTE: branch h/harness adds test/harness/wait-for.ts (waitFor(condition, { timeoutMs, what }));
-// once merged, these tests can use it and this copy can go.
-/** Polls `condition` every 20 ms until it holds; fails naming `what` after `timeoutMs`. */
-export async function pollUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (await condition()) return
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+/** waitFor (test/harness/wait-for.ts) with the argument order of these tests; polls every 20 ms. */
+export async function pollUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  await waitFor(condition, { what, timeoutMs, intervalMs: 20 })
 }
 
 /** Backends in `pg_stat_activity` with `application_name`, on the server of `adminUrl`. */

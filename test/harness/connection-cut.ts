@@ -14,6 +14,7 @@ import type pg from 'pg'
 import { adminQuery } from './targets.js'
 import type { Target } from './targets.js'
 import type { ProxiedSession, TcpProxy } from './tcp-proxy.js'
+import { waitFor } from './wait-for.js'
 
 export const CUT_METHODS = ['proxy', 'terminate'] as const
 export type CutMethod = (typeof CUT_METHODS)[number]
@@ -104,7 +105,7 @@ export async function assertPoolSettled(
   assert.equal(watch.pool.waitingCount, 0, 'a caller still waits for a client')
   await probe()
   assert.deepEqual(watch.counts(), baseline, 'the pool is back to its counts from before the cut')
-  while (proxy.openConnections !== watch.pool.totalCount + otherConnections) {
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
+  await waitFor(() => proxy.openConnections === watch.pool.totalCount + otherConnections, {
+    what: "the proxy's connections to match the pool's",
+  })
 }

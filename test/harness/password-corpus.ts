@@ -200,3 +200,28 @@ export function assertNoSecret(texts: readonly string[], entry: Pick<CorpusEntry
     }
   }
 }
+
+/** What `fn` throws, or undefined. */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn()
+  } catch (error) {
+    return error
+  }
+  return undefined
+}
+
+/** Node's process warnings during `fn` (pg-connection-string warns through process.emitWarning). */
+export async function warningsDuring(fn: () => Promise<void>): Promise<string[]> {
+  const warnings: string[] = []
+  const listener = (warning: Error) => warnings.push(...errorText(warning))
+  process.on('warning', listener)
+  try {
+    await fn()
+    // Warnings are emitted on the next tick.
+    await new Promise((done) => setImmediate(done))
+  } finally {
+    process.off('warning', listener)
+  }
+  return warnings
+}

@@ -7,6 +7,7 @@ import { Kysely } from 'kysely'
 import type { KyselyConfig } from 'kysely'
 import { CockroachDialect } from '../../src/index.js'
 import type { CockroachDialectConfig } from '../../src/index.js'
+import { queryOnce } from './query-once.js'
 
 export interface Target {
   readonly name: 'postgres' | 'cockroachdb'
@@ -77,13 +78,7 @@ export async function createTestDatabase(target: Target, label: string): Promise
 
 /** Runs one statement on the server's default database. */
 export async function adminQuery(target: Target, text: string, values: unknown[] = []): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: target.adminUrl })
-  await client.connect()
-  try {
-    return await client.query(text, values)
-  } finally {
-    await client.end()
-  }
+  return await queryOnce(target.adminUrl, text, values)
 }
 
 /** A Kysely instance on CockroachDialect for `database`, with pg-cursor for streaming. */

@@ -1,5 +1,6 @@
 import type { CompiledQuery, SelectQueryNode } from 'kysely'
 import { isAsOfSystemTimeMarker } from './as-of-system-time.js'
+import { QueryRefusedError } from '../../errors/query-refused-error.js'
 
 /**
  * Whether `query` reads AS OF SYSTEM TIME at the statement level: {@link asOfSystemTime} applied to
@@ -29,11 +30,12 @@ export function refuseAsOfSystemTimeInTransaction(query: CompiledQuery, inTransa
   if (!inTransaction || !hasStatementAsOfSystemTime(query)) {
     return
   }
-  throw new Error(
-    'asOfSystemTime(): this query runs inside a transaction, where CockroachDB refuses a statement-level ' +
-      'AS OF SYSTEM TIME ("inconsistent AS OF SYSTEM TIME timestamp"; bounded staleness: "cannot use a bounded ' +
-      'staleness query in a transaction"). To read the past in a transaction, use readAt(db, value, callback), ' +
-      'which sets the time for the whole transaction, and drop asOfSystemTime() from its queries; or run this ' +
-      'query on db, outside the transaction.',
+  throw new QueryRefusedError(
+    'asOfSystemTime()',
+    'this query runs inside a transaction, where CockroachDB refuses a statement-level AS OF SYSTEM TIME ' +
+      '("inconsistent AS OF SYSTEM TIME timestamp"; bounded staleness: "cannot use a bounded staleness query in a ' +
+      'transaction")',
+    'to read the past in a transaction, use readAt(db, value, callback), which sets the time for the whole ' +
+      'transaction, and drop asOfSystemTime() from its queries; or run this query on db, outside the transaction',
   )
 }

@@ -1,3 +1,6 @@
+import { QueryRefusedError } from '../../errors/query-refused-error.js'
+import { describeValue } from '../../util/describe-value.js'
+import { assertKnownKeys } from '../../util/known-keys.js'
 // Renders AS OF SYSTEM TIME values as SQL literals. Internal: not exported from the package.
 //
 // CockroachDB does not accept placeholders in AS OF SYSTEM TIME (`SELECT * FROM t AS OF SYSTEM TIME $1`
@@ -105,8 +108,10 @@ export function renderAsOfSystemTime(value: unknown, where: string, allowBounded
   }
   if (typeof value === 'bigint') {
     if (value <= 0n || value > MAX_INT64) {
-      throw new RangeError(
-        `${where}: a bigint is nanoseconds since the Unix epoch and must be between 1 and 2^63-1, got ${value}.`,
+      throw new QueryRefusedError(
+        where,
+        `a bigint is nanoseconds since the Unix epoch and must be between 1 and 2^63-1, got ${value}n`,
+        'give a positive bigint such as 1700000000000000000n, or a Date',
       )
     }
     // An INT constant: CockroachDB reads it as nanoseconds since the epoch (pkg/sql/sem/asof/as_of.go,
@@ -119,15 +124,16 @@ export function renderAsOfSystemTime(value: unknown, where: string, allowBounded
   if (typeof value === 'object' && value !== null) {
     const kind = (value as { kind?: unknown }).kind
     if (kind === 'followerReadTimestamp') {
-      assertKeys(value, ['kind'], where)
+      assertKnownKeys(where, value, ['kind'], 'property')
       return 'follower_read_timestamp()'
     }
     if (kind === 'maxStaleness' || kind === 'minTimestamp') {
       if (!allowBounded) {
-        throw new TypeError(
-          `${where}: bounded staleness (withMaxStaleness/withMinTimestamp) only works in single-statement ` +
-            'read-only queries, not in transactions (CockroachDB docs /docs/stable/follower-reads#bounded-staleness-reads). ' +
-            'Use asOfSystemTime() on the query instead, or followerReadTimestamp() for the transaction.',
+        throw new QueryRefusedError(
+          where,
+          'bounded staleness (withMaxStaleness/withMinTimestamp) only works in single-statement read-only queries, not ' +
+            'in transactions (CockroachDB docs /docs/stable/follower-reads#bounded-staleness-reads)',
+          'use asOfSystemTime() on the query instead, or followerReadTimestamp() for the transaction',
         )
       }
       return renderBounded(value as BoundedStaleness, where)
@@ -136,24 +142,26 @@ export function renderAsOfSystemTime(value: unknown, where: string, allowBounded
       return quote(renderIntervalParts(value as IntervalParts, where, '-'))
     }
   }
-  throw new TypeError(
-    `${where}: expected a Date, a negative interval such as '-10s', an interval object such as { seconds: 10 }, ` +
-      `a bigint of nanoseconds, followerReadTimestamp(), withMaxStaleness() or withMinTimestamp(); got ${describe(value)}.`,
+  throw new QueryRefusedError(
+    where,
+    `expected a Date, a negative interval such as '-10s', an interval object such as { seconds: 10 }, ` +
+      `a bigint of nanoseconds, followerReadTimestamp(), withMaxStaleness() or withMinTimestamp(); got ${describeValue(value)}`,
+    'give one of those',
   )
 }
 
 function renderBounded(value: BoundedStaleness, where: string): string {
   if (typeof value.nearestOnly !== 'boolean') {
-    throw new TypeError(`${where}: nearestOnly must be a boolean.`)
+    throw new QueryRefusedError(where, `nearestOnly must be a boolean, got ${describeValue(value.nearestOnly)}`, 'use nearestOnly: true')
   }
   const nearestOnly = value.nearestOnly ? ', true' : ''
   if (value.kind === 'maxStaleness') {
-    assertKeys(value, ['kind', 'interval', 'nearestOnly'], where)
+    assertKnownKeys(where, value, ['kind', 'interval', 'nearestOnly'], 'property')
     return `with_max_staleness(${quote(renderPositiveInterval(value.interval, where))}${nearestOnly})`
   }
-  assertKeys(value, ['kind', 'timestamp', 'nearestOnly'], where)
+  assertKnownKeys(where, value, ['kind', 'timestamp', 'nearestOnly'], 'property')
   if (!(value.timestamp instanceof Date)) {
-    throw new TypeError(`${where}: withMinTimestamp() takes a Date, got ${describe(value.timestamp)}.`)
+    throw new QueryRefusedError(where, `withMinTimestamp() takes a Date, got ${describeValue(value.timestamp)}`, 'give a Date')
   }
   return `with_min_timestamp(${quote(renderTimestamp(value.timestamp, where))}${nearestOnly})`
 }
@@ -165,8 +173,10 @@ function renderBounded(value: BoundedStaleness, where: string): string {
 export function renderPositiveInterval(interval: unknown, where: string): string {
   if (typeof interval === 'string') {
     if (interval.startsWith('-')) {
-      throw new RangeError(
-        `${where}: the maximum staleness is a positive interval such as '10s', got ${JSON.stringify(interval)}.`,
+      throw new QueryRefusedError(
+        where,
+        `the maximum staleness is a positive interval such as '10s', got ${JSON.stringify(interval)}`,
+        'drop the minus sign',
       )
     }
     return renderComponents(parseComponents(interval, interval, where), '')
@@ -174,8 +184,10 @@ export function renderPositiveInterval(interval: unknown, where: string): string
   if (typeof interval === 'object' && interval !== null) {
     return renderIntervalParts(interval as IntervalParts, where, '')
   }
-  throw new TypeError(
-    `${where}: expected an interval such as '10s' or { seconds: 10 }, got ${describe(interval)}.`,
+  throw new QueryRefusedError(
+    where,
+    `expected an interval, got ${describeValue(interval)}`,
+    "give one such as '10s' or { seconds: 10 }",
   )
 }
 
@@ -183,12 +195,12 @@ export function renderPositiveInterval(interval: unknown, where: string): string
 export function renderTimestamp(date: Date, where: string): string {
   const time = date.getTime()
   if (Number.isNaN(time)) {
-    throw new RangeError(`${where}: the Date is invalid (NaN).`)
+    throw new QueryRefusedError(where, 'the Date is invalid (NaN)', 'give a valid Date')
   }
   // CockroachDB refuses timestamps before the epoch ("timestamp before 1970-01-01T00:00:00Z is
   // invalid", pkg/sql/sem/asof/as_of.go); years past 9999 have no ISO form without a sign.
   if (time <= 0 || date.getUTCFullYear() > 9999) {
-    throw new RangeError(`${where}: the Date must be after 1970-01-01 and before year 10000, got ${date.toISOString()}.`)
+    throw new QueryRefusedError(where, `the Date must be after 1970-01-01 and before year 10000, got ${date.toISOString()}`, 'give a Date in that range')
   }
   const iso = date.toISOString()
   return `${iso.slice(0, 10)} ${iso.slice(11, 23)}+00:00`
@@ -196,9 +208,10 @@ export function renderTimestamp(date: Date, where: string): string {
 
 function renderNegativeInterval(text: string, where: string): string {
   if (!text.startsWith('-')) {
-    throw new RangeError(
-      `${where}: an interval must be negative, i.e. in the past, such as '-10s'; got ${JSON.stringify(text)}. ` +
-        'CockroachDB refuses future timestamps.',
+    throw new QueryRefusedError(
+      where,
+      `an interval must be negative, i.e. in the past, such as '-10s'; got ${JSON.stringify(text)}`,
+      'CockroachDB refuses future timestamps: write the interval with a minus sign',
     )
   }
   // CockroachDB's default interval parser applies a sign to one component only: '-1m30s' is
@@ -220,9 +233,10 @@ function parseComponents(body: string, original: string, where: string): Compone
     const unit = match[2] as Component['unit']
     const unitRank = UNITS.indexOf(unit)
     if (unitRank <= rank) {
-      throw new RangeError(
-        `${where}: interval ${JSON.stringify(original)} repeats a unit or lists units out of order; ` +
-          "write them once each, largest first, as in '-1h30m'.",
+      throw new QueryRefusedError(
+        where,
+        `interval ${JSON.stringify(original)} repeats a unit or lists units out of order`,
+        "write them once each, largest first, as in '-1h30m'",
       )
     }
     rank = unitRank
@@ -233,8 +247,10 @@ function parseComponents(body: string, original: string, where: string): Compone
   }
   const micros = components.reduce((sum, c) => sum + Number(c.amount) * UNIT_MICROS[c.unit], 0)
   if (micros < 1) {
-    throw new RangeError(
-      `${where}: interval ${JSON.stringify(original)} is shorter than 1 microsecond, which CockroachDB refuses.`,
+    throw new QueryRefusedError(
+      where,
+      `interval ${JSON.stringify(original)} is shorter than 1 microsecond, which CockroachDB refuses`,
+      "give 1us or more, such as '-1us'",
     )
   }
   return components
@@ -245,10 +261,11 @@ function renderComponents(components: readonly Component[], sign: '' | '-'): str
 }
 
 function renderIntervalParts(parts: IntervalParts, where: string, sign: '' | '-'): string {
-  assertKeys(
+  assertKnownKeys(
+    where,
     parts,
     PART_UNITS.map(([key]) => key),
-    where,
+    'property',
   )
   const components: Component[] = []
   for (const [key, unit] of PART_UNITS) {
@@ -257,9 +274,10 @@ function renderIntervalParts(parts: IntervalParts, where: string, sign: '' | '-'
       continue
     }
     if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount < 0) {
-      throw new RangeError(
-        `${where}: interval part ${key} must be a non-negative integer, got ${describe(amount)}. ` +
-          'Use a smaller unit instead of a fraction.',
+      throw new QueryRefusedError(
+        where,
+        `interval part ${key} must be a non-negative integer, got ${describeValue(amount)}`,
+        'use a smaller unit instead of a fraction',
       )
     }
     if (amount > 0) {
@@ -267,37 +285,22 @@ function renderIntervalParts(parts: IntervalParts, where: string, sign: '' | '-'
     }
   }
   if (components.length === 0) {
-    throw new RangeError(`${where}: the interval is zero; give at least one part above 0, e.g. { seconds: 10 }.`)
+    throw new QueryRefusedError(where, 'the interval is zero', 'give at least one part above 0, e.g. { seconds: 10 }')
   }
   return renderComponents(components, sign)
 }
 
-function invalidInterval(text: string, where: string): RangeError {
-  return new RangeError(
-    `${where}: ${JSON.stringify(text)} is not an interval this package accepts. Write numbers with units ` +
-      "d, h, m, s, ms, us, largest first, such as '-10s', '-1m30s' or '-250ms'.",
+function invalidInterval(text: string, where: string): QueryRefusedError {
+  return new QueryRefusedError(
+    where,
+    `${JSON.stringify(text)} is not an interval this package accepts`,
+    "write numbers with units d, h, m, s, ms, us, largest first, such as '-10s', '-1m30s' or '-250ms'",
   )
-}
-
-function assertKeys(value: object, allowed: readonly string[], where: string): void {
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) {
-      throw new TypeError(`${where}: unknown property ${JSON.stringify(key)}; expected only ${allowed.join(', ')}.`)
-    }
-  }
 }
 
 function quote(text: string): string {
   // Every string reaching here was rebuilt from validated digits, units and separators.
   return `'${text}'`
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value)
-  if (typeof value === 'bigint') return `${value}n`
-  if (value === null) return 'null'
-  if (typeof value === 'object') return Object.prototype.toString.call(value)
-  return `${typeof value} ${String(value)}`
 }
 
 const RENDERED_TIMESTAMP = /^'(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}\.\d{3})\+00:00'$/
@@ -368,11 +371,11 @@ function literalOf(clause: string): string {
 /** Reads the options of withMaxStaleness()/withMinTimestamp(). */
 export function readNearestOnly(options: BoundedStalenessOptions, where: string): boolean {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`${where}: options must be an object such as { nearestOnly: true }.`)
+    throw new QueryRefusedError(where, `options must be an object, got ${describeValue(options)}`, 'give one such as { nearestOnly: true }')
   }
-  assertKeys(options, ['nearestOnly'], where)
+  assertKnownKeys(where, options, ['nearestOnly'])
   if (options.nearestOnly !== undefined && typeof options.nearestOnly !== 'boolean') {
-    throw new TypeError(`${where}: nearestOnly must be a boolean.`)
+    throw new QueryRefusedError(where, `nearestOnly must be a boolean, got ${describeValue(options.nearestOnly)}`, 'use nearestOnly: true')
   }
   return options.nearestOnly === true
 }

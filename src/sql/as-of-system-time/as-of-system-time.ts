@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import type { OperationNode, RawNode, SelectQueryBuilder } from 'kysely'
 import { AS_OF_SYSTEM_TIME_PREFIX, renderAsOfSystemTime } from './as-of-system-time-literal.js'
 import type { AsOfSystemTimeValue } from './as-of-system-time-literal.js'
+import { QueryRefusedError } from '../../errors/query-refused-error.js'
 
 export type {
   AsOfSystemTimeValue,
@@ -43,7 +44,7 @@ export type {
  * with `limit()`. A query carrying it that runs inside a transaction is refused too, before it is
  * sent: use {@link readAt} to read the past in a transaction.
  *
- * @throws TypeError or RangeError for a value CockroachDB would refuse or that is not one of the above.
+ * @throws QueryRefusedError for a value CockroachDB would refuse or that is not one of the above.
  */
 export function asOfSystemTime(
   value: AsOfSystemTimeValue,
@@ -54,7 +55,7 @@ export function asOfSystemTime(
   const marker = sql.raw(clause)
   return (qb) => {
     if (typeof (qb as { modifyEnd?: unknown } | undefined)?.modifyEnd !== 'function') {
-      throw new TypeError('asOfSystemTime(): use it on a select query, as db.selectFrom(...).$call(asOfSystemTime(value)).')
+      throw new QueryRefusedError('asOfSystemTime()', 'it was applied to something that is not a select query', 'use it on a select query, as db.selectFrom(...).$call(asOfSystemTime(value))')
     }
     return qb.modifyEnd(marker)
   }

@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import type { Kysely, Transaction } from 'kysely'
 import { renderAsOfSystemTime } from './as-of-system-time-literal.js'
 import type { AsOfSystemTimeValue, BoundedStaleness } from './as-of-system-time-literal.js'
+import { QueryRefusedError } from '../../errors/query-refused-error.js'
 
 /**
  * What {@link readAt} accepts: every {@link AsOfSystemTimeValue} except bounded staleness, which
@@ -49,10 +50,10 @@ export async function readAt<DB, T>(
 ): Promise<T> {
   const literal = renderAsOfSystemTime(value, 'readAt()', false)
   if (typeof callback !== 'function') {
-    throw new TypeError('readAt(): the third argument must be an async function receiving the transaction.')
+    throw new QueryRefusedError('readAt()', 'the third argument must be an async function receiving the transaction', 'call readAt(db, value, async (trx) => ...)')
   }
   if (typeof (db as { transaction?: unknown } | undefined)?.transaction !== 'function') {
-    throw new TypeError('readAt(): the first argument must be a Kysely instance (not a transaction: they do not nest).')
+    throw new QueryRefusedError('readAt()', 'the first argument must be a Kysely instance (not a transaction: they do not nest)', 'call readAt(db, value, callback) with the Kysely instance')
   }
   return db.transaction().execute(async (trx) => {
     await sql`set transaction as of system time ${sql.raw(literal)}`.execute(trx)

@@ -2,6 +2,7 @@ import { AliasNode, IdentifierNode } from 'kysely'
 import type { AliasedExpression, Expression, OperationNode } from 'kysely'
 import { createTableHintAlias } from './table-hint-marker.js'
 import type { JoinAlgorithm } from './table-hint-marker.js'
+import { QueryRefusedError } from '../../errors/query-refused-error.js'
 
 /**
  * A table reference with CockroachDB hints, made by {@link indexHint} or {@link joinHint}. Use it
@@ -60,7 +61,7 @@ export class HintedTable<O, A extends string> implements AliasedExpression<O, A>
   /** The same hinted table under an alias: `"person"@"idx" as "p"`. */
   as<NA extends string>(alias: NA): HintedTable<O, NA> {
     if (typeof alias !== 'string' || alias.length === 0) {
-      throw new TypeError('HintedTable.as(): the alias must be a non-empty string.')
+      throw new QueryRefusedError('HintedTable.as()', 'the alias must be a non-empty string', "give a name, as in indexHint(db, 'pet', 'pet_name_idx').as('p')")
     }
     return new HintedTable<O, NA>(this.#table, alias, IdentifierNode.create(alias), this.#join, this.#index)
   }

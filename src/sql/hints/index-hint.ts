@@ -1,6 +1,9 @@
 import type { Kysely, QueryCreator } from 'kysely'
 import { HintedTable } from './hinted-table.js'
 import { parseTable, quoteUserIdentifier } from './table-hint-marker.js'
+import { QueryRefusedError } from '../../errors/query-refused-error.js'
+import { assertKnownKeys } from '../../util/known-keys.js'
+import { describeValue } from '../../util/describe-value.js'
 
 /**
  * Index hints for {@link indexHint}, CockroachDB's `@{...}` flags (docs
@@ -94,41 +97,41 @@ export function indexHint<DB, T extends keyof DB & string>(
   hint: string | IndexHintOptions,
 ): HintedTable<DB[T], T> {
   if (typeof db !== 'object' || db === null) {
-    throw new TypeError('indexHint(): the first argument must be your Kysely instance (it carries the table types).')
+    throw new QueryRefusedError('indexHint()', 'the first argument must be your Kysely instance (it carries the table types)', "call it as indexHint(db, 'table', hint)")
   }
   return new HintedTable<DB[T], T>(parseTable(table, 'indexHint()'), table, undefined, undefined, renderIndexHint(hint))
 }
 
 function renderIndexHint(hint: string | IndexHintOptions): string {
   if (typeof hint === 'string') {
-    return quoteUserIdentifier(hint, 'indexHint(): the index name')
+    return quoteUserIdentifier(hint, 'indexHint()', 'the index name')
   }
   if (typeof hint !== 'object' || hint === null) {
-    throw new TypeError("indexHint(): the hint must be an index name or options such as { forceIndex: 'idx' }.")
+    throw new QueryRefusedError('indexHint()', `the hint must be an index name or an options object, got ${describeValue(hint)}`, "give 'idx' or options such as { forceIndex: 'idx' }")
   }
-  for (const key of Object.keys(hint)) {
-    if (!OPTION_KEYS.includes(key)) {
-      throw new TypeError(`indexHint(): unknown option ${JSON.stringify(key)}; expected ${OPTION_KEYS.join(', ')}.`)
-    }
-  }
+  assertKnownKeys('indexHint()', hint, OPTION_KEYS)
   const parts: string[] = []
   const forceIndex = hint.forceIndex
   if (forceIndex !== undefined) {
-    parts.push(`FORCE_INDEX=${quoteUserIdentifier(forceIndex, 'indexHint(): forceIndex')}`)
+    parts.push(`FORCE_INDEX=${quoteUserIdentifier(forceIndex, 'indexHint()', 'forceIndex')}`)
   }
   if (hint.direction !== undefined) {
     if (hint.direction !== 'asc' && hint.direction !== 'desc') {
-      throw new TypeError(`indexHint(): direction must be 'asc' or 'desc', got ${JSON.stringify(hint.direction)}.`)
+      throw new QueryRefusedError('indexHint()', `direction must be 'asc' or 'desc', got ${describeValue(hint.direction)}`, "use 'asc' or 'desc'")
     }
     if (forceIndex === undefined) {
-      throw new TypeError('indexHint(): direction needs forceIndex (CockroachDB: "ASC/DESC must be specified in conjunction with an index").')
+      throw new QueryRefusedError(
+        'indexHint()',
+        'direction needs forceIndex (CockroachDB: "ASC/DESC must be specified in conjunction with an index")',
+        "add forceIndex, as in { forceIndex: 'idx', direction: 'desc' }",
+      )
     }
     parts.push(hint.direction.toUpperCase())
   }
   for (const [key, flag] of FLAGS) {
     const value = hint[key]
     if (value !== undefined && typeof value !== 'boolean') {
-      throw new TypeError(`indexHint(): ${key} must be a boolean.`)
+      throw new QueryRefusedError('indexHint()', `${key} must be a boolean, got ${describeValue(value)}`, `use ${key}: true`)
     }
     if (value === true) {
       parts.push(flag)
@@ -136,18 +139,26 @@ function renderIndexHint(hint: string | IndexHintOptions): string {
   }
   const zigzag = renderZigzag(hint.forceZigzag)
   if (hint.noIndexJoin === true && forceIndex !== undefined) {
-    throw new TypeError('indexHint(): forceIndex and noIndexJoin cannot be combined (CockroachDB refuses FORCE_INDEX with NO_INDEX_JOIN).')
+    throw new QueryRefusedError(
+      'indexHint()',
+      'forceIndex and noIndexJoin cannot be combined (CockroachDB refuses FORCE_INDEX with NO_INDEX_JOIN)',
+      'keep one of them',
+    )
   }
   if (zigzag.length > 0) {
     const conflict =
       forceIndex !== undefined ? 'forceIndex' : hint.noIndexJoin === true ? 'noIndexJoin' : hint.noZigzagJoin === true ? 'noZigzagJoin' : undefined
     if (conflict !== undefined) {
-      throw new TypeError(`indexHint(): forceZigzag cannot be combined with ${conflict} (CockroachDB refuses FORCE_ZIGZAG with it).`)
+      throw new QueryRefusedError(
+        'indexHint()',
+        `forceZigzag cannot be combined with ${conflict} (CockroachDB refuses FORCE_ZIGZAG with it)`,
+        `drop forceZigzag or ${conflict}`,
+      )
     }
     parts.push(...zigzag)
   }
   if (parts.length === 0) {
-    throw new TypeError('indexHint(): no hint given; set at least one option, e.g. { noFullScan: true }.')
+    throw new QueryRefusedError('indexHint()', 'no hint given', 'set at least one option, e.g. { noFullScan: true }')
   }
   return `{${parts.join(',')}}`
 }
@@ -161,7 +172,7 @@ function renderZigzag(value: IndexHintOptions['forceZigzag']): string[] {
   }
   const names = typeof value === 'string' ? [value] : value
   if (!Array.isArray(names) || names.length === 0) {
-    throw new TypeError('indexHint(): forceZigzag must be true, an index name or a non-empty array of index names.')
+    throw new QueryRefusedError('indexHint()', `forceZigzag must be true, an index name or a non-empty array of index names, got ${describeValue(value)}`, "use forceZigzag: true or forceZigzag: ['idx_a', 'idx_b']")
   }
-  return names.map((name) => `FORCE_ZIGZAG=${quoteUserIdentifier(name, 'indexHint(): a forceZigzag index name')}`)
+  return names.map((name) => `FORCE_ZIGZAG=${quoteUserIdentifier(name, 'indexHint()', 'a forceZigzag index name')}`)
 }

@@ -3,6 +3,8 @@ import type { AliasedExpression, Kysely, QueryCreator } from 'kysely'
 import { HintedTable } from './hinted-table.js'
 import { JOIN_ALGORITHMS, parseTable, readTableHint } from './table-hint-marker.js'
 import type { JoinAlgorithm } from './table-hint-marker.js'
+import { QueryRefusedError } from '../../errors/query-refused-error.js'
+import { describeValue } from '../../util/describe-value.js'
 
 export type { JoinAlgorithm } from './table-hint-marker.js'
 
@@ -50,7 +52,7 @@ export function joinHint(
   table?: string,
 ): HintedTable<unknown, string> {
   if (!JOIN_ALGORITHMS.includes(algorithm)) {
-    throw new TypeError(`joinHint(): unknown join algorithm ${JSON.stringify(algorithm)}; use ${JOIN_ALGORITHMS.join(', ')}.`)
+    throw new QueryRefusedError('joinHint()', `unknown join algorithm ${describeValue(algorithm)}`, `use ${JOIN_ALGORITHMS.join(', ')}`)
   }
   if (table !== undefined) {
     return new HintedTable(parseTable(table, 'joinHint()'), table, undefined, algorithm, '')
@@ -58,14 +60,16 @@ export function joinHint(
   const aliased = dbOrTable as Partial<AliasedExpression<unknown, string>>
   const node = typeof aliased?.toOperationNode === 'function' ? aliased.toOperationNode() : undefined
   if (node === undefined || !AliasNode.is(node)) {
-    throw new TypeError(
-      "joinHint(): give (algorithm, db, 'table') or (algorithm, aliasedTable), where aliasedTable is an indexHint() " +
-        "table or a subquery with .as('alias').",
+    throw new QueryRefusedError(
+      'joinHint()',
+      'the second argument is neither a Kysely instance with a table name nor an aliased table',
+      "give (algorithm, db, 'table') or (algorithm, aliasedTable), where aliasedTable is an indexHint() table or a " +
+        "subquery with .as('alias')",
     )
   }
   const existing = RawNode.is(node.alias) ? readTableHint(node.alias) : undefined
   if (existing?.join !== undefined) {
-    throw new TypeError(`joinHint(): the table already has the join hint ${existing.join}.`)
+    throw new QueryRefusedError('joinHint()', `the table already has the join hint ${existing.join}`, 'give each join one joinHint()')
   }
   const alias = typeof aliased.alias === 'string' ? aliased.alias : ''
   return existing === undefined

@@ -7,9 +7,11 @@
 // RawNode fragments verbatim and transforms RawNode parameters, so the hints survive while the
 // table (an AliasNode around a TableNode, which WithSchemaPlugin qualifies) and the alias get the
 // plugins' treatment. CockroachQueryCompiler recognises the fragment by its shape.
-import { RawNode, TableNode } from 'kysely'
+import { RawNode, sql, TableNode } from 'kysely'
 import type { OperationNode } from 'kysely'
 import { quoteIdentifier } from '../../util/sql-quoting.js'
+import { KyselyCockroachError } from '../../errors/kysely-cockroach-error.js'
+import { QueryRefusedError } from '../../errors/query-refused-error.js'
 
 /**
  * CockroachDB's join hints (`opt_join_hint` in pkg/sql/parser/sql.y). `straight` fixes the join
@@ -56,24 +58,35 @@ export function readTableHint(node: RawNode): TableHint | undefined {
 }
 
 /** Quotes a user-given identifier for SQL text, after checking it is a usable name. */
-export function quoteUserIdentifier(name: unknown, what: string): string {
+export function quoteUserIdentifier(name: unknown, api: string, what: string): string {
   if (typeof name !== 'string' || name.length === 0 || name.includes('\0')) {
-    throw new TypeError(`${what} must be a non-empty string without NUL characters, got ${JSON.stringify(name)}.`)
+    throw new QueryRefusedError(
+      api,
+      `${what} must be a non-empty string without NUL characters, got ${JSON.stringify(name)}`,
+      'give the name as CockroachDB shows it (SHOW INDEXES FROM the table)',
+    )
   }
   return quoteIdentifier(name)
 }
 
-/** A table name as Kysely reads it: `table` or `schema.table`, without an alias. */
+/**
+ * A table name as Kysely reads it (`table` or `schema.table`), without an alias: the TableNode of
+ * Kysely's own parseTable (parser/table-parser.js, which `sql.table()` calls), so a hinted table
+ * compiles exactly as `selectFrom(table)` would, `a.b.c` included (Kysely keeps `a` and `b`).
+ */
 export function parseTable(table: unknown, where: string): TableNode {
   if (typeof table !== 'string' || table.trim().length === 0) {
-    throw new TypeError(`${where}: the table must be a non-empty string such as 'person'.`)
+    throw new QueryRefusedError(where, 'the table must be a non-empty string', "give a name such as 'person' or 'public.person'")
   }
   if (table.includes(' as ')) {
-    throw new TypeError(`${where}: give the table name alone and alias with .as('p'), not ${JSON.stringify(table)}.`)
+    throw new QueryRefusedError(where, `the table ${JSON.stringify(table)} has an alias`, "give the table name alone and alias with .as('p')")
   }
-  // The same split as Kysely's own parseTable (parser/table-parser.js).
-  const dot = table.indexOf('.')
-  return dot === -1
-    ? TableNode.create(table.trim())
-    : TableNode.createWithSchema(table.slice(0, dot).trim(), table.slice(dot + 1).trim())
+  // sql.table(name) is RawNode.createWithChild(parseTable(name)) in kysely 0.28 and 0.29.
+  const node = sql.table(table).toOperationNode().parameters[0]
+  if (node === undefined || !TableNode.is(node)) {
+    throw new KyselyCockroachError(
+      `${where}: Kysely's sql.table() no longer gives a table node. Update kysely-cockroachdb, or report the kysely version it runs on.`,
+    )
+  }
+  return node
 }

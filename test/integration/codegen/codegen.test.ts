@@ -144,11 +144,18 @@ describe('kysely-cockroachdb codegen on PostgreSQL', () => {
     }
   })
 
-  it('is the package bin, with a shebang', () => {
-    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin?: Record<string, string> }
-    assert.equal(manifest.bin?.['kysely-cockroachdb'], './dist/esm/codegen/codegen-cli.js')
-    assert.match(readFileSync(join(root, 'src/codegen/codegen-cli.ts'), 'utf8'), /^#!\/usr\/bin\/env node\n/)
-    assert.match(readFileSync(bin, 'utf8'), /^#!\/usr\/bin\/env node\n/)
+  it('--include-pattern and --exclude-pattern filter the tables (kysely-codegen does it on db.introspection)', async () => {
+    const interfaces = async (flags: string[]) => {
+      const result = await codegen(['--url', database.url, '--print', '--log-level=error', ...flags])
+      assert.equal(result.code, 0, result.stderr)
+      return [...result.stdout.matchAll(/^export interface (\w+) \{/gm)].map((match) => match[1])
+    }
+    assert.deepEqual(await interfaces(['--include-pattern', 'shop.*']), ['ShopItems', 'DB'])
+    const withoutShop = await interfaces(['--exclude-pattern', 'shop.*'])
+    assert.ok(!withoutShop.includes('ShopItems'), withoutShop.join(', '))
+    // The materialized view comes from CockroachIntrospector and is filtered like any table.
+    assert.ok(withoutShop.includes('OrderTotals'), withoutShop.join(', '))
+    assert.ok(!(await interfaces(['--exclude-pattern', '*.order_totals'])).includes('OrderTotals'))
   })
 
   it('rejects bad input with the fix in the message', async () => {
@@ -270,5 +277,12 @@ describe('kysely-cockroachdb codegen on CockroachDB', { skip: cockroachSkip }, (
     assert.match(result.stdout, /export interface OrderMoods \{/)
     assert.match(result.stdout, /export type Mood = "happy" \| "sad";/)
     assert.doesNotMatch(result.stdout, /rowid|crdb_internal_created_at_shard/)
+  })
+
+  it('--include-hidden-columns generates them (the introspection option of the CockroachDialect it runs on)', async () => {
+    const result = await codegen(['--url', asCockroachUrl(database.url), '--print', '--include-hidden-columns', '--log-level=error'])
+    assert.equal(result.code, 0, result.stderr)
+    assert.match(result.stdout, /export interface Events \{[^}]*\n {2}rowid: Generated<Int8>;/)
+    assert.match(result.stdout, /crdb_internal_created_at_shard_16/)
   })
 })

@@ -18,7 +18,6 @@ import {
   AmbiguousCommitError,
   CockroachDialect,
   isConnectionError,
-  isConnectionFailure,
   readAt,
   streamWithSqlCursor,
   withRetry,
@@ -70,7 +69,7 @@ interface Path {
    */
   readonly session: 'pool' | 'own'
   readonly run: (context: PathContext) => Promise<unknown>
-  /** What the caller gets. Default: an error that isConnectionFailure() recognises. */
+  /** What the caller gets. Default: an error that isConnectionError() recognises. */
   readonly expect?:
     | { readonly error: (error: unknown, context: PathContext) => void }
     | { readonly recovers: string; readonly result: (result: unknown, context: PathContext) => void }
@@ -156,7 +155,7 @@ const PATHS: readonly Path[] = [
         const { rows, retries } = result as { rows: unknown[]; retries: RetryEvent[] }
         assert.equal(rows.length, ITEMS)
         assert.equal(retries.length, 1)
-        assert.ok(isConnectionFailure(retries[0]!.error), String(retries[0]!.error))
+        assert.ok(isConnectionError(retries[0]!.error), String(retries[0]!.error))
       },
     },
   },
@@ -369,7 +368,7 @@ describe('connection loss on every I/O path (PostgreSQL)', () => {
           if (path.expect !== undefined) {
             path.expect.error(settled.error, context)
           } else {
-            assert.ok(isConnectionFailure(settled.error), `not a connection error: ${inspect(settled.error)}`)
+            assert.ok(isConnectionError(settled.error), `not a connection error: ${inspect(settled.error)}`)
           }
         }
         if (path.session === 'pool') {

@@ -10,9 +10,9 @@ import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { Kysely, sql } from 'kysely'
-import { CockroachDialect, parseConnectionString, redactConnectionString } from '../../../src/index.js'
+import { CockroachDialect, parseConnectionString } from '../../../src/index.js'
 import { runCodegenCommand } from '../../../src/codegen/codegen-command.js'
-import { assertNoSecret, connectionStringCorpus, errorText } from '../../harness/password-corpus.js'
+import { assertNoSecret, connectionStringCorpus, errorText, thrown, warningsDuring } from '../../harness/password-corpus.js'
 import type { CorpusEntry } from '../../harness/password-corpus.js'
 
 const SEED = 0x5ec2e7
@@ -32,30 +32,6 @@ async function closedPort(): Promise<number> {
   return port
 }
 
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn()
-  } catch (error) {
-    return error
-  }
-  return undefined
-}
-
-/** Node's process warnings during `fn` (pg-connection-string warns through process.emitWarning). */
-async function warningsDuring(fn: () => Promise<void>): Promise<string[]> {
-  const warnings: string[] = []
-  const listener = (warning: Error) => warnings.push(...errorText(warning))
-  process.on('warning', listener)
-  try {
-    await fn()
-    // Warnings are emitted on the next tick.
-    await new Promise((done) => setImmediate(done))
-  } finally {
-    process.off('warning', listener)
-  }
-  return warnings
-}
-
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array<R>(items.length)
   let next = 0
@@ -69,78 +45,6 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   )
   return results
 }
-
-describe('secret corpus: parsing entry points', () => {
-  const corpus = connectionStringCorpus({
-    seed: SEED,
-    size: 570,
-    hosts: ['db.example.com', 'localhost', '127.0.0.1', 'free-tier.gcp-us-central1.cockroachlabs.cloud', '[::1]'],
-    port: 26257,
-  })
-
-  it('holds hundreds of strings of each kind', () => {
-    assert.ok(corpus.filter((e) => e.kind === 'valid').length >= 80)
-    assert.ok(corpus.filter((e) => e.kind === 'malformed').length >= 300)
-    assert.ok(corpus.filter((e) => e.kind === 'raw').length >= 80)
-  })
-
-  it('parseConnectionString: errors never carry a piece of the password, and name the bad part', async () => {
-    const warnings = await warningsDuring(async () => {
-      for (const entry of corpus) {
-        const error = thrown(() => parseConnectionString(entry.connectionString))
-        if (entry.kind === 'valid') {
-          assert.equal(error, undefined, `${entry.label} #${entry.index} should parse: ${String(error)}`)
-          continue
-        }
-        if (entry.kind === 'raw' && error === undefined) continue
-        assert.ok(error instanceof Error, `${entry.label} #${entry.index} should be refused: ${entry.connectionString}`)
-        assertNoSecret(errorText(error), entry, `parseConnectionString (${entry.label} #${entry.index})`)
-        assert.match(error.message, /^CockroachDialect: /)
-        if (entry.names !== undefined) {
-          assert.ok(error.message.includes(entry.names), `${entry.label} #${entry.index}: ${error.message} should name ${entry.names}`)
-        }
-      }
-    })
-    for (const entry of corpus) assertNoSecret(warnings, entry, 'process warnings')
-  })
-
-  it('new CockroachDialect({ connectionString }): the same', () => {
-    for (const entry of corpus) {
-      const error = thrown(() => new CockroachDialect({ connectionString: entry.connectionString }))
-      if (entry.kind !== 'raw') {
-        // A host list is one string parseConnectionString refuses and the dialect takes (issue 12: one node each).
-        const valid = entry.kind === 'valid' || entry.label === 'host list'
-        assert.equal(error === undefined, valid, `${entry.label} #${entry.index}: ${String(error)}`)
-      }
-      if (error !== undefined) assertNoSecret(errorText(error), entry, `CockroachDialect (${entry.label} #${entry.index})`)
-    }
-  })
-
-  it('redactConnectionString never returns a piece of the password, valid string or not', () => {
-    for (const entry of corpus) {
-      // A raw password that still makes a valid URL (`app:pass@word/bank`: password 'pass', host
-      // 'word') is read as that URL by any parser; its refused siblings must not leak.
-      if (entry.kind === 'raw' && thrown(() => parseConnectionString(entry.connectionString)) === undefined) continue
-      assertNoSecret([redactConnectionString(entry.connectionString)], entry, `redactConnectionString (${entry.label} #${entry.index})`)
-    }
-  })
-
-  it('the four strings of the issue', () => {
-    const cases = [
-      ['postgresql://app:pa/ss@db:26257/bank', 'pa/ss'],
-      ['postgresql://alice:p@ss:w/rd#?&% x@127.0.0.1:5432/db', 'p@ss:w/rd#?&% x'],
-      ['app:secretpw@db:26257/bank', 'secretpw'],
-      ['postgresql//app:secretpw@db/bank', 'secretpw'],
-    ] as const
-    for (const [connectionString, password] of cases) {
-      const entry = { connectionString, password }
-      const error = thrown(() => parseConnectionString(connectionString))
-      assert.ok(error instanceof Error, connectionString)
-      assertNoSecret(errorText(error), entry, 'parseConnectionString')
-      assertNoSecret([redactConnectionString(connectionString)], entry, 'redactConnectionString')
-    }
-  })
-})
 
 describe('secret corpus: connect failures and the codegen command', () => {
   let port: number

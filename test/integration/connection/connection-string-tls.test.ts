@@ -12,6 +12,7 @@ import { Kysely, sql } from 'kysely'
 import pg from 'pg'
 import { CockroachDialect } from '../../../src/index.js'
 import { adminQuery, postgresTarget } from '../../harness/targets.js'
+import { waitFor } from '../../harness/wait-for.js'
 import { assertNoSecret, errorText } from '../../harness/password-corpus.js'
 
 const PASSWORD = 'Tl5/p@ss#w?rd&%'
@@ -64,12 +65,14 @@ describe('TLS against the throwaway PostgreSQL', { timeout: 120_000 }, () => {
     await adminQuery(postgresTarget, `alter system set ssl_key_file = '${server.key}'`)
     await adminQuery(postgresTarget, `alter system set ssl = on`)
     await adminQuery(postgresTarget, 'select pg_reload_conf()')
-    // The reload is asynchronous: wait until new sessions see it (the test's timeout bounds this).
-    for (;;) {
-      const { rows: ssl } = await adminQuery(postgresTarget, `select setting from pg_settings where name = 'ssl'`)
-      if ((ssl[0] as { setting: string }).setting === 'on') break
-      await new Promise((done) => setTimeout(done, 50))
-    }
+    // The reload is asynchronous: wait until new sessions see it.
+    await waitFor(
+      async () => {
+        const { rows: ssl } = await adminQuery(postgresTarget, `select setting from pg_settings where name = 'ssl'`)
+        return (ssl[0] as { setting: string }).setting === 'on'
+      },
+      { what: 'ssl = on after pg_reload_conf()' },
+    )
     const { rows: sockets } = await adminQuery(postgresTarget, 'show unix_socket_directories')
     socketDir = String((sockets[0] as { unix_socket_directories: string }).unix_socket_directories).split(',')[0] as string
     process.env.HOME = emptyHome

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test'
 import pg from 'pg'
 import { Kysely, sql } from 'kysely'
 import type { LogEvent } from 'kysely'
-import { CockroachDialect, findSqlState } from '../../../src/index.js'
+import { CockroachDialect, getSqlState } from '../../../src/index.js'
 import { cockroachSkip, cockroachTarget, createTestDatabase } from '../../harness/targets.js'
 import type { TestDatabase } from '../../harness/targets.js'
 
@@ -51,9 +51,9 @@ describe('db.transaction() with a COMMIT that fails with 40001 (CockroachDB)', {
           () => assert.fail('COMMIT should fail with the injected retry error'),
           (e: unknown) => e,
         )
-      assert.equal(findSqlState(error), '40001', String(error))
+      assert.equal(getSqlState(error), '40001', String(error))
       assert.match(String(error), /inject_retry_errors_on_commit_enabled/)
-      const errors = logged.filter((e) => e.level === 'error').map((e) => [e.query.sql, findSqlState(e.error)])
+      const errors = logged.filter((e) => e.level === 'error').map((e) => [e.query.sql, getSqlState(e.error)])
       assert.deepEqual(errors[0], ['commit', '40001'])
       // Servers that accept that ROLLBACK log nothing more; the others log its 25P01.
       assert.ok(errors.length === 1 || (errors.length === 2 && errors[1]![1] === '25P01'), JSON.stringify(errors))

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import pg from 'pg'
 import { Kysely, sql } from 'kysely'
-import { CockroachDialect } from '../../../src/index.js'
+import { CockroachDialect, KyselyCockroachError } from '../../../src/index.js'
 import type { Int8Mode } from '../../../src/index.js'
 import { adminQuery, allTargets, createKysely, createTestDatabase, postgresTarget } from '../../harness/targets.js'
 import type { TestDatabase } from '../../harness/targets.js'
+import { waitFor } from '../../harness/wait-for.js'
 
 interface DB {
   big: { id: string | bigint | number; amounts: Array<string | bigint | number | null> | null }
@@ -64,8 +65,8 @@ for (const target of allTargets) {
       const db = open('number')
       assert.deepEqual(await db.selectFrom('big').selectAll().where('id', '=', 1).execute(), [{ id: 1, amounts: [1, null, -5] }])
       await assert.rejects(select(db), (error: Error) => {
-        assert.ok(error instanceof RangeError)
-        assert.match(error.message, /INT8 value 9007199254740993 cannot be represented exactly/)
+        assert.ok(error instanceof KyselyCockroachError && error.name === 'KyselyCockroachError', String(error))
+        assert.match(error.message, /^CockroachDialect: the INT8 value 9007199254740993 cannot be represented exactly/)
         assert.match(error.message, /int8: 'bigint'/)
         return true
       })
@@ -112,18 +113,35 @@ for (const target of allTargets) {
     })
 
     it("sets it on a user's pool only when asked, quoting it safely", async () => {
-      const own = () => new pg.Pool({ connectionString: database.url, application_name: 'their-pool' })
+      let connected = 0
+      let removed = 0
+      const own = () => {
+        const pool = new pg.Pool({ connectionString: database.url, application_name: 'their-pool' })
+        pool.on('connect', () => void connected++)
+        pool.on('remove', () => void removed++)
+        return pool
+      }
       const untouched = new Kysely<unknown>({ dialect: new CockroachDialect({ pool: own() }) })
       const named = new Kysely<unknown>({ dialect: new CockroachDialect({ pool: own(), applicationName: "o'brien" }) })
       // Destroyed here: a pool left open keeps idle sessions that the forced DROP DATABASE of the
-      // teardown ends, and a user's pool has no 'error' listener (seen once as an uncaught 57P01).
+      // teardown ends, and a user's pool has no 'error' listener (seen as an uncaught 57P01).
       try {
         assert.equal(await applicationName(untouched), 'their-pool')
         assert.equal(await applicationName(named), "o'brien")
       } finally {
         await Promise.all([untouched.destroy(), named.destroy()])
+        // pg.Pool#end() resolves once it has told its clients to end, before their sessions close
+        // (pg-pool's _remove emits 'remove' from client.end's callback): wait for every 'remove'.
+        await waitFor(() => removed === connected, { what: "the user pools' clients to end" })
       }
     })
+  })
+}
+
+/** Waits until the server lists backend `pid` no more: it has ended and closed its socket. */
+async function backendGone(pid: number): Promise<void> {
+  await waitFor(async () => (await adminQuery(postgresTarget, 'select 1 from pg_stat_activity where pid = $1', [pid])).rowCount === 0, {
+    what: `backend ${pid} to exit`,
   })
 }
 
@@ -135,7 +153,7 @@ describe('idle pooled connections ended by the server (PostgreSQL)', () => {
       const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db)
       // The connection is idle in the pool now; the server ends it as a rolling restart would.
       await adminQuery(postgresTarget, 'select pg_terminate_backend($1)', [rows[0]!.pid])
-      await new Promise((resolve) => setTimeout(resolve, 300))
+      await backendGone(rows[0]!.pid)
       const after = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db)
       assert.notEqual(after.rows[0]!.pid, rows[0]!.pid)
     } finally {
@@ -148,11 +166,14 @@ describe('idle pooled connections ended by the server (PostgreSQL)', () => {
 describe('broken connections (PostgreSQL)', () => {
   let database: TestDatabase
   let pool: pg.Pool
+  const clients: pg.PoolClient[] = []
   let db: Kysely<DB>
 
   before(async () => {
     database = await createTestDatabase(postgresTarget, 'broken')
     pool = new pg.Pool({ connectionString: database.url, max: 2 })
+    // The pool's clients, from its public 'connect' event, to wait for one's 'end'.
+    pool.on('connect', (client) => void clients.push(client))
     db = new Kysely<DB>({ dialect: new CockroachDialect({ pool }) })
     await db.schema.createTable('big').addColumn('id', 'int8', (c) => c.primaryKey()).addColumn('amounts', sql`int8[]`).execute()
   })
@@ -166,6 +187,13 @@ describe('broken connections (PostgreSQL)', () => {
     await adminQuery(postgresTarget, 'select pg_terminate_backend($1)', [pid])
   }
 
+  /** Resolves when the pool's client of backend `pid` has seen its connection end ('end' event). */
+  function clientEnded(pid: number): Promise<void> {
+    const client = clients.find((c) => (c as unknown as { processID: number }).processID === pid)
+    assert.ok(client, `no client of the pool is connected to backend ${pid}`)
+    return new Promise((resolve) => client.once('end', () => resolve()))
+  }
+
   it('surfaces the error that broke a transaction, not the failed ROLLBACK, and destroys the connection', async () => {
     const error = await db
       .transaction()
@@ -176,7 +204,12 @@ describe('broken connections (PostgreSQL)', () => {
         // ROLLBACK Kysely sends next fails with "not queryable", which Kysely would throw instead.
         const sleeping = sql`select pg_sleep(30)`.execute(trx)
         sleeping.catch(() => undefined) // it rejects while the test awaits the terminate below
-        await new Promise((resolve) => setTimeout(resolve, 100))
+        await waitFor(
+          async () =>
+            (await adminQuery(postgresTarget, "select 1 from pg_stat_activity where pid = $1 and state = 'active' and query like 'select pg_sleep%'", [rows[0]!.pid]))
+              .rowCount === 1,
+          { what: 'pg_sleep to run' },
+        )
         await terminate(rows[0]!.pid)
         await sleeping
       })
@@ -196,8 +229,9 @@ describe('broken connections (PostgreSQL)', () => {
       .transaction()
       .execute(async (trx) => {
         const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx)
+        const ended = clientEnded(rows[0]!.pid)
         await terminate(rows[0]!.pid)
-        await new Promise((resolve) => setTimeout(resolve, 200))
+        await ended
         await trx.insertInto('big').values({ id: '2', amounts: null }).execute()
       })
       .then(
@@ -212,9 +246,7 @@ describe('broken connections (PostgreSQL)', () => {
   it('does not crash the process when a checked-out idle connection drops', async () => {
     await db.connection().execute(async (conn) => {
       const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(conn)
-      const clients = (pool as unknown as { _clients: pg.PoolClient[] })._clients
-      const client = clients.find((c) => (c as unknown as { processID: number }).processID === rows[0]!.pid)!
-      const ended = new Promise((resolve) => client.once('end', resolve))
+      const ended = clientEnded(rows[0]!.pid)
       await terminate(rows[0]!.pid)
       await ended
       await assert.rejects(sql`select 1`.execute(conn), /not queryable|Connection terminated|terminating/)

@@ -13,6 +13,7 @@ import { CamelCasePlugin, CompiledQuery, Kysely, PostgresDialect, sql } from 'ky
 import type { DatabaseConnection, Generated, LogEvent } from 'kysely'
 import { CockroachDialect, withRetry } from '../../../src/index.js'
 import { createTestDatabase, postgresTarget } from '../../harness/targets.js'
+import { queryOnce } from '../../harness/query-once.js'
 import type { TestDatabase } from '../../harness/targets.js'
 
 interface DB {
@@ -97,19 +98,16 @@ async function outcome(step: () => Promise<unknown>): Promise<unknown> {
 }
 
 async function createSchema(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    await client.query(`
+  await queryOnce(
+    url,
+    `
       create table account (id int primary key, account_name text not null, balance int not null default 0);
       create table parent (id int primary key);
       create table child (id int primary key, parent_id int not null references parent (id) deferrable initially deferred);
       create table duty (doctor text primary key, on_call boolean not null);
       insert into duty values ('alice', true), ('bob', true);
-    `)
-  } finally {
-    await client.end()
-  }
+    `,
+  )
 }
 
 /** Kysely 0.29's execute() options: a signal and an abort strategy; typed loosely for the 0.28 type run. */

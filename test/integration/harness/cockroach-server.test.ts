@@ -6,8 +6,9 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
-import pg from 'pg'
 import { postgresTarget } from '../../harness/targets.js'
+import { queryOnce } from '../../harness/query-once.js'
+import { waitFor } from '../../harness/wait-for.js'
 
 interface StartedNode {
   readonly url: string
@@ -36,9 +37,7 @@ function isAlive(pid: number): boolean {
 }
 
 async function processGone(pid: number): Promise<void> {
-  while (isAlive(pid)) {
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
+  await waitFor(() => !isAlive(pid), { what: `process ${pid} to exit` })
 }
 
 function isStarted(result: StartedNode | { readonly skipped: string }): result is StartedNode {
@@ -124,14 +123,8 @@ describe('scripts/lib/cockroach-server.mjs', () => {
         `--log-dir=${join(dirname(urlFile), 'logs')}`,
       ])
 
-      const client = new pg.Client({ connectionString: result.url })
-      await client.connect()
-      try {
-        const { rows } = await client.query<{ one: number }>('select 1 as one')
-        assert.deepEqual(rows, [{ one: 1 }])
-      } finally {
-        await client.end()
-      }
+      const { rows } = await queryOnce<{ one: number }>(result.url, 'select 1 as one')
+      assert.deepEqual(rows, [{ one: 1 }])
 
       result.stop()
       await result.exited

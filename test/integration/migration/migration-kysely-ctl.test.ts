@@ -8,28 +8,15 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
-import pg from 'pg'
 import { createTestDatabase, postgresTarget } from '../../harness/targets.js'
 import type { TestDatabase } from '../../harness/targets.js'
+import { queryOnce } from '../../harness/query-once.js'
 
 const run = promisify(execFile)
 const root = fileURLToPath(new URL('../../../..', import.meta.url))
 const fixture = resolve(root, 'test/fixtures/kysely-ctl')
 const kyselyCtl = resolve(root, 'node_modules/kysely-ctl/dist/bin.mjs')
 const MIGRATIONS = ['1700000000000_create_account', '1700000000001_index_account_owner', '1700000000002_seed_account']
-
-async function query<R extends pg.QueryResultRow = Record<string, unknown>>(
-  url: string,
-  text: string,
-): Promise<pg.QueryResult<R>> {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    return await client.query<R>(text)
-  } finally {
-    await client.end()
-  }
-}
 
 /**
  * Lays the fixture out as an application: its config and migrations, with the built package
@@ -91,7 +78,7 @@ describe('kysely-ctl with CockroachDialect on PostgreSQL', () => {
   }
 
   const executed = async (): Promise<string[]> =>
-    (await query<{ name: string }>(database.url, 'select name from kysely_migration order by name')).rows.map((r) => r.name)
+    (await queryOnce<{ name: string }>(database.url, 'select name from kysely_migration order by name')).rows.map((r) => r.name)
 
   it('lists, migrates to latest, migrates down, and runs concurrently without applying twice', async () => {
     const listedBefore = await kysely('migrate:list')
@@ -103,12 +90,12 @@ describe('kysely-ctl with CockroachDialect on PostgreSQL', () => {
     // finds nothing left to do.
     const outputs = await Promise.all([kysely('migrate:latest'), kysely('migrate:latest')])
     assert.deepEqual(await executed(), MIGRATIONS)
-    const accounts = await query(database.url, 'select owner from account order by owner')
+    const accounts = await queryOnce(database.url, 'select owner from account order by owner')
     assert.deepEqual(accounts.rows, [{ owner: 'alice' }, { owner: 'bob' }], 'the seed migration ran once')
     assert.ok(outputs.some((out) => out.includes('Ran 3 migrations')), outputs.join('\n---\n'))
-    const index = await query(database.url, "select indexname from pg_indexes where indexname = 'account_owner_idx'")
+    const index = await queryOnce(database.url, "select indexname from pg_indexes where indexname = 'account_owner_idx'")
     assert.equal(index.rowCount, 1)
-    const lock = await query(database.url, 'select is_locked, lease_owner, lease_expires_at from kysely_migration_lock')
+    const lock = await queryOnce(database.url, 'select is_locked, lease_owner, lease_expires_at from kysely_migration_lock')
     assert.deepEqual(lock.rows, [{ is_locked: 0, lease_owner: null, lease_expires_at: null }], 'the lease was released')
 
     const listedAfter = await kysely('migrate:list')
@@ -119,7 +106,7 @@ describe('kysely-ctl with CockroachDialect on PostgreSQL', () => {
     const down = await kysely('migrate:down')
     assert.match(down, /Undone 1 migration/, down)
     assert.deepEqual(await executed(), MIGRATIONS.slice(0, 2))
-    assert.equal((await query<{ n: number }>(database.url, 'select count(*)::int4 as n from account')).rows[0]?.n, 0)
+    assert.equal((await queryOnce<{ n: number }>(database.url, 'select count(*)::int4 as n from account')).rows[0]?.n, 0)
     assert.match(await kysely('migrate:list'), new RegExp(`\\[ \\] ${MIGRATIONS[2]}`))
   })
 })

@@ -16,6 +16,8 @@ import type { DatabaseConnection } from 'kysely'
 import { CockroachDialect, MigrationLeaseLostError, MigrationLockTimeoutError } from '../../../src/index.js'
 import { cockroachSkip, cockroachTarget, createKysely, createTestDatabase, postgresTarget } from '../../harness/targets.js'
 import type { Target, TestDatabase } from '../../harness/targets.js'
+import { queryOnce } from '../../harness/query-once.js'
+import { waitFor } from '../../harness/wait-for.js'
 import { recordStatements } from '../../harness/concurrency.js'
 import { loadMigrationModule } from '../../fixtures/migrations/kysely-migration.js'
 import type { Migration, MigrationResultSet } from '../../fixtures/migrations/kysely-migration.js'
@@ -24,22 +26,8 @@ const { Migrator } = await loadMigrationModule()
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations take Kysely<any>
 type AnyDb = Kysely<any>
 
-async function query<R extends pg.QueryResultRow = Record<string, unknown>>(
-  url: string,
-  text: string,
-  values: unknown[] = [],
-): Promise<pg.QueryResult<R>> {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    return await client.query<R>(text, values)
-  } finally {
-    await client.end()
-  }
-}
-
 async function createSideEffectsTable(database: TestDatabase): Promise<void> {
-  await query(database.url, 'create table side_effects (migration text not null, migrator int not null)')
+  await queryOnce(database.url, 'create table side_effects (migration text not null, migrator int not null)')
 }
 
 async function recordSideEffect(db: AnyDb, migration: string, migrator: number): Promise<void> {
@@ -47,7 +35,7 @@ async function recordSideEffect(db: AnyDb, migration: string, migrator: number):
 }
 
 async function sideEffectCounts(database: TestDatabase): Promise<Record<string, number>> {
-  const { rows } = await query<{ migration: string; n: number }>(
+  const { rows } = await queryOnce<{ migration: string; n: number }>(
     database.url,
     'select migration, count(*)::int4 as n from side_effects group by migration order by migration',
   )
@@ -64,7 +52,7 @@ async function lockRow(
   database: TestDatabase,
   table = 'kysely_migration_lock',
 ): Promise<LockRow> {
-  const { rows } = await query<LockRow>(
+  const { rows } = await queryOnce<LockRow>(
     database.url,
     `select is_locked::int4 as is_locked, lease_owner, lease_expires_at > now() as live from ${table} where id = 'migration_lock'`,
   )
@@ -112,9 +100,9 @@ async function assertRanOnce(database: TestDatabase, results: readonly Migration
   const succeeded = results.flatMap((result) => (result.results ?? []).filter((r) => r.status === 'Success'))
   assert.deepEqual(succeeded.map((r) => r.migrationName).sort(), ['001_create_a', '002_create_b', '003_fill_a'])
   assert.deepEqual(await sideEffectCounts(database), { '001_create_a': 1, '002_create_b': 1, '003_fill_a': 1 })
-  const executed = await query<{ name: string }>(database.url, 'select name from kysely_migration order by name')
+  const executed = await queryOnce<{ name: string }>(database.url, 'select name from kysely_migration order by name')
   assert.deepEqual(executed.rows.map((r) => r.name), ['001_create_a', '002_create_b', '003_fill_a'])
-  assert.equal((await query<{ n: number }>(database.url, 'select count(*)::int4 as n from a')).rows[0]?.n, 1)
+  assert.equal((await queryOnce<{ n: number }>(database.url, 'select count(*)::int4 as n from a')).rows[0]?.n, 1)
   assert.deepEqual(await lockRow(database), { is_locked: 0, lease_owner: null, live: null })
 }
 
@@ -211,7 +199,7 @@ for (const { name, target, skip } of suites) {
         // after a failed CREATE and goes on, and the lock then serializes the migrations.
         const database = await fresh('create_table_race')
         await createSideEffectsTable(database)
-        await query(database.url, 'create table kysely_migration (name varchar(255) not null primary key, timestamp varchar(255) not null)')
+        await queryOnce(database.url, 'create table kysely_migration (name varchar(255) not null primary key, timestamp varchar(255) not null)')
         const first = new pg.Client({ connectionString: database.url })
         await first.connect()
         const pools = [1, 2, 3, 4].map(() => new pg.Pool({ connectionString: database.url, max: 2 }))
@@ -226,7 +214,7 @@ for (const { name, target, skip } of suites) {
             new Migrator({ db, provider: staticProvider(threeMigrations(i + 1)) }).migrateToLatest(),
           )
           await waitFor(async () => {
-            const { rows } = await query<{ n: number }>(
+            const { rows } = await queryOnce<{ n: number }>(
               database.url,
               "select count(*)::int4 as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' " +
                 "and query ilike 'create table if not exists \"kysely_migration_lock\"%'",
@@ -361,7 +349,7 @@ for (const { name, target, skip } of suites) {
             '001_stolen': {
               async up() {
                 // Another party takes the lock row while this migration runs.
-                await query(
+                await queryOnce(
                   database.url,
                   "update kysely_migration_lock set lease_owner = 'intruder', lease_expires_at = now() + interval '1 hour'",
                 )
@@ -383,7 +371,7 @@ for (const { name, target, skip } of suites) {
         assert.ok(clear, 'the message says how to clear a stale lock')
 
         // The statement from the message clears the lock, and the next migrator proceeds.
-        await query(database.url, clear)
+        await queryOnce(database.url, clear)
         const next = await new Migrator({
           db,
           provider: staticProvider({ '001_stolen': { async up() {} }, '002_next': { async up() {} } }),
@@ -432,24 +420,24 @@ for (const { name, target, skip } of suites) {
         assertSucceeded(up, 'migrateToLatest')
         assert.deepEqual(up.results?.map((r) => [r.migrationName, r.direction, r.status]), names.map((n) => [n, 'Up', 'Success']))
         assert.ok((await migrator.getMigrations()).every((m) => m.executedAt instanceof Date))
-        const history = await query<{ name: string }>(database.url, 'select name from migration_meta.schema_history order by name')
+        const history = await queryOnce<{ name: string }>(database.url, 'select name from migration_meta.schema_history order by name')
         assert.deepEqual(history.rows.map((r) => r.name), names)
         const lock = await lockRow(database, 'migration_meta.schema_history_lock')
         assert.deepEqual(lock, { is_locked: 0, lease_owner: null, live: null })
-        const people = await query(database.url, 'select name, email from person')
+        const people = await queryOnce(database.url, 'select name, email from person')
         assert.deepEqual(people.rows, [{ name: 'Ada', email: 'ada@example.com' }])
 
         const down = await migrator.migrateDown()
         assertSucceeded(down, 'migrateDown')
         assert.deepEqual(down.results?.map((r) => [r.migrationName, r.direction, r.status]), [[names[2], 'Down', 'Success']])
-        assert.equal((await query<{ n: number }>(database.url, 'select count(*)::int4 as n from person')).rows[0]?.n, 0)
+        assert.equal((await queryOnce<{ n: number }>(database.url, 'select count(*)::int4 as n from person')).rows[0]?.n, 0)
         assert.deepEqual((await migrator.getMigrations()).map((m) => m.executedAt instanceof Date), [true, true, false])
 
         const { NO_MIGRATIONS } = await loadMigrationModule()
         const toZero = await migrator.migrateTo(NO_MIGRATIONS)
         assertSucceeded(toZero, 'migrateTo(NO_MIGRATIONS)')
         assert.deepEqual(toZero.results?.map((r) => r.migrationName), [names[1], names[0]])
-        const tables = await query(database.url, "select table_name from information_schema.tables where table_name = 'person'")
+        const tables = await queryOnce(database.url, "select table_name from information_schema.tables where table_name = 'person'")
         assert.equal(tables.rowCount, 0, 'person was dropped')
 
         const again = await migrator.migrateUp()
@@ -460,8 +448,3 @@ for (const { name, target, skip } of suites) {
   })
 }
 
-async function waitFor(condition: () => Promise<boolean>): Promise<void> {
-  while (!(await condition())) {
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}

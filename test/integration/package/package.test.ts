@@ -119,6 +119,55 @@ describe('the packed package', () => {
     })
   }
 
+  // An application that loads both builds (an ESM app with a CommonJS dependency that requires the
+  // package) has two copies of every error class: `instanceof` fails across them, so every
+  // is<ClassName> is a brand check on a registered symbol (Symbol.for), which both copies share.
+  it('recognises the errors of one build with the brand checks of the other', () => {
+    const source = `
+      import { createRequire } from 'node:module'
+      const esm = await import('kysely-cockroachdb')
+      const cjs = createRequire(import.meta.url)('kysely-cockroachdb')
+      const make = (pkg) => {
+        const cause = Object.assign(new Error('restart transaction'), { code: '40001' })
+        let refused
+        try { new pkg.CockroachDialect({}) } catch (error) { refused = error }
+        return {
+          QueryRefusedError: refused,
+          AmbiguousCommitError: new pkg.AmbiguousCommitError(cause, { attempt: 1, statement: 'commit' }),
+          RetryExhaustedError: new pkg.RetryExhaustedError(cause, { attempts: 3, elapsedMs: 10, limit: 'maxAttempts', limitValue: 3 }),
+          MigrationLockTimeoutError: new pkg.MigrationLockTimeoutError({ lockTable: 'l', acquireTimeoutMs: 1, clearStatement: 'x', seen: false }),
+          MigrationLeaseLostError: new pkg.MigrationLeaseLostError({ lockTable: 'l', owner: 'o', leaseDurationMs: 1 }),
+        }
+      }
+      const result = {}
+      for (const [from, other, otherName] of [[esm, cjs, 'cjs'], [cjs, esm, 'esm']]) {
+        for (const [name, error] of Object.entries(make(from))) {
+          result[name + ' checked by ' + otherName] = {
+            brand: other['is' + name](error),
+            base: other.isKyselyCockroachError(error),
+            instanceofOther: error instanceof other[name],
+            others: Object.keys(make(other)).filter((n) => n !== name && other['is' + n](error)),
+          }
+        }
+      }
+      console.log(JSON.stringify({ twoCopies: esm.QueryRefusedError !== cjs.QueryRefusedError, result }))
+    `
+    const out = execFileSync(process.execPath, ['--input-type', 'module', '--eval', source], {
+      cwd: consumers.get('0.28')!,
+      env: { ...process.env, NODE_OPTIONS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const { twoCopies, result } = JSON.parse(out.toString()) as {
+      twoCopies: boolean
+      result: Record<string, { brand: boolean; base: boolean; instanceofOther: boolean; others: string[] }>
+    }
+    assert.equal(twoCopies, true, 'the ESM and the CommonJS build must be two copies for this test to mean anything')
+    assert.equal(Object.keys(result).length, 10)
+    for (const [label, checks] of Object.entries(result)) {
+      assert.deepEqual(checks, { brand: true, base: true, instanceofOther: false, others: [] }, label)
+    }
+  })
+
   it('exports the same names from the ESM and CommonJS builds', () => {
     const consumer = consumers.get('0.28')!
     assert.deepEqual(run(consumer, 'commonjs', cjsProbe).exports, run(consumer, 'module', esmProbe).exports)

@@ -9,24 +9,6 @@ import { after, before, describe, it } from 'node:test'
 import { headingAnchors, markdownLinks } from '../../harness/markdown-links.js'
 import { unpackPackage } from '../../harness/packed-package.js'
 
-describe('markdownLinks and headingAnchors', () => {
-  it('find links, images and reference links, but nothing in code', () => {
-    const md = ['# T', '', 'See [a](docs/x.md#y), ![c](b.svg) and [ref].', '', '```ts', '[no](z.md)', '```', '', '`[no](w.md)`', '', '- [li](q.md)', '', '[ref]: r.md'].join('\n')
-    assert.deepEqual(
-      markdownLinks(md).map((l) => `${l.kind}:${l.href}`),
-      ['link:docs/x.md#y', 'image:b.svg', 'link:r.md', 'link:q.md'],
-    )
-  })
-
-  it('gives headings the anchors GitHub gives them', () => {
-    const md = ['# Retry transactions: `withRetry`', '## Types: `kysely-cockroachdb codegen`', '## Testing', '## Testing', '### AS OF SYSTEM TIME (follower reads)'].join('\n\n')
-    assert.deepEqual(
-      [...headingAnchors(md)],
-      ['retry-transactions-withretry', 'types-kysely-cockroachdb-codegen', 'testing', 'testing-1', 'as-of-system-time-follower-reads'],
-    )
-  })
-})
-
 describe('the links of the packed README, CHANGELOG and docs/', () => {
   let unpacked: { readonly dir: string; remove(): void }
   let markdownFiles: string[] = []

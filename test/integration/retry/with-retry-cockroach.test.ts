@@ -14,7 +14,7 @@ import assert from 'node:assert/strict'
 import { after, afterEach, before, describe, it } from 'node:test'
 import pg from 'pg'
 import { Kysely, sql } from 'kysely'
-import { CockroachDialect, findSqlState, withRetry } from '../../../src/index.js'
+import { CockroachDialect, getSqlState, withRetry } from '../../../src/index.js'
 import type { RetryEvent } from '../../../src/index.js'
 import { cockroachSkip, cockroachTarget, createTestDatabase } from '../../harness/targets.js'
 import type { TestDatabase } from '../../harness/targets.js'
@@ -72,7 +72,7 @@ describe('withRetry on CockroachDB', { skip: cockroachSkip }, () => {
     assert.equal(result, 4)
     assert.equal(retries.length, 3)
     for (const { error } of retries) {
-      assert.equal(findSqlState(error), '40001')
+      assert.equal(getSqlState(error), '40001')
       assert.match((error as Error).message, /restart transaction.*inject_retry_errors_enabled/)
     }
     const control = sent.map((s) => s.sql).filter((s) => /^(begin|commit|rollback|savepoint|release)/.test(s))
@@ -111,7 +111,7 @@ describe('withRetry on CockroachDB', { skip: cockroachSkip }, () => {
     try {
       await sql`set inject_retry_errors_on_commit_enabled = true`.execute(single)
     } catch (error) {
-      if (findSqlState(error) === '42704') {
+      if (getSqlState(error) === '42704') {
         t.skip('this CockroachDB version has no inject_retry_errors_on_commit_enabled')
         return
       }
@@ -135,7 +135,7 @@ describe('withRetry on CockroachDB', { skip: cockroachSkip }, () => {
       assert.equal(result, 3)
       assert.equal(retries.length, 2)
       assert.deepEqual(
-        sent.filter((s) => s.error !== undefined).map((s) => [s.sql, findSqlState(s.error)]),
+        sent.filter((s) => s.error !== undefined).map((s) => [s.sql, getSqlState(s.error)]),
         [
           ['commit', '40001'],
           ['commit', '40001'],
@@ -171,7 +171,7 @@ describe('withRetry on CockroachDB', { skip: cockroachSkip }, () => {
       const { balance } = await db.selectFrom('account').select('balance').where('id', '=', 1).executeTakeFirstOrThrow()
       assert.equal(balance, '130')
       assert.ok(retries.length >= 1)
-      for (const { error } of retries) assert.equal(findSqlState(error), '40001')
+      for (const { error } of retries) assert.equal(getSqlState(error), '40001')
     })
 
     it(`${strategy} strategy: 8 workers transferring between 3 hot rows keep the total`, async (t) => {

@@ -12,6 +12,7 @@ import type { RetryEvent, RetryStrategy } from '../../../src/index.js'
 import { adminQuery, createTestDatabase, postgresTarget } from '../../harness/targets.js'
 import type { TestDatabase } from '../../harness/targets.js'
 import { TcpProxy } from '../../harness/tcp-proxy.js'
+import { waitFor } from '../../harness/wait-for.js'
 
 interface DB {
   item: { id: number; label: string }
@@ -151,9 +152,9 @@ for (const strategy of ['restart', 'savepoint'] as const satisfies readonly Retr
             const pid = rows[0]!.pid
             await adminQuery(postgresTarget, 'select pg_terminate_backend($1)', [pid])
             // Wait until the backend is gone, so the next statement meets a dead session.
-            while ((await adminQuery(postgresTarget, 'select 1 from pg_stat_activity where pid = $1', [pid])).rowCount) {
-              await new Promise((resolve) => setTimeout(resolve, 5))
-            }
+            await waitFor(async () => (await adminQuery(postgresTarget, 'select 1 from pg_stat_activity where pid = $1', [pid])).rowCount === 0, {
+              what: `backend ${pid} to exit`,
+            })
             killed = true
           }
           await trx.insertInto('item').values({ id: 7, label: 'after terminate' }).execute()

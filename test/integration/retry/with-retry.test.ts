@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { after, afterEach, before, describe, it } from 'node:test'
 import pg from 'pg'
 import { Kysely, sql } from 'kysely'
-import { CockroachDialect, RetryExhaustedError, findSqlState, withRetry } from '../../../src/index.js'
+import { CockroachDialect, RetryExhaustedError, getSqlState, withRetry } from '../../../src/index.js'
 import type { RetryEvent, WithRetryOptions } from '../../../src/index.js'
 import { createTestDatabase, postgresTarget } from '../../harness/targets.js'
 import type { TestDatabase } from '../../harness/targets.js'
@@ -140,7 +140,7 @@ describe('withRetry on PostgreSQL', () => {
     )
     await assertLedgerConsistent(ids)
     assert.ok(retries.length > 0, 'expected real serialization failures')
-    const states = new Set(retries.map((r) => findSqlState(r.error)))
+    const states = new Set(retries.map((r) => getSqlState(r.error)))
     assert.ok(states.has('40001'), `retried SQLSTATEs: ${[...states].join(', ')}`)
     for (const state of states) assert.ok(state === '40001' || state === '40P01', `unexpected retry of ${state}`)
     const runs = [...calls.values()].reduce((a, b) => a + b, 0)
@@ -188,7 +188,7 @@ describe('withRetry on PostgreSQL', () => {
         await other.end()
       }
       assert.equal(retries.length, 1, strategy)
-      assert.equal(findSqlState(retries[0]!.error), '40001')
+      assert.equal(getSqlState(retries[0]!.error), '40001')
       const failed = statements.filter((e) => e.error !== undefined).map((e) => e.sql)
       assert.deepEqual(failed, ['commit'], `${strategy}: the 40001 came from COMMIT`)
       const rows = await db.selectFrom('oncall').selectAll().orderBy('doctor').execute()
@@ -245,7 +245,7 @@ describe('withRetry on PostgreSQL', () => {
       }),
     )
     await assertLedgerConsistent(ids)
-    assert.ok(retries.some((r) => findSqlState(r.error) === '40P01'), 'expected deadlocks')
+    assert.ok(retries.some((r) => getSqlState(r.error) === '40P01'), 'expected deadlocks')
     const sent = statements.map((e) => e.sql)
     const begins = sent.filter((s) => s.startsWith('start transaction')).length
     const inPlace = sent.filter((s) => s === 'rollback to savepoint cockroach_restart').length

@@ -3,7 +3,6 @@
 // the hints run on CockroachDB only: PostgreSQL cannot parse them, and their exact SQL is covered by
 // query-compiler.test.ts.
 import assert from 'node:assert/strict'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { after, before, describe, it } from 'node:test'
 import { sql } from 'kysely'
 import type { Generated, Kysely } from 'kysely'
@@ -21,6 +20,7 @@ import {
 } from '../../../src/index.js'
 import { allTargets, cockroachSkip, cockroachTarget, createKysely, createTestDatabase, postgresTarget } from '../../harness/targets.js'
 import type { TestDatabase } from '../../harness/targets.js'
+import { waitFor } from '../../harness/wait-for.js'
 
 interface DB {
   account: { id: number; name: string; balance: string; note: Generated<string | null> }
@@ -165,6 +165,12 @@ describe('CockroachDB SQL on CockroachDB', { skip: cockroachSkip }, () => {
     return BigInt(rows[0]!.ts.split('.')[0]!)
   }
 
+  /** Waits until the server's clock is at least `ms` past `since` (nanoseconds): the condition itself, not a local guess. */
+  async function serverClockPassed(since: bigint, ms: number): Promise<void> {
+    const target = since + BigInt(ms) * 1_000_000n
+    await waitFor(async () => (await serverNanos()) >= target, { what: `the server clock to pass ${ms} ms`, timeoutMs: 60_000 + ms })
+  }
+
   it('UPSERT inserts, then updates only the listed columns, counting every row', async () => {
     const inserted = await upsertInto(db, 'account')
       .values([
@@ -199,13 +205,13 @@ describe('CockroachDB SQL on CockroachDB', { skip: cockroachSkip }, () => {
     await db.insertInto('account').values({ id: 20, name: 'grace', balance: '1' }).execute()
     const before = await serverNanos()
     // Rounded up to the next millisecond, the Date still lies between the insert and the update.
-    await sleep(5)
+    await serverClockPassed(before, 5)
     const beforeDate = new Date(Number((before + 999_999n) / 1_000_000n))
     // An interval counts back from the time of its own statement, so it is computed from the
     // server's clock right before each read, aiming at the middle of the 8 s between the insert and
     // the update: it lands at least 3.5 s (4 s less rounding to whole seconds) inside that gap
     // however long the reads before it took, as long as one round trip takes less than 3.5 s.
-    await sleep(8000)
+    await serverClockPassed(before, 8000)
     const beforeUpdate = await serverNanos()
     await db.updateTable('account').set({ balance: '2' }).where('id', '=', 20).execute()
     const middle = before + (beforeUpdate - before) / 2n
@@ -250,10 +256,11 @@ describe('CockroachDB SQL on CockroachDB', { skip: cockroachSkip }, () => {
 
   it('follower reads: follower_read_timestamp() on a query and in readAt()', async () => {
     await db.insertInto('account').values({ id: 40, name: 'ivan', balance: '3' }).execute()
+    const inserted = await serverNanos()
     // follower_read_timestamp() lies 4.2 s in the past with the default settings (getFollowerReadLag,
     // cockroach pkg/ccl/kvccl/kvfollowerreadsccl/followerreads.go); the row and the table must exist
     // at that time, and waiting longer only makes them older. On a single node, the only replica serves the read.
-    await sleep(6000)
+    await serverClockPassed(inserted, 6000)
     const row = await db
       .selectFrom('account')
       .select('balance')
@@ -269,13 +276,14 @@ describe('CockroachDB SQL on CockroachDB', { skip: cockroachSkip }, () => {
 
   it('bounded staleness: with_max_staleness and with_min_timestamp on a point lookup', async () => {
     await db.insertInto('account').values({ id: 50, name: 'judy', balance: '4' }).execute()
+    const inserted = await serverNanos()
     // When the local resolved timestamp is older than the bound, the read runs at the bound itself
     // (docs/RFCS/20210519_bounded_staleness_reads.md, "set txn fixed timestamp to
     // min_timestamp_bound"), so the bound must lie after the insert even once truncated to the
     // millisecond a Date holds: the pause puts the insert at least that far back. Rounding up
     // instead could pass statement_timestamp(), which with_min_timestamp refuses
     // (pkg/ccl/logictestccl/testdata/logic_test/bounded_staleness).
-    await sleep(5)
+    await serverClockPassed(inserted, 5)
     const after = new Date(Number((await serverNanos()) / 1_000_000n))
     const lookup = (value: Parameters<typeof asOfSystemTime>[0]) =>
       db.selectFrom('account').select('balance').where('id', '=', 50).$call(asOfSystemTime(value)).executeTakeFirst()

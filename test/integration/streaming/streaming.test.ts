@@ -102,7 +102,7 @@ for (const target of allTargets) {
       })
       await assert.rejects(async () => {
         for await (const _ of streamWithSqlCursor(db, db.selectFrom('item').select('id'))) void _
-      }, /streamWithSqlCursor needs a transaction/)
+      }, { name: 'QueryRefusedError', message: /^streamWithSqlCursor\(\): it needs a transaction/ })
     })
 
     it('streams inside a transaction without pg-cursor configured, and explains what is missing outside one', async () => {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { classifyNodeError, NodeHealth } from '../../../src/cluster/node-health.js'
-import { probeBackoffDelay } from '../../../src/cluster/probe-backoff.js'
+import { backoffDelay } from '../../../src/util/backoff-delay.js'
 import { resolveClusterOptions } from '../../../src/cluster/cluster-options.js'
 import { isQueryRefusedError } from '../../../src/index.js'
 
@@ -59,10 +59,11 @@ describe('NodeHealth', () => {
   })
 })
 
-describe('probeBackoffDelay', () => {
+describe('probe backoff (backoffDelay, equal jitter, with the cluster defaults)', () => {
   it('is exponential with equal jitter, capped', () => {
-    assert.deepEqual([0, 1, 2, 3, 10].map((k) => probeBackoffDelay(k, { baseDelayMs: 250, maxDelayMs: 10_000 }, 0)), [125, 250, 500, 1000, 5000])
-    assert.equal(probeBackoffDelay(10, { baseDelayMs: 250, maxDelayMs: 10_000 }, 0.999999), 10_000)
+    const limits = { baseDelayMs: 250, maxDelayMs: 10_000, jitter: 'equal' } as const
+    assert.deepEqual([0, 1, 2, 3, 10].map((k) => backoffDelay(k, limits, 0)), [125, 250, 500, 1000, 5000])
+    assert.equal(backoffDelay(10, limits, 0.999999), 10_000)
   })
 })
 

@@ -348,12 +348,12 @@ describe('CockroachDialect config validation', () => {
   it('rejects an unknown int8 mode', () => {
     assert.throws(
       () => new CockroachDialect({ connectionString: 'postgresql://u@localhost/x', int8: 'float' as never }),
-      /unknown int8 mode 'float'. Use one of: string, bigint, number/,
+      { name: 'QueryRefusedError', message: /^CockroachDialect: unknown int8 mode "float"\. Use one of: string, bigint, number/ },
     )
   })
 
   it('requires exactly one of pool and connectionString', () => {
-    assert.throws(() => new CockroachDialect({}), /give `connectionString`/)
+    assert.throws(() => new CockroachDialect({}), /Give `connectionString`/)
     assert.throws(
       () => new CockroachDialect({ connectionString: 'postgresql://u@localhost/x', pool: async () => ({}) as never }),
       /either `pool` or `connectionString`/,

@@ -8,61 +8,17 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Kysely, sql } from 'kysely'
-import type { LogEvent, PostgresPool, PostgresPoolClient, Transaction } from 'kysely'
-import { CockroachDialect, findSqlState } from '../../../src/index.js'
+import type { LogEvent, Transaction } from 'kysely'
+import { CockroachDialect, getSqlState } from '../../../src/index.js'
 import { rollbackFailure } from '../../../src/dialect/cockroach-driver.js'
+import { ScriptedPool, pgError } from '../../harness/scripted-pool.js'
 
 interface DB {
   account: { id: number }
 }
 
-function pgError(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code, severity: 'ERROR' })
-}
-
-/** A pg.Pool stand-in with CockroachDB's transaction states: COMMIT ends the transaction even when it fails. */
-class ScriptedPool {
-  readonly statements: string[] = []
-  /** One entry per release: whether the client was destroyed instead of pooled. */
-  readonly releases: boolean[] = []
-  readonly options = {}
-  readonly #fail: (sql: string) => Error | undefined
-
-  constructor(fail: (sql: string) => Error | undefined) {
-    this.#fail = fail
-  }
-
-  async connect(): Promise<PostgresPoolClient> {
-    let inTransaction = false
-    return {
-      processID: 1,
-      query: async (text: unknown) => {
-        const statement = String(text)
-        this.statements.push(statement)
-        const failure = this.#fail(statement)
-        if (/^(begin|start transaction)/.test(statement)) {
-          inTransaction = failure === undefined
-        } else if (statement === 'commit' || statement === 'rollback') {
-          const was = inTransaction
-          inTransaction = false
-          if (failure === undefined && statement === 'rollback' && !was) {
-            throw pgError('25P01', 'there is no transaction in progress')
-          }
-        }
-        if (failure !== undefined) {
-          throw failure
-        }
-        return { command: statement.split(' ')[0]!.toUpperCase(), rowCount: 0, rows: [] }
-      },
-      release: (destroy?: boolean) => void this.releases.push(destroy === true),
-    } as unknown as PostgresPoolClient
-  }
-
-  async end(): Promise<void> {}
-}
-
 function open(pool: ScriptedPool, log?: (event: LogEvent) => void): Kysely<DB> {
-  return new Kysely<DB>({ dialect: new CockroachDialect({ pool: pool as unknown as PostgresPool }), log })
+  return new Kysely<DB>({ dialect: new CockroachDialect({ pool: pool.asPool() }), log })
 }
 
 /** What `db.transaction().execute(fn)` rejects with; the test fails if it resolves. */
@@ -84,12 +40,12 @@ describe('a failed ROLLBACK after a failed COMMIT (scripted)', () => {
     const logged: LogEvent[] = []
     const db = open(pool, (event) => void logged.push(event))
     const error = await transactionFailure(db, (trx) => trx.selectFrom('account').selectAll().execute())
-    assert.equal(findSqlState(error), '40001', String(error))
+    assert.equal(getSqlState(error), '40001', String(error))
     assert.deepEqual(pool.statements, ['begin', 'select * from "account"', 'commit', 'rollback'])
     assert.deepEqual(pool.releases, [false], 'the healthy connection goes back to the pool')
     // Both failures are logged, as Kysely logs every failed statement.
     assert.deepEqual(
-      logged.filter((e) => e.level === 'error').map((e) => [e.query.sql, findSqlState(e.error)]),
+      logged.filter((e) => e.level === 'error').map((e) => [e.query.sql, getSqlState(e.error)]),
       [
         ['commit', '40001'],
         ['rollback', '25P01'],
@@ -105,7 +61,7 @@ describe('a failed ROLLBACK after a failed COMMIT (scripted)', () => {
     const pool = new ScriptedPool((s) => (s === 'commit' ? retryError() : undefined))
     const db = open(pool)
     const trx = await db.startTransaction().execute()
-    await assert.rejects(trx.commit().execute(), (e: unknown) => findSqlState(e) === '40001')
+    await assert.rejects(trx.commit().execute(), (e: unknown) => getSqlState(e) === '40001')
     await trx.rollback().execute()
     assert.deepEqual(pool.releases, [false])
     await db.destroy()
@@ -118,7 +74,7 @@ describe('a failed ROLLBACK after a failed COMMIT (scripted)', () => {
     const db = open(pool)
     const error = await transactionFailure(db, (trx) => sql`select 1`.execute(trx))
     // Kysely's TransactionBuilder throws the ROLLBACK error (kysely 0.28/0.29 transaction.execute).
-    assert.equal(findSqlState(error), 'XX000')
+    assert.equal(getSqlState(error), 'XX000')
     assert.deepEqual(pool.releases, [true], 'a connection whose ROLLBACK failed is destroyed')
     await db.destroy()
   })
@@ -129,7 +85,7 @@ describe('a failed ROLLBACK after a failed COMMIT (scripted)', () => {
     )
     const db = open(pool)
     const error = await transactionFailure(db, (trx) => sql`select 1`.execute(trx))
-    assert.equal(findSqlState(error), '40001')
+    assert.equal(getSqlState(error), '40001')
     assert.deepEqual(pool.releases, [true])
     await db.destroy()
   })

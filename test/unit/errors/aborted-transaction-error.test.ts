@@ -1,6 +1,6 @@
 // isCommitOutcomeUnknown recognises Kysely's AbortedTransactionError by Kysely's own brand, not by
 // importing `isAbortedTransactionError` (which kysely < 0.28.19 / < 0.29.8 lacks, see
-// src/errors/retry-classifiers.ts): the error of whichever kysely copy threw it, and nothing else.
+// src/errors/error-classifiers.ts): the error of whichever kysely copy threw it, and nothing else.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import * as kysely from 'kysely'

@@ -1,15 +1,17 @@
 // Unit tests of the introspector without a server: the pure row mapping fed with rows in the shape
 // each CockroachDB version returns (test/fixtures/introspection: hand-built from CockroachDB's test
 // expectations, not captured from servers; sources cited in each file), and the
-// introspector itself on a recording driver that answers like CockroachDB.
+// introspector itself on a scripted connection that answers like CockroachDB.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { CamelCasePlugin, Kysely, PostgresAdapter, PostgresQueryCompiler } from 'kysely'
-import type { CompiledQuery, DatabaseConnection, Dialect, Driver, QueryResult } from 'kysely'
+import { CamelCasePlugin } from 'kysely'
 import { CockroachIntrospector } from '../../../src/index.js'
-import { detectServer, isSystemSchema, mapIntrospectionRows } from '../../../src/introspection/introspection-rows.js'
+import { isSystemSchema } from '../../../src/introspection/introspection-filters.js'
+import { detectServer, mapIntrospectionRows } from '../../../src/introspection/introspection-rows.js'
 import type { IntrospectionColumnRow } from '../../../src/introspection/introspection-rows.js'
+import { scriptedKysely } from '../../harness/scripted-kysely.js'
+import type { ScriptedAnswer } from '../../harness/scripted-kysely.js'
 
 interface Fixture {
   readonly version: string
@@ -163,53 +165,23 @@ describe('detectServer and isSystemSchema', () => {
   })
 })
 
-/** A driver that answers the introspector's queries the way a CockroachDB of `version` would. */
-class RecordingDriver implements Driver {
-  readonly queries: string[] = []
-  readonly #fixture: Fixture
-  readonly #schemas: readonly string[]
-
-  constructor(fixture: Fixture, schemas: readonly string[]) {
-    this.#fixture = fixture
-    this.#schemas = schemas
-  }
-
-  async init(): Promise<void> {}
-  async acquireConnection(): Promise<DatabaseConnection> {
-    return {
-      executeQuery: async <R>(query: CompiledQuery): Promise<QueryResult<R>> => {
-        this.queries.push(query.sql)
-        if (/select version\(\)/.test(query.sql)) return { rows: [{ version: this.#fixture.version }] as R[] }
-        if (/from pg_catalog\.pg_namespace order by/.test(query.sql)) {
-          return { rows: this.#schemas.map((nspname) => ({ nspname })) as R[] }
-        }
-        if (/from pg_catalog\.pg_attribute/.test(query.sql)) return { rows: this.#fixture.rows as R[] }
-        throw new Error(`unexpected query: ${query.sql}`)
-      },
-      streamQuery: () => {
-        throw new Error('not used')
-      },
-    }
-  }
-  async beginTransaction(): Promise<void> {}
-  async commitTransaction(): Promise<void> {}
-  async rollbackTransaction(): Promise<void> {}
-  async releaseConnection(): Promise<void> {}
-  async destroy(): Promise<void> {}
-}
-
+/** A Kysely that answers the introspector's queries the way a CockroachDB of `version` would. */
 function fakeCockroach(version: string, options: { camelCase?: boolean } = {}) {
   const fixture = readJson<Fixture>(`cockroachdb-${version}.json`)
   // pg_namespace of a CockroachDB database (cockroach logic_test/information_schema, schemata).
-  const driver = new RecordingDriver(fixture, ['crdb_internal', 'information_schema', 'pg_catalog', 'pg_extension', 'pg_temp_1_1', 'public', 'shop'])
-  const dialect: Dialect = {
-    createAdapter: () => new PostgresAdapter(),
-    createDriver: () => driver,
-    createQueryCompiler: () => new PostgresQueryCompiler(),
-    createIntrospector: (db) => new CockroachIntrospector(db),
+  const schemas = ['crdb_internal', 'information_schema', 'pg_catalog', 'pg_extension', 'pg_temp_1_1', 'public', 'shop']
+  const answer = (sql: string): ScriptedAnswer => {
+    if (/select version\(\)/.test(sql)) return [{ version: fixture.version }]
+    if (/from pg_catalog\.pg_namespace order by/.test(sql)) return schemas.map((nspname) => ({ nspname }))
+    if (/from pg_catalog\.pg_attribute/.test(sql)) return fixture.rows as unknown as ScriptedAnswer
+    return new Error(`unexpected query: ${sql}`)
   }
-  const db = new Kysely<unknown>({ dialect, plugins: options.camelCase ? [new CamelCasePlugin()] : [] })
-  return { db, driver }
+  const { db, sent } = scriptedKysely({
+    answer,
+    introspector: (k) => new CockroachIntrospector(k),
+    plugins: options.camelCase ? [new CamelCasePlugin()] : [],
+  })
+  return { db, driver: { queries: sent } }
 }
 
 describe('CockroachIntrospector against CockroachDB-shaped answers', () => {

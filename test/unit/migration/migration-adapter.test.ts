@@ -34,25 +34,25 @@ describe('CockroachAdapter', () => {
   })
 
   const rejected: Array<[string, unknown, RegExp]> = [
-    ['zero lease', { leaseDurationMs: 0 }, /migrationLock\.leaseDurationMs` must be a positive whole number of milliseconds.*not 0/],
-    ['negative timeout', { acquireTimeoutMs: -5 }, /migrationLock\.acquireTimeoutMs` must be a positive whole number.*not -5/],
-    ['fractional interval', { renewIntervalMs: 1.5 }, /migrationLock\.renewIntervalMs` must be a positive whole number.*not 1\.5/],
-    ['NaN', { leaseDurationMs: Number.NaN }, /leaseDurationMs` must be a positive whole number.*not NaN/],
-    ['Infinity', { acquireTimeoutMs: Number.POSITIVE_INFINITY }, /acquireTimeoutMs` must be .*not Infinity/],
-    ['a string', { leaseDurationMs: '30s' }, /leaseDurationMs` must be a positive whole number.*not the string '30s'/],
+    ['zero lease', { leaseDurationMs: 0 }, /migrationLock\.leaseDurationMs` must be a positive whole number of milliseconds.*not number 0/],
+    ['negative timeout', { acquireTimeoutMs: -5 }, /migrationLock\.acquireTimeoutMs` must be a positive whole number.*not number -5/],
+    ['fractional interval', { renewIntervalMs: 1.5 }, /migrationLock\.renewIntervalMs` must be a positive whole number.*not number 1\.5/],
+    ['NaN', { leaseDurationMs: Number.NaN }, /leaseDurationMs` must be a positive whole number.*not number NaN/],
+    ['Infinity', { acquireTimeoutMs: Number.POSITIVE_INFINITY }, /acquireTimeoutMs` must be .*not number Infinity/],
+    ['a string', { leaseDurationMs: '30s' }, /leaseDurationMs` must be a positive whole number.*not "30s"/],
     ['a lease beyond the timer range', { leaseDurationMs: 2 ** 31 }, /at most 2147483647/],
     ['renewal not shorter than the lease', { leaseDurationMs: 1_000, renewIntervalMs: 1_000 }, /renewIntervalMs` \(1000\) must be shorter than `leaseDurationMs` \(1000\)/],
     ['default renewal against a short lease', { leaseDurationMs: 1 }, /renewIntervalMs` \(1\) must be shorter than `leaseDurationMs` \(1\)/],
-    ['an unknown option', { leaseMs: 1_000 }, /unknown `migrationLock` option 'leaseMs'\. Known options: leaseDurationMs, acquireTimeoutMs, renewIntervalMs/],
-    ['not an object', 30_000, /`migrationLock` must be an object such as \{ leaseDurationMs: 30000 \}, not 30000/],
+    ['an unknown option', { leaseMs: 1_000 }, /^CockroachDialect: unknown `migrationLock` option "leaseMs"\. Use only leaseDurationMs, acquireTimeoutMs, renewIntervalMs/],
+    ['not an object', 30_000, /`migrationLock` must be an object, not number 30000\. Give one such as \{ leaseDurationMs: 30000 \}/],
   ]
   for (const [label, options, message] of rejected) {
     it(`rejects ${label} with a clear error`, () => {
-      assert.throws(() => new CockroachAdapter(options as MigrationLeaseOptions), { name: 'TypeError', message })
+      assert.throws(() => new CockroachAdapter(options as MigrationLeaseOptions), { name: 'QueryRefusedError', message })
       // Kysely creates the adapter in its constructor, so a bad option fails before any query.
       assert.throws(
         () => new Kysely({ dialect: new CockroachDialect({ connectionString: url, migrationLock: options as MigrationLeaseOptions }) }),
-        { name: 'TypeError', message },
+        { name: 'QueryRefusedError', message },
       )
     })
   }

@@ -4,54 +4,11 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type pg from 'pg'
-import {
-  CompiledQuery,
-  Kysely,
-  PostgresIntrospector,
-  PostgresQueryCompiler,
-} from 'kysely'
-import type { DatabaseConnection, Dialect, Driver, MigrationLockOptions, QueryResult } from 'kysely'
+import type { MigrationLockOptions } from 'kysely'
 import { CockroachAdapter } from '../../../src/index.js'
 import { cockroachErrors, wireError } from '../../fixtures/migrations/cockroach-errors.js'
-
-type Answer = ReadonlyArray<Record<string, unknown>> | Error
-
-/** A Kysely whose single connection answers the lock's statements from `answer`. */
-function scriptedKysely(adapter: CockroachAdapter, answer: (sql: string) => Answer): { db: Kysely<unknown>; sent: string[] } {
-  const sent: string[] = []
-  const connection: DatabaseConnection = {
-    async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-      sent.push(query.sql)
-      const result = answer(query.sql)
-      if (result instanceof Error) {
-        throw result
-      }
-      return { rows: result as R[] }
-    },
-    // eslint-disable-next-line require-yield -- the lock never streams
-    async *streamQuery() {
-      throw new Error('not used')
-    },
-  }
-  const driver: Driver = {
-    async init() {},
-    async acquireConnection() {
-      return connection
-    },
-    async beginTransaction() {},
-    async commitTransaction() {},
-    async rollbackTransaction() {},
-    async releaseConnection() {},
-    async destroy() {},
-  }
-  const dialect: Dialect = {
-    createAdapter: () => adapter,
-    createDriver: () => driver,
-    createQueryCompiler: () => new PostgresQueryCompiler(),
-    createIntrospector: (db) => new PostgresIntrospector(db),
-  }
-  return { db: new Kysely<unknown>({ dialect }), sent }
-}
+import { scriptedKysely } from '../../harness/scripted-kysely.js'
+import type { ScriptedAnswer as Answer } from '../../harness/scripted-kysely.js'
 
 const lockOptions: MigrationLockOptions = Object.freeze({ lockTable: 'kysely_migration_lock', lockRowId: 'migration_lock' })
 
@@ -104,7 +61,7 @@ function lockServer(overrides: {
 
 async function takeAndRelease(server: ReturnType<typeof lockServer>, options = { acquireTimeoutMs: 60_000 }): Promise<string[]> {
   const adapter = new CockroachAdapter({ leaseDurationMs: 60_000, ...options })
-  const { db, sent } = scriptedKysely(adapter, server.answer)
+  const { db, sent } = scriptedKysely({ adapter, answer: server.answer })
   try {
     await adapter.acquireMigrationLock(db, lockOptions)
     await adapter.releaseMigrationLock(db, lockOptions)

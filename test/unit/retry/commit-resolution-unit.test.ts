@@ -64,12 +64,12 @@ describe('marker table', () => {
 describe('AmbiguousCommitError with resolution', () => {
   it("says 'off' by default and how settling ended otherwise", () => {
     const cause = new Error('Connection terminated unexpectedly')
-    assert.equal(new AmbiguousCommitError(cause, 1, 'commit').resolution, 'off')
-    const timedOut = new AmbiguousCommitError(cause, 2, 'commit', { resolution: 'timed out', error: pgError('55P03'), timeoutMs: 15000 })
+    assert.equal(new AmbiguousCommitError(cause, { attempt: 1, statement: 'commit' }).resolution, 'off')
+    const timedOut = new AmbiguousCommitError(cause, { attempt: 2, statement: 'commit', resolution: 'timed out', resolutionError: pgError('55P03'), resolveTimeoutMs: 15000 })
     assert.equal(timedOut.resolution, 'timed out')
     assert.match(timedOut.message, /^withRetry: the transaction may or may not have committed: "commit" failed while in flight \(attempt 2\): Connection terminated unexpectedly\. resolveAmbiguousCommits could not settle it within 15000 ms/)
     assert.match(timedOut.message, /raise resolveTimeoutMs\.$/)
-    const failed = new AmbiguousCommitError(cause, 1, 'commit', { resolution: 'failed', error: pgError('42501') })
+    const failed = new AmbiguousCommitError(cause, { attempt: 1, statement: 'commit', resolution: 'failed', resolutionError: pgError('42501') })
     assert.equal(failed.resolutionError instanceof Error, true)
     assert.match(failed.message, /the marker insert failed: error 42501/)
   })

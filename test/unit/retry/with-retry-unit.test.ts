@@ -5,117 +5,35 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Kysely, sql } from 'kysely'
-import type { PostgresPool, PostgresPoolClient } from 'kysely'
 import {
   AmbiguousCommitError,
   CockroachDialect,
   DEFAULT_RETRY_OPTIONS,
   RetryExhaustedError,
-  findSqlState,
+  getSqlState,
   isAmbiguousCommitError,
   isCommitOutcomeUnknown,
-  isConnectionFailure,
+  isQueryRefusedError,
+  isConnectionError,
   isRetryExhaustedError,
   isRetryableError,
   isSerializationFailure,
   withRetry,
 } from '../../../src/index.js'
 import { resolveRetryOptions, retryDelay } from '../../../src/retry/with-retry-options.js'
+import { ScriptedPool, pgError } from '../../harness/scripted-pool.js'
 import type { RetryEvent, WithRetryOptions } from '../../../src/index.js'
 
 interface DB {
   account: { id: number; balance: number }
 }
 
-type Failure = Error | undefined
-/** Decides the fate of statement `sql`, the `n`th statement with this exact text (from 1). */
-type Script = (sql: string, n: number) => Failure
-
-function pgError(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code, severity: 'ERROR' })
-}
-
 const serializationFailure = () =>
   pgError('40001', 'restart transaction: TransactionRetryWithProtoRefreshError: WriteTooOldError')
 const connectionLost = () => new Error('Connection terminated unexpectedly')
 
-/** A pg.Pool stand-in that records statements as "<connection>: <sql>". */
-class ScriptedPool {
-  readonly log: string[] = []
-  /** One entry per release: whether the client was destroyed instead of pooled. */
-  readonly releases: boolean[] = []
-  readonly options = {}
-  connects = 0
-  checkedOut = 0
-  /** Answer COMMIT with the ROLLBACK tag, as PostgreSQL does for an aborted transaction. */
-  commitAnswersRollback = false
-  readonly #counts = new Map<string, number>()
-  readonly #script: Script
-
-  constructor(script: Script = () => undefined) {
-    this.#script = script
-  }
-
-  async connect(): Promise<PostgresPoolClient> {
-    const id = ++this.connects
-    this.checkedOut++
-    let released = false
-    let inTransaction = false
-    const run = (statement: string): Failure => {
-      this.log.push(`${id}: ${statement}`)
-      const n = (this.#counts.get(statement) ?? 0) + 1
-      this.#counts.set(statement, n)
-      const failure = this.#script(statement, n)
-      // CockroachDB's transaction states, as far as these tests need them: COMMIT ends the
-      // transaction even when it fails, and ROLLBACK outside a transaction is an error
-      // (cockroachdb/cockroach pkg/sql/conn_executor_exec.go, execStmtInNoTxnState).
-      if (/^(begin|start transaction)/.test(statement)) {
-        inTransaction ||= failure === undefined
-      } else if (statement === 'commit') {
-        inTransaction = false
-      } else if (statement === 'rollback') {
-        const wasInTransaction = inTransaction
-        inTransaction = false
-        if (failure === undefined && !wasInTransaction) {
-          return pgError('25P01', 'there is no transaction in progress')
-        }
-      }
-      return failure
-    }
-    const answersRollback = () => this.commitAnswersRollback
-    const onRelease = (destroy: boolean) => {
-      this.checkedOut--
-      this.releases.push(destroy)
-    }
-    return {
-      processID: id,
-      async query(text: unknown) {
-        const statement = String(text)
-        const failure = run(statement)
-        if (failure !== undefined) {
-          throw failure
-        }
-        const command = statement === 'commit' && answersRollback() ? 'ROLLBACK' : statement.split(' ')[0]!.toUpperCase()
-        return { command, rowCount: 0, rows: [] }
-      },
-      release(destroy?: boolean) {
-        assert.equal(released, false, 'released twice')
-        released = true
-        onRelease(destroy === true)
-      },
-    } as unknown as PostgresPoolClient
-  }
-
-  async end(): Promise<void> {}
-
-  /** Statements without the connection prefix. */
-  get statements(): string[] {
-    return this.log.map((line) => line.slice(line.indexOf(': ') + 2))
-  }
-}
-
 function kyselyOn(pool: ScriptedPool): Kysely<DB> {
-  return new Kysely<DB>({ dialect: new CockroachDialect({ pool: pool as unknown as PostgresPool }) })
+  return new Kysely<DB>({ dialect: new CockroachDialect({ pool: pool.asPool() }) })
 }
 
 /** Options that never sleep for real and record what withRetry would have waited. */
@@ -163,10 +81,10 @@ describe('withRetry options', () => {
       [{ idempotent: 'yes' as never }, /idempotent must be true or false/],
       [{ sleep: 5 as never }, /sleep must be a function/],
       [{ retryOn: [() => true, 'x'] as never }, /retryOn must be a function/],
-      [{ maxAttempt: 3 } as never, /unknown option 'maxAttempt'/],
+      [{ maxAttempt: 3 } as never, /^withRetry: unknown option "maxAttempt"\. Use only maxAttempts, /],
     ]
     for (const [options, message] of cases) {
-      assert.throws(() => resolveRetryOptions(options), message, JSON.stringify(options))
+      assert.throws(() => resolveRetryOptions(options), (e: unknown) => isQueryRefusedError(e) && e.api === 'withRetry' && message.test(e.message), JSON.stringify(options))
     }
   })
 
@@ -187,7 +105,7 @@ describe('withRetry options', () => {
   it('validates the options before touching the database', async () => {
     const pool = new ScriptedPool()
     const db = kyselyOn(pool)
-    await assert.rejects(withRetry(db, async () => 1, { maxAttempts: -1 }), RangeError)
+    await assert.rejects(withRetry(db, async () => 1, { maxAttempts: -1 }), { name: 'QueryRefusedError', message: /^withRetry: maxAttempts must be a positive integer/ })
     assert.equal(pool.connects, 0)
     await db.destroy()
   })
@@ -208,7 +126,7 @@ describe('withRetry options', () => {
     )
     // Huge retry numbers neither overflow nor exceed the cap.
     assert.equal(retryDelay(10_000, limits, () => 0.999), 100)
-    assert.throws(() => retryDelay(1, limits, () => 1), /random\(\) must return a number in \[0, 1\)/)
+    assert.throws(() => retryDelay(1, limits, () => 1), { name: 'QueryRefusedError', message: /^retryDelay: random\(\) must return a number in \[0, 1\)/ })
     assert.throws(() => retryDelay(0, limits), /retry must be a positive integer/)
   })
 })
@@ -242,7 +160,7 @@ describe('withRetry control flow (scripted connection)', () => {
       '3: commit',
     ])
     assert.deepEqual(
-      events.map((e) => [e.attempt, findSqlState(e.error), e.delayMs]),
+      events.map((e) => [e.attempt, getSqlState(e.error), e.delayMs]),
       [
         [1, '40001', 5],
         [2, '40001', 10],
@@ -321,7 +239,7 @@ describe('withRetry control flow (scripted connection)', () => {
       const db = kyselyOn(pool)
       await assert.rejects(withRetry(db, (trx) => update(trx), recorded().options), (e: unknown) => {
         assert.ok(e instanceof AmbiguousCommitError)
-        assert.equal(findSqlState(e.cause), '40003')
+        assert.equal(getSqlState(e.cause), '40003')
         return true
       })
       assert.equal(pool.checkedOut, 0)
@@ -436,13 +354,13 @@ describe('withRetry control flow (scripted connection)', () => {
     const lockNotAvailable = () => pgError('55P03', 'could not obtain lock on row')
     const pool = new ScriptedPool((text, n) => (text === UPDATE && n === 1 ? lockNotAvailable() : undefined))
     const db = kyselyOn(pool)
-    await withRetry(db, (trx) => update(trx), recorded({ retryOn: (e) => findSqlState(e) === '55P03' }).options)
+    await withRetry(db, (trx) => update(trx), recorded({ retryOn: (e) => getSqlState(e) === '55P03' }).options)
     assert.equal(pool.statements.filter((s) => s === UPDATE).length, 2)
     await db.destroy()
 
     const pool2 = new ScriptedPool((text, n) => (text === UPDATE && n === 1 ? lockNotAvailable() : undefined))
     const db2 = kyselyOn(pool2)
-    await assert.rejects(withRetry(db2, (trx) => update(trx), recorded().options), (e: unknown) => findSqlState(e) === '55P03')
+    await assert.rejects(withRetry(db2, (trx) => update(trx), recorded().options), (e: unknown) => getSqlState(e) === '55P03')
     await db2.destroy()
   })
 
@@ -733,9 +651,13 @@ describe('retry classifiers', () => {
     assert.equal(isRetryableError(pgError('40P01', 'deadlock detected')), true)
     assert.equal(isRetryableError(pgError('23505', 'x')), false)
     assert.equal(isRetryableError(new Error('outer', { cause: new Error('middle', { cause: pgError('40001', 'x') }) })), true)
-    assert.equal(isRetryableError(new AmbiguousCommitError(pgError('40001', 'x'), 1, 'commit')), false)
-    assert.equal(isConnectionFailure(new Error('wrapped', { cause: Object.assign(new Error('read'), { code: 'ECONNRESET' }) })), true)
-    assert.equal(isAmbiguousCommitError(pgError('40003', 'result is ambiguous')), true)
+    assert.equal(isRetryableError(new AmbiguousCommitError(pgError('40001', 'x'), { attempt: 1, statement: 'commit' })), false)
+    assert.equal(isConnectionError(new Error('wrapped', { cause: Object.assign(new Error('read'), { code: 'ECONNRESET' }) })), true)
+    // is<ClassName> is a brand check: a raw 40003 is not an AmbiguousCommitError, it is what
+    // isCommitOutcomeUnknown answers for.
+    assert.equal(isAmbiguousCommitError(pgError('40003', 'result is ambiguous')), false)
+    assert.equal(isCommitOutcomeUnknown(pgError('40003', 'result is ambiguous')), true)
+    assert.equal(isAmbiguousCommitError(new AmbiguousCommitError(pgError('40003', 'x'), { attempt: 1, statement: 'commit' })), true)
     assert.equal(isAmbiguousCommitError(pgError('40001', 'x')), false)
     // A cyclic cause chain terminates.
     const cyclic: Error & { cause?: unknown } = new Error('a')

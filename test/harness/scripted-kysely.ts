@@ -1,0 +1,67 @@
+// A Kysely whose one connection answers from a script: for tests of code that reads what the
+// server answers (the migration lock, the introspector) without a server.
+import { Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely'
+import type { CompiledQuery, DatabaseConnection, DatabaseIntrospector, DialectAdapter, Driver, KyselyPlugin, QueryResult } from 'kysely'
+
+/** The rows a statement returns, or the error it fails with. */
+export type ScriptedAnswer = ReadonlyArray<Record<string, unknown>> | Error
+
+export interface ScriptedKyselyOptions {
+  /** Answers each statement by its SQL; throw or return an Error to fail it. */
+  readonly answer: (sql: string) => ScriptedAnswer
+  /** Default: Kysely's PostgresAdapter. */
+  readonly adapter?: DialectAdapter
+  /** Default: Kysely's PostgresIntrospector. */
+  readonly introspector?: (db: Kysely<unknown>) => DatabaseIntrospector
+  readonly plugins?: readonly KyselyPlugin[]
+}
+
+/**
+ * A Kysely on PostgreSQL's compiler whose single connection answers every query from `answer` and
+ * records its SQL in `sent`, in order. Transactions are accepted and send nothing; streaming fails.
+ *
+ * ```ts
+ * const { db, sent } = scriptedKysely({
+ *   answer: (sql) => (sql.startsWith('select version()') ? [{ version: 'CockroachDB CCL v24.3.0' }] : new Error(`unscripted: ${sql}`)),
+ *   introspector: (db) => new CockroachIntrospector(db),
+ * })
+ * ```
+ */
+export function scriptedKysely<DB = unknown>(options: ScriptedKyselyOptions): { db: Kysely<DB>; sent: string[] } {
+  const sent: string[] = []
+  const connection: DatabaseConnection = {
+    async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+      sent.push(query.sql)
+      const result = options.answer(query.sql)
+      if (result instanceof Error) {
+        throw result
+      }
+      return { rows: result as R[] }
+    },
+    // eslint-disable-next-line require-yield -- nothing scripted streams
+    async *streamQuery() {
+      throw new Error('scriptedKysely: streaming is not scripted')
+    },
+  }
+  const driver: Driver = {
+    async init() {},
+    async acquireConnection() {
+      return connection
+    },
+    async beginTransaction() {},
+    async commitTransaction() {},
+    async rollbackTransaction() {},
+    async releaseConnection() {},
+    async destroy() {},
+  }
+  const db = new Kysely<DB>({
+    dialect: {
+      createAdapter: () => options.adapter ?? new PostgresAdapter(),
+      createDriver: () => driver,
+      createQueryCompiler: () => new PostgresQueryCompiler(),
+      createIntrospector: (db) => (options.introspector ?? ((k) => new PostgresIntrospector(k)))(db as Kysely<unknown>),
+    },
+    plugins: [...(options.plugins ?? [])],
+  })
+  return { db, sent }
+}
