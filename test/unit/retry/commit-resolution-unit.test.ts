@@ -2,7 +2,8 @@
 // marker table's DDL and the AmbiguousCommitError wording.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { AmbiguousCommitError, isQueryRefusedError, resolveRetryOptions } from '../../../src/index.js'
+import { AmbiguousCommitError, getSqlState, isQueryRefusedError, resolveRetryOptions } from '../../../src/index.js'
+import { decideRetry } from '../../../src/retry/retry-decision.js'
 import { fenceVerdict } from '../../../src/retry/commit-resolution.js'
 import { markerInsert, markerTableDdl } from '../../../src/retry/marker-table.js'
 
@@ -72,5 +73,31 @@ describe('AmbiguousCommitError with resolution', () => {
     const failed = new AmbiguousCommitError(cause, { attempt: 1, statement: 'commit', resolution: 'failed', resolutionError: pgError('42501') })
     assert.equal(failed.resolutionError instanceof Error, true)
     assert.match(failed.message, /the marker insert failed: error 42501/)
+  })
+})
+
+describe('decideRetry with a settled commit', () => {
+  const lost = new Error('Connection terminated unexpectedly')
+  const failure = (settlement: Parameters<typeof decideRetry>[0]['settlement']) => ({ error: lost, phase: 'commit' as const, attempt: 1, startedMs: 0, settlement })
+  const options = resolveRetryOptions({ resolveAmbiguousCommits: true, random: () => 0.5 })
+
+  it('retries a commit settled as not committed', () => {
+    assert.equal(decideRetry(failure({ outcome: 'not committed' }), options).action, 'retry')
+  })
+
+  it("raises AmbiguousCommitError with the resolution when settling timed out or failed, and retries with idempotent", () => {
+    const step = decideRetry(failure({ outcome: 'timed out', error: pgError('55P03') }), options)
+    assert.equal(step.action, 'throw')
+    const error = (step as { error: unknown }).error
+    assert.ok(error instanceof AmbiguousCommitError)
+    assert.equal(error.resolution, 'timed out')
+    assert.equal(getSqlState(error.resolutionError), '55P03')
+    const idempotent = resolveRetryOptions({ resolveAmbiguousCommits: true, idempotent: true })
+    assert.equal(decideRetry(failure({ outcome: 'failed', error: pgError('42501') }), idempotent).action, 'retry')
+  })
+
+  it("without a settlement: resolution 'off'", () => {
+    const step = decideRetry(failure(undefined), resolveRetryOptions())
+    assert.equal(((step as { error: unknown }).error as AmbiguousCommitError).resolution, 'off')
   })
 })
