@@ -22,6 +22,11 @@ export { parseConnectionString, redactConnectionString } from './connection/pars
 export type { ParsedConnectionString, SslMode } from './connection/parse-connection-string.js'
 export type { Int8Mode } from './connection/int8-type-parsers.js'
 
+// Clusters
+export type { ClusterNodeAddress } from './cluster/cluster-nodes.js'
+export type { ClusterEvent, ClusterOptions, NodeStatus } from './cluster/cluster-options.js'
+export type { NodeState } from './cluster/node-health.js'
+
 // Errors
 export { KyselyCockroachError, isKyselyCockroachError } from './errors/kysely-cockroach-error.js'
 export { QueryRefusedError, isQueryRefusedError } from './errors/query-refused-error.js'
@@ -43,7 +48,7 @@ export type { RetryAttempt, RetryCallback } from './retry/with-retry.js'
 export { DEFAULT_RETRY_OPTIONS, resolveRetryOptions, retryDelay } from './retry/with-retry-options.js'
 export type { ResolvedRetryOptions, RetryEvent, RetryPredicate, RetryStrategy, WithRetryOptions } from './retry/with-retry-options.js'
 export { AmbiguousCommitError, isAmbiguousCommitError } from './errors/ambiguous-commit-error.js'
-export type { CommitStatement } from './errors/ambiguous-commit-error.js'
+export type { CommitResolution, CommitStatement } from './errors/ambiguous-commit-error.js'
 export { RetryExhaustedError, isRetryExhaustedError } from './errors/retry-exhausted-error.js'
 export type { RetryLimit } from './errors/retry-exhausted-error.js'
 export { setTransactionPriority } from './retry/transaction-priority.js'

@@ -18,7 +18,7 @@ export const DEFAULT_APPLICATION_NAME = 'kysely-cockroachdb'
  *
  * @internal
  */
-export function validatePoolConfig(config: CockroachDialectConfig): void {
+export function validatePoolConfig(config: CockroachDialectConfig, checked: { readonly connectionStringParsed?: boolean } = {}): void {
   const hasPool = config.pool !== undefined
   const hasUrl = config.connectionString !== undefined
   if (hasPool && (hasUrl || config.poolConfig !== undefined)) {
@@ -28,7 +28,7 @@ export function validatePoolConfig(config: CockroachDialectConfig): void {
       'drop one of them',
     )
   }
-  if (!hasPool && !hasUrl && config.poolConfig === undefined) {
+  if (!hasPool && !hasUrl && config.poolConfig === undefined && config.nodes === undefined) {
     throw new QueryRefusedError(
       'CockroachDialect',
       'no connection settings were given',
@@ -46,7 +46,9 @@ export function validatePoolConfig(config: CockroachDialectConfig): void {
       throw new QueryRefusedError('CockroachDialect', 'applicationName must be a string without control characters', 'give a printable name such as \'billing-worker\'')
     }
   }
-  if (config.connectionString !== undefined) {
+  // A cluster's connection string (several hosts, or with `nodes`) was parsed node by node by
+  // src/cluster/cluster-nodes.ts already.
+  if (config.connectionString !== undefined && checked.connectionStringParsed !== true) {
     // Parse now so a bad URL fails at construction, not at the first query.
     readConnectionString(config.connectionString, 'CockroachDialect')
   }

@@ -3,6 +3,8 @@ import type { PoolConfig } from 'pg'
 import type { CockroachIntrospectorOptions } from './cockroach-introspector.js'
 import type { Int8Mode } from '../connection/int8-type-parsers.js'
 import type { MigrationLeaseOptions } from '../migration/migration-lease-options.js'
+import type { ClusterNodeAddress } from '../cluster/cluster-nodes.js'
+import type { ClusterOptions } from '../cluster/cluster-options.js'
 
 /**
  * Options for {@link CockroachDialect}. Give either `pool` or `connectionString` (optionally with
@@ -64,6 +66,15 @@ export interface CockroachDialectConfig {
    * `NOT VISIBLE` columns.
    */
   readonly introspection?: CockroachIntrospectorOptions
+  /**
+   * The cluster's nodes, replacing the host of `connectionString` (which still gives the user,
+   * password, database and TLS settings): `'n1'`, `'n1:26257'`, `'[::1]:26257'` or `{ host, port }`.
+   * A connection string may list the nodes itself instead, as libpq does:
+   * `postgresql://app@n1:26257,n2:26257,n3:26257/bank`. See docs/clusters.md.
+   */
+  readonly nodes?: ReadonlyArray<ClusterNodeAddress>
+  /** How the pool spreads and recycles connections over the nodes. See {@link ClusterOptions}. */
+  readonly cluster?: ClusterOptions
   /** Tuning of the migration lock lease used by Kysely's `Migrator`. */
   readonly migrationLock?: MigrationLeaseOptions
 }

@@ -17,6 +17,20 @@ const { brand, hasBrand } = classBrand<AmbiguousCommitError>('AmbiguousCommitErr
 export type CommitStatement = 'commit' | 'release savepoint cockroach_restart'
 
 /**
+ * Why {@link AmbiguousCommitError} was raised: `'off'`, resolveAmbiguousCommits was not on;
+ * `'timed out'`, the marker fence did not settle the commit within resolveTimeoutMs; `'failed'`, the
+ * fence failed with an error that says nothing about the commit (see `resolutionError`).
+ *
+ * ```ts
+ * import { AmbiguousCommitError } from 'kysely-cockroachdb'
+ * import type { CommitResolution } from 'kysely-cockroachdb'
+ *
+ * const resolution = (error: unknown): CommitResolution | undefined => (error instanceof AmbiguousCommitError ? error.resolution : undefined)
+ * ```
+ */
+export type CommitResolution = 'off' | 'timed out' | 'failed'
+
+/**
  * Thrown by {@link withRetry} when the statement that commits the transaction (`COMMIT`, or
  * `RELEASE SAVEPOINT cockroach_restart` with the savepoint strategy) failed in a way that leaves
  * the outcome unknown: the connection was lost while it was in flight, or the server answered
@@ -48,22 +62,46 @@ export class AmbiguousCommitError extends KyselyCockroachError {
   readonly attempt: number
   /** The statement in flight when the connection failed or the server answered 40003. */
   readonly statement: CommitStatement
+  /** Whether withRetry tried to settle the commit (resolveAmbiguousCommits) and how that ended. */
+  readonly resolution: CommitResolution
+  /** The error of the last marker fence, with resolution `'timed out'` or `'failed'`. */
+  readonly resolutionError: unknown
   declare readonly cause: unknown
 
   /**
    * @param cause the error the commit statement failed with
-   * @param details the attempt (1-based) and the statement that was in flight
+   * @param details the attempt (1-based), the statement that was in flight, and, when
+   *   resolveAmbiguousCommits tried to settle the commit, how that ended (default `'off'`)
    */
-  constructor(cause: unknown, details: { readonly attempt: number; readonly statement: CommitStatement }) {
+  constructor(
+    cause: unknown,
+    details: {
+      readonly attempt: number
+      readonly statement: CommitStatement
+      readonly resolution?: CommitResolution
+      readonly resolutionError?: unknown
+      readonly resolveTimeoutMs?: number
+    },
+  ) {
+    const resolution = details.resolution ?? 'off'
+    const fenceDetail = details.resolutionError === undefined ? undefined : describeError(details.resolutionError)
+    const settling =
+      resolution === 'timed out'
+        ? ` resolveAmbiguousCommits could not settle it within ${details.resolveTimeoutMs ?? '?'} ms (the marker insert was still waiting on the original transaction${fenceDetail === undefined ? '' : `: ${fenceDetail}`}).`
+        : resolution === 'failed'
+          ? ` resolveAmbiguousCommits could not settle it: the marker insert failed: ${fenceDetail ?? 'unknown error'}.`
+          : ''
     super(
       `withRetry: the transaction may or may not have committed: "${details.statement}" failed while in flight ` +
-        `(attempt ${details.attempt}): ${describeError(cause)}. withRetry did not run the callback again, because ` +
-        "that could apply its writes twice. Check whether the transaction's writes are there, or pass " +
-        '`idempotent: true` if running the callback again is safe.',
+        `(attempt ${details.attempt}): ${describeError(cause)}.${settling} withRetry did not run the callback again, because ` +
+        "that could apply its writes twice. Check whether the transaction's writes are there" +
+        (resolution === 'timed out' ? ', or raise resolveTimeoutMs.' : ', or pass `idempotent: true` if running the callback again is safe.'),
       { cause },
     )
     this.attempt = details.attempt
     this.statement = details.statement
+    this.resolution = resolution
+    this.resolutionError = details.resolutionError
     brand(this)
   }
 }

@@ -41,6 +41,8 @@ export const SqlState = Object.freeze({
   ObjectNotInPrerequisiteState: '55000',
   /** 55P03 lock_not_available (lock_timeout). */
   LockNotAvailable: '55P03',
+  /** 57014 query_canceled (statement_timeout, a cancel request). */
+  QueryCanceled: '57014',
   /** 57P01 admin_shutdown (a draining CockroachDB node, a terminated backend). */
   AdminShutdown: '57P01',
   /** 57P02 crash_shutdown. */

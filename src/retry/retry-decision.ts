@@ -8,6 +8,7 @@ import { RetryExhaustedError } from '../errors/retry-exhausted-error.js'
 import type { RetryLimit } from '../errors/retry-exhausted-error.js'
 import { fullJitterDelay } from './with-retry-options.js'
 import type { ResolvedRetryOptions } from './with-retry-options.js'
+import type { Settlement } from './commit-resolution.js'
 
 /**
  * Where an attempt was when it failed: before any COMMIT (`begin`, `fn`), while the statement that
@@ -30,6 +31,11 @@ export interface FailedAttempt {
   readonly attempt: number
   /** `options.now()` when withRetry started. */
   readonly startedMs: number
+  /**
+   * resolveAmbiguousCommits: how the marker fence settled a commit whose outcome was unknown
+   * ('committed' never gets here: withRetry returns the result). 'not committed' is retried.
+   */
+  readonly settlement?: Settlement
 }
 
 /**
@@ -71,10 +77,19 @@ export function decideRetry(failure: FailedAttempt, options: ResolvedRetryOption
     return stop(predicateError)
   }
   if (verdict === 'ambiguous') {
-    if (!options.idempotent) {
-      return stop(new AmbiguousCommitError(error, { attempt, statement: commitStatement(phase, options) }))
+    const { settlement } = failure
+    if (settlement?.outcome === 'not committed') {
+      // Not committed, and now never can be (its marker id is taken): retry as usual.
+      verdict = 'retry'
+    } else if (!options.idempotent) {
+      const settled =
+        settlement === undefined || settlement.outcome === 'committed'
+          ? {}
+          : { resolution: settlement.outcome, resolutionError: settlement.error, resolveTimeoutMs: options.resolveTimeoutMs }
+      return stop(new AmbiguousCommitError(error, { attempt, statement: commitStatement(phase, options), ...settled }))
+    } else {
+      verdict = 'retry'
     }
-    verdict = 'retry'
   }
   if (verdict === 'fail') {
     return stop(error)

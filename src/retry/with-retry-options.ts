@@ -123,6 +123,22 @@ export interface WithRetryOptions {
    * commit whose outcome is unknown is retried instead of raising AmbiguousCommitError.
    */
   readonly idempotent?: boolean
+  /**
+   * Settle a commit whose outcome is unknown instead of raising AmbiguousCommitError at once: each
+   * attempt writes a marker row with a fresh id as its last statement (into
+   * `kysely_cockroachdb_commit_marker`, created on first use), and when COMMIT was in flight as the
+   * connection failed, the same id is inserted again from a new connection. That insert waits for
+   * the original transaction to end: a conflict means it committed (withRetry returns the callback's
+   * result without running it again), success means it did not and now never can (withRetry
+   * retries). Costs one extra write per transaction. See docs/clusters.md.
+   */
+  readonly resolveAmbiguousCommits?: boolean
+  /**
+   * How long settling may take before AmbiguousCommitError (resolution `'timed out'`). Default
+   * 15_000, at least 1000: on CockroachDB a commit in flight on a node that died settles only once
+   * its transaction record expires, about 5 s after the node's last heartbeat.
+   */
+  readonly resolveTimeoutMs?: number
 }
 
 /**
@@ -150,6 +166,8 @@ export interface ResolvedRetryOptions {
   readonly onRetry: ((event: RetryEvent) => void | Promise<void>) | undefined
   readonly retryOn: readonly RetryPredicate[]
   readonly idempotent: boolean
+  readonly resolveAmbiguousCommits: boolean
+  readonly resolveTimeoutMs: number
 }
 
 /**
@@ -167,6 +185,7 @@ export const DEFAULT_RETRY_OPTIONS = Object.freeze({
   baseDelayMs: 100,
   maxDelayMs: 1000,
   strategy: 'restart' as RetryStrategy,
+  resolveTimeoutMs: 15_000,
 })
 
 const KNOWN_OPTIONS: readonly (keyof WithRetryOptions)[] = [
@@ -185,6 +204,8 @@ const KNOWN_OPTIONS: readonly (keyof WithRetryOptions)[] = [
   'onRetry',
   'retryOn',
   'idempotent',
+  'resolveAmbiguousCommits',
+  'resolveTimeoutMs',
 ]
 
 /**
@@ -251,6 +272,30 @@ export function resolveRetryOptions(options: WithRetryOptions = {}): ResolvedRet
   if (options.idempotent !== undefined && typeof options.idempotent !== 'boolean') {
     throw new QueryRefusedError('withRetry', `idempotent must be true or false, got ${describeValue(options.idempotent)}`, 'use idempotent: true only if running the callback twice is safe')
   }
+  const resolveAmbiguousCommits = options.resolveAmbiguousCommits ?? false
+  if (typeof resolveAmbiguousCommits !== 'boolean') {
+    throw new QueryRefusedError('withRetry', `resolveAmbiguousCommits must be true or false, got ${String(resolveAmbiguousCommits)}`, 'pass true or false')
+  }
+  const resolveTimeoutMs = options.resolveTimeoutMs ?? DEFAULT_RETRY_OPTIONS.resolveTimeoutMs
+  if (options.resolveTimeoutMs !== undefined) {
+    if (!resolveAmbiguousCommits) {
+      throw new QueryRefusedError('withRetry', 'resolveTimeoutMs only applies with resolveAmbiguousCommits: true', 'add it or drop resolveTimeoutMs')
+    }
+    if (!(Number.isInteger(resolveTimeoutMs) && resolveTimeoutMs >= 1000)) {
+      throw new QueryRefusedError(
+        'withRetry',
+        `resolveTimeoutMs must be a whole number of milliseconds from 1000, got ${String(options.resolveTimeoutMs)}`,
+        'raise it: CockroachDB needs about 5 s to settle a commit whose node died',
+      )
+    }
+  }
+  if (resolveAmbiguousCommits && options.accessMode === 'read only') {
+    throw new QueryRefusedError(
+      'withRetry',
+      "resolveAmbiguousCommits needs a transaction that can write, but accessMode is 'read only'",
+      'drop one of them (a read-only transaction has no commit to settle)',
+    )
+  }
   for (const name of ['random', 'sleep', 'now', 'onRetry'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {
       throw new QueryRefusedError('withRetry', `${name} must be a function, got ${describeValue(options[name])}`, `give ${name} a function or leave it out`)
@@ -277,6 +322,8 @@ export function resolveRetryOptions(options: WithRetryOptions = {}): ResolvedRet
     onRetry: options.onRetry,
     retryOn: Object.freeze([...(retryOn as readonly RetryPredicate[])]),
     idempotent: options.idempotent ?? false,
+    resolveAmbiguousCommits,
+    resolveTimeoutMs,
   })
 }
 

@@ -1,8 +1,13 @@
 import { CompiledQuery } from 'kysely'
 import type { ControlledTransaction, Kysely, Transaction } from 'kysely'
 import { isConnectionError } from '../errors/error-classifiers.js'
+import { isCommitOutcomeUnknown } from '../errors/error-classifiers.js'
+import { randomUUID } from 'node:crypto'
+import { settleCommit } from './commit-resolution.js'
+import { ensureMarkerTable, markerInsert } from './marker-table.js'
 import { decideRetry } from './retry-decision.js'
 import type { AttemptPhase } from './retry-decision.js'
+import type { Settlement } from './commit-resolution.js'
 import { transactionPriorityQuery } from './transaction-priority.js'
 import { resolveRetryOptions } from './with-retry-options.js'
 import type { ResolvedRetryOptions, WithRetryOptions } from './with-retry-options.js'
@@ -103,19 +108,32 @@ export async function withRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>,
 async function runWithRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, options: ResolvedRetryOptions): Promise<T> {
   const { signal } = options
   const startedMs = options.now()
+  if (options.resolveAmbiguousCommits) {
+    // Outside any transaction, once per Kysely instance, before attempt 1 (see marker-table.ts).
+    await ensureMarkerTable(db)
+  }
   // With the savepoint strategy the transaction stays open across attempts that fail in place.
   let trx: ControlledTransaction<DB> | undefined
   for (let attempt = 1; ; attempt++) {
     let phase: AttemptPhase = 'begin'
     let failure: unknown
+    // resolveAmbiguousCommits: a fresh marker per attempt (a settled "not committed" leaves the
+    // fence's row under the old id), and the callback's result kept for a commit settled as done.
+    const marker = options.resolveAmbiguousCommits ? randomUUID() : undefined
+    let result: T | undefined
     try {
       signal?.throwIfAborted()
       trx ??= await begin(db, options)
       phase = 'fn'
-      const result = await fn(trx, Object.freeze({ attempt, signal }))
+      result = await fn(trx, Object.freeze({ attempt, signal }))
       assertStillOpen(trx)
       // Aborted while fn ran: roll back instead of committing.
       signal?.throwIfAborted()
+      if (marker !== undefined) {
+        // The last statement before COMMIT (RELEASE): see markerInsert. Still phase 'fn', so a
+        // failure here is retried as any failure before COMMIT.
+        await trx.executeQuery(markerInsert(marker))
+      }
       phase = 'commit'
       if (options.strategy === 'savepoint') {
         await trx.executeQuery(RELEASE)
@@ -129,7 +147,16 @@ async function runWithRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, opt
     // After a failed COMMIT the connection is unusable or the transaction over: ending it only
     // releases the connection.
     const end = phase === 'finish' || (phase === 'commit' && options.strategy === 'restart') ? endAfterFailedCommit : rollBack
-    const step = decideRetry({ error: failure, phase, attempt, startedMs }, options)
+    let settlement: Settlement | undefined
+    if (marker !== undefined && (phase === 'commit' || phase === 'finish') && isCommitOutcomeUnknown(failure) && !signal?.aborted) {
+      // Release the broken connection first: the fence needs a connection of its own.
+      await end(trx)
+      settlement = await settleCommit(db, marker, { timeoutMs: options.resolveTimeoutMs, now: options.now, sleep: (ms) => options.sleep(ms) })
+      if (settlement.outcome === 'committed') {
+        return result as T
+      }
+    }
+    const step = decideRetry({ error: failure, phase, attempt, startedMs, settlement }, options)
     let exit: { readonly error: unknown; readonly release: typeof rollBack<DB> }
     if (step.action === 'throw') {
       exit = { error: step.error, release: end }

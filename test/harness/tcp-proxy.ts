@@ -11,6 +11,13 @@
 // - hold(): the statement is held back (with everything the client sends after it) and the test
 //   gets the session, to cut it itself: destroy the sockets, or have the server end the backend
 //   (pg_terminate_backend) while the client waits for the reply. See test/harness/connection-cut.ts.
+//
+// For the cluster tests (three proxies as three "nodes" of one PostgreSQL) a proxy also plays a
+// node's life: setAdmission() refuses new connections (listener closed: ECONNREFUSED), resets them,
+// answers them as a draining CockroachDB node does (57P01 "server is not accepting clients, try
+// another node", cockroach pkg/sql/pgwire/server.go ErrDrainingNewConn), or blackholes them (accept,
+// never answer); drain() also ends each session with 57P01 "server is shutting down"
+// (ErrDrainingExistingConn) once it is idle; down()/up() stop and restart the node.
 import { createServer, connect } from 'node:net'
 import type { AddressInfo, Server, Socket } from 'node:net'
 
@@ -41,7 +48,16 @@ export interface ProxiedSession {
   cut(): void
   /** Forwards what was held back and goes on forwarding (a no-op on a closed session). */
   release(): void
+  /**
+   * Destroys only the client's socket: the client sees the connection drop while the held statement
+   * waits here. release() then still delivers it to the server (and the server side is closed once
+   * the server has answered it).
+   */
+  cutClient(): void
 }
+
+/** How a proxy treats new connections, see {@link TcpProxy.setAdmission}. */
+export type Admission = 'accept' | 'refuse' | 'reset' | 'draining' | 'blackhole'
 
 interface ActiveRule {
   readonly match: (sql: string) => boolean
@@ -65,8 +81,12 @@ export class TcpProxy {
   readonly #connections = new Set<ProxyConnection>()
   readonly #rules: ActiveRule[] = []
   readonly #sentWaiters: SentWaiter[] = []
+  readonly #blackholed = new Set<Socket>()
   #cuts = 0
   #opened = 0
+  #admission: Admission = 'accept'
+  #port = 0
+  #draining: { readonly timer: NodeJS.Timeout | undefined } | undefined
 
   private constructor(server: Server, target: { host: string; port: number }) {
     this.#server = server
@@ -82,7 +102,84 @@ export class TcpProxy {
       server.once('error', reject)
       server.listen(0, '127.0.0.1', () => resolve())
     })
+    proxy.#port = (server.address() as AddressInfo).port
     return proxy
+  }
+
+  /**
+   * How new connections are treated from now on: `'accept'` (forwarded), `'refuse'` (the listener
+   * is closed: ECONNREFUSED; re-opened on the same port by the next mode), `'reset'` (accepted, then
+   * reset), `'draining'` (the startup packet is answered with CockroachDB's FATAL 57P01 "server is
+   * not accepting clients, try another node" and the connection closed) or `'blackhole'` (accepted,
+   * never answered, never forwarded). Existing connections are not touched.
+   */
+  async setAdmission(mode: Admission): Promise<void> {
+    const wasRefusing = this.#admission === 'refuse'
+    this.#admission = mode
+    if (mode === 'refuse' && !wasRefusing) {
+      // close() stops listening at once; its callback would wait for the open connections.
+      this.#server.close()
+    } else if (mode !== 'refuse' && wasRefusing) {
+      await new Promise<void>((resolve, reject) => {
+        this.#server.once('error', reject)
+        this.#server.listen(this.#port, '127.0.0.1', () => {
+          this.#server.off('error', reject)
+          resolve()
+        })
+      })
+    }
+    if (mode !== 'blackhole') {
+      for (const socket of this.#blackholed) socket.destroy()
+      this.#blackholed.clear()
+    }
+  }
+
+  get admission(): Admission {
+    return this.#admission
+  }
+
+  /**
+   * CockroachDB's drain, emulated: new connections are answered as `'draining'`; each open session
+   * gets an unsolicited FATAL 57P01 "server is shutting down" and is closed as soon as it is idle
+   * (at once if it is, else after the ReadyForQuery that ends its transaction); sessions still
+   * busy after `transactionsTimeoutMs` (CockroachDB's server.shutdown.transactions.timeout, default
+   * 10 s) are cut.
+   */
+  async drain(options: { readonly transactionsTimeoutMs?: number } = {}): Promise<void> {
+    await this.setAdmission('draining')
+    const timeoutMs = options.transactionsTimeoutMs ?? 10_000
+    const timer = setTimeout(() => {
+      for (const connection of this.#connections) {
+        this.#cuts++
+        connection.destroy()
+      }
+    }, timeoutMs)
+    timer.unref()
+    this.#draining = { timer }
+    for (const connection of this.#connections) connection.endWhenIdle()
+  }
+
+  /** The node stops: new connections are refused and every open one is cut. */
+  async down(): Promise<void> {
+    this.#stopDraining()
+    await this.setAdmission('refuse')
+    this.cutAll()
+  }
+
+  /** The node is back: new connections are accepted. */
+  async up(): Promise<void> {
+    this.#stopDraining()
+    await this.setAdmission('accept')
+  }
+
+  #stopDraining(): void {
+    clearTimeout(this.#draining?.timer)
+    this.#draining = undefined
+  }
+
+  /** @internal Whether sessions end once idle (a drain is on). */
+  get drainingSessions(): boolean {
+    return this.#draining !== undefined
   }
 
   /** Starts a proxy in front of the server of `url` (a postgres:// URL). */
@@ -92,7 +189,7 @@ export class TcpProxy {
   }
 
   get port(): number {
-    return (this.#server.address() as AddressInfo).port
+    return this.#port
   }
 
   /** `url` with its host and port replaced by the proxy's. */
@@ -184,9 +281,12 @@ export class TcpProxy {
   }
 
   async close(): Promise<void> {
+    this.#stopDraining()
     for (const connection of this.#connections) {
       connection.destroy()
     }
+    for (const socket of this.#blackholed) socket.destroy()
+    if (this.#admission === 'refuse') return
     await new Promise<void>((resolve) => this.#server.close(() => resolve()))
   }
 
@@ -228,8 +328,28 @@ export class TcpProxy {
 
   #accept(client: Socket): void {
     this.#opened++
-    const upstream = connect(this.#target.port, this.#target.host)
-    this.#connections.add(new ProxyConnection(this, client, upstream))
+    client.on('error', () => undefined)
+    switch (this.#admission) {
+      case 'refuse':
+        client.destroy()
+        return
+      case 'reset':
+        client.resetAndDestroy()
+        return
+      case 'blackhole':
+        this.#blackholed.add(client)
+        client.on('close', () => this.#blackholed.delete(client))
+        return
+      case 'draining':
+        answerStartupWithError(client, 'server is not accepting clients, try another node')
+        return
+      case 'accept': {
+        const upstream = connect(this.#target.port, this.#target.host)
+        const connection = new ProxyConnection(this, client, upstream)
+        this.#connections.add(connection)
+        if (this.#draining !== undefined) connection.endWhenIdle()
+      }
+    }
   }
 }
 
@@ -246,6 +366,17 @@ class ProxyConnection {
   #held: { readonly message: Buffer; readonly sql: string } | undefined
   readonly #whenClosed: Promise<void>
   #markClosed!: () => void
+  /** Server-to-client framing, to see ReadyForQuery: bytes of an incomplete message. */
+  #fromServerPending: Buffer = Buffer.alloc(0)
+  /** The client sent an SSLRequest: the server's first reply is one byte, 'N' or 'S'. */
+  #sslReplyPending = false
+  /** Client messages that each get a ReadyForQuery ('Q' and Sync 'S') not yet answered. */
+  #outstanding = 0
+  /** The status byte of the last ReadyForQuery: 'I' idle, 'T' in a transaction, 'E' failed one. */
+  #status: string | undefined
+  #endWhenIdle = false
+  /** Set by cutClient(): the client socket is gone, the server side is kept for a held statement. */
+  #clientCut = false
   /** The statements forwarded so far. */
   readonly sent: string[] = []
 
@@ -258,10 +389,15 @@ class ProxyConnection {
     upstream.setNoDelay(true)
     client.on('data', (chunk: Buffer) => this.#fromClient(chunk))
     upstream.on('data', (chunk: Buffer) => this.#fromServer(chunk))
-    for (const socket of [client, upstream]) {
-      socket.on('error', () => this.destroy())
-      socket.on('close', () => this.destroy())
-    }
+    upstream.on('error', () => this.destroy())
+    upstream.on('close', () => this.destroy())
+    client.on('error', () => this.#clientGone())
+    client.on('close', () => this.#clientGone())
+  }
+
+  #clientGone(): void {
+    // After cutClient() the server side stays open for the held statement.
+    if (!this.#clientCut) this.destroy()
   }
 
   destroy(): void {
@@ -288,7 +424,29 @@ class ProxyConnection {
         }
       },
       release: () => this.#release(),
+      cutClient: () => {
+        this.#clientCut = true
+        this.#client.destroy()
+      },
     })
+  }
+
+  /** Ends the session with 57P01 "server is shutting down" once it is idle (now, if it is). */
+  endWhenIdle(): void {
+    this.#endWhenIdle = true
+    this.#endIfIdle()
+  }
+
+  #endIfIdle(): void {
+    if (!this.#endWhenIdle || this.#closed || this.#held !== undefined) return
+    if (this.#status === 'I' && this.#outstanding === 0 && this.#pending.length === 0) {
+      this.#closed = true
+      this.#proxy.forget(this)
+      this.#upstream.destroy()
+      this.#client.end(errorResponse('server is shutting down'))
+      this.#client.once('close', () => this.#markClosed())
+      setTimeout(() => this.#client.destroy(), 1000).unref()
+    }
   }
 
   #release(): void {
@@ -299,6 +457,11 @@ class ProxyConnection {
     this.#held = undefined
     this.#forward(held.message, held.sql)
     this.#drain()
+    if (this.#clientCut) {
+      // Nobody reads the reply: close the server side once it has answered (the server then
+      // finishes the statement, e.g. commits, and sees its client go).
+      this.#upstream.once('data', () => this.destroy())
+    }
   }
 
   #cut(rule: ActiveRule, sql: string): void {
@@ -318,7 +481,29 @@ class ProxyConnection {
       this.#cut(rule, sql)
       return
     }
+    if (this.#clientCut) return
     this.#client.write(chunk)
+    this.#track(chunk)
+  }
+
+  /** Follows the server's messages for ReadyForQuery ('Z', its status byte). */
+  #track(chunk: Buffer): void {
+    let buffer = this.#fromServerPending.length === 0 ? chunk : Buffer.concat([this.#fromServerPending, chunk])
+    if (this.#sslReplyPending && buffer.length > 0) {
+      this.#sslReplyPending = false
+      buffer = buffer.subarray(1)
+    }
+    while (buffer.length >= 5) {
+      const total = buffer.readInt32BE(1) + 1
+      if (buffer.length < total) break
+      if (buffer[0] === 0x5a /* Z */) {
+        this.#status = String.fromCharCode(buffer[5]!)
+        this.#outstanding = Math.max(0, this.#outstanding - 1)
+      }
+      buffer = buffer.subarray(total)
+    }
+    this.#fromServerPending = Buffer.from(buffer)
+    this.#endIfIdle()
   }
 
   #fromClient(chunk: Buffer): void {
@@ -354,6 +539,7 @@ class ProxyConnection {
   }
 
   #forward(message: Buffer, sql: string | undefined): void {
+    if (!this.#startup && (message[0] === 0x51 /* Q */ || message[0] === 0x53 /* S */)) this.#outstanding++
     this.#upstream.write(message)
     if (sql !== undefined) {
       this.sent.push(sql)
@@ -371,6 +557,8 @@ class ProxyConnection {
       const code = buffer.readInt32BE(4)
       if (code !== SSL_REQUEST && code !== GSSENC_REQUEST) {
         this.#startup = false
+      } else {
+        this.#sslReplyPending = true
       }
       this.#pending = buffer.subarray(length)
       return buffer.subarray(0, length)
@@ -381,6 +569,40 @@ class ProxyConnection {
     this.#pending = buffer.subarray(total)
     return buffer.subarray(0, total)
   }
+}
+
+/** A FATAL 57P01 ErrorResponse ('E', then S, V, C, M fields), as CockroachDB's pgwire server sends. */
+function errorResponse(message: string): Buffer {
+  const fields = Buffer.concat([
+    ...[['S', 'FATAL'], ['V', 'FATAL'], ['C', '57P01'], ['M', message]].map(([type, value]) =>
+      Buffer.concat([Buffer.from(type!, 'ascii'), Buffer.from(value!, 'utf8'), Buffer.from([0])]),
+    ),
+    Buffer.from([0]),
+  ])
+  const header = Buffer.alloc(5)
+  header.write('E', 0, 'ascii')
+  header.writeInt32BE(fields.length + 4, 1)
+  return Buffer.concat([header, fields])
+}
+
+/** Reads the startup packet (answering an SSLRequest with 'N'), then answers with a FATAL 57P01. */
+function answerStartupWithError(client: Socket, message: string): void {
+  let pending = Buffer.alloc(0)
+  client.on('data', (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk])
+    while (pending.length >= 8) {
+      const length = pending.readInt32BE(0)
+      if (pending.length < length) return
+      const code = pending.readInt32BE(4)
+      pending = pending.subarray(length)
+      if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
+        client.write('N')
+        continue
+      }
+      client.end(errorResponse(message))
+      return
+    }
+  })
 }
 
 /** The SQL text of a simple Query ('Q') or a Parse ('P') message, else undefined. */

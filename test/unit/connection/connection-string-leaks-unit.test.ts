@@ -49,7 +49,9 @@ describe('secret corpus: parsing entry points', () => {
     for (const entry of corpus) {
       const error = thrown(() => new CockroachDialect({ connectionString: entry.connectionString }))
       if (entry.kind !== 'raw') {
-        assert.equal(error === undefined, entry.kind === 'valid', `${entry.label} #${entry.index}: ${String(error)}`)
+        // A host list is one string parseConnectionString refuses and the dialect takes (issue 12: one node each).
+        const valid = entry.kind === 'valid' || entry.label === 'host list'
+        assert.equal(error === undefined, valid, `${entry.label} #${entry.index}: ${String(error)}`)
       }
       if (error !== undefined) assertNoSecret(errorText(error), entry, `CockroachDialect (${entry.label} #${entry.index})`)
     }

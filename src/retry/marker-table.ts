@@ -1,0 +1,93 @@
+// The table of commit markers that withRetry's resolveAmbiguousCommits writes into: one row per
+// attempt, with a random UUID, written as the transaction's last statement. Created on first use,
+// outside any transaction, like the migration lock table. Markers only need to outlive the
+// settling of their commit (resolveTimeoutMs, seconds): CockroachDB expires them itself with
+// row-level TTL (ttl_expire_after, docs /docs/stable/row-level-ttl, v22.2 and later); on
+// PostgreSQL a background delete removes day-old rows at most once an hour per process.
+import { CompiledQuery } from 'kysely'
+import type { Kysely } from 'kysely'
+import { detectServer } from '../introspection/introspection-rows.js'
+import { QueryRefusedError } from '../errors/query-refused-error.js'
+import { quoteIdentifier } from '../util/sql-quoting.js'
+
+/** The table withRetry's commit markers go into, in the connection's current schema. @internal */
+export const COMMIT_MARKER_TABLE = 'kysely_cockroachdb_commit_marker'
+
+const TABLE = quoteIdentifier(COMMIT_MARKER_TABLE)
+const COLUMNS = `("id" uuid primary key, "created_at" timestamptz not null default now())`
+const CLEANUP_INTERVAL_MS = 60 * 60 * 1000
+
+/** The DDL per server: row-level TTL on CockroachDB. @internal */
+export function markerTableDdl(server: 'cockroachdb' | 'postgres'): string {
+  return server === 'cockroachdb'
+    ? `create table if not exists ${TABLE} ${COLUMNS} with (ttl_expire_after = '1 day')`
+    : `create table if not exists ${TABLE} ${COLUMNS}`
+}
+
+/**
+ * The marker insert: the transaction's last statement (so its transaction record stays anchored on
+ * the user's first write, not on this shared table), and the fence that settles an unknown commit.
+ *
+ * @internal
+ */
+export function markerInsert(marker: string): CompiledQuery {
+  return CompiledQuery.raw(`insert into ${TABLE} ("id") values ($1)`, [marker])
+}
+
+interface MarkerTableState {
+  readonly ready: Promise<'cockroachdb' | 'postgres'>
+  lastCleanup: number
+}
+
+// One creation per Kysely instance (and per process for the cleanup clock).
+const tables = new WeakMap<object, MarkerTableState>()
+
+/** Creates the marker table once per Kysely instance; starts the PostgreSQL cleanup when due. @internal */
+export async function ensureMarkerTable<DB>(db: Kysely<DB>): Promise<void> {
+  let state = tables.get(db)
+  if (state === undefined) {
+    const ready = createMarkerTable(db)
+    state = { ready, lastCleanup: Date.now() }
+    tables.set(db, state)
+    ready.catch(() => tables.delete(db))
+  }
+  const server = await state.ready
+  if (server === 'postgres' && Date.now() - state.lastCleanup >= CLEANUP_INTERVAL_MS) {
+    state.lastCleanup = Date.now()
+    void cleanUp(db)
+  }
+}
+
+async function createMarkerTable<DB>(db: Kysely<DB>): Promise<'cockroachdb' | 'postgres'> {
+  const { rows } = await db.executeQuery<{ version: string }>(CompiledQuery.raw('select version() as version'))
+  const server = detectServer(String(rows[0]?.version)).kind
+  const ddl = markerTableDdl(server)
+  try {
+    await db.executeQuery(CompiledQuery.raw(ddl))
+  } catch (error) {
+    throw new QueryRefusedError(
+      'withRetry',
+      `resolveAmbiguousCommits needs the table ${COMMIT_MARKER_TABLE}, and creating it failed: ${error instanceof Error ? error.message : String(error)}`,
+      `create it as the table owner (${ddl}) or grant CREATE on the schema`,
+      { cause: error },
+    )
+  }
+  return server
+}
+
+let warned = false
+
+async function cleanUp<DB>(db: Kysely<DB>): Promise<void> {
+  try {
+    await db.executeQuery(
+      CompiledQuery.raw(
+        `delete from ${TABLE} where "id" in (select "id" from ${TABLE} where "created_at" < now() - interval '1 day' limit 10000)`,
+      ),
+    )
+  } catch (error) {
+    if (!warned) {
+      warned = true
+      process.emitWarning(`withRetry: cleaning up old rows of ${COMMIT_MARKER_TABLE} failed: ${error instanceof Error ? error.message : String(error)}`)
+    }
+  }
+}
