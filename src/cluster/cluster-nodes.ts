@@ -10,7 +10,7 @@
 // one gets the default; `host=h1,h2&port=p1,p2` gives either one port for every host or exactly one
 // per host.
 import { isIP } from 'node:net'
-import { parseConnectionString } from '../connection/parse-connection-string.js'
+import { parseConnectionString, segmentKey } from '../connection/parse-connection-string.js'
 import type { ParsedConnectionString } from '../connection/parse-connection-string.js'
 import { QueryRefusedError } from '../errors/query-refused-error.js'
 
@@ -272,13 +272,4 @@ function queryHostList(query: string): { readonly hosts: readonly string[]; read
   if (host === null) return undefined
   const port = params.get('port')
   return { hosts: host.split(','), ports: port === null || port === '' ? [] : port.split(',') }
-}
-
-function segmentKey(segment: string): string {
-  const key = segment.split('=', 1)[0] as string
-  try {
-    return decodeURIComponent(key.replace(/\+/g, ' '))
-  } catch {
-    return key
-  }
 }

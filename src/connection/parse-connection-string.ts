@@ -428,7 +428,13 @@ function inspectConnectionString(text: string): SafeView | { readonly unsafe: re
   }
 }
 
-function segmentKey(segment: string): string {
+/**
+ * The decoded key of one `key=value` segment of a URL's query string (the raw key when it is not
+ * valid percent-encoding).
+ *
+ * @internal
+ */
+export function segmentKey(segment: string): string {
   const key = segment.split('=', 1)[0] as string
   try {
     return decodeURIComponent(key.replace(/\+/g, ' '))

@@ -1,7 +1,6 @@
 // A Kysely dialect that sends nothing: every statement is compiled by CockroachQueryCompiler (so the
 // package's refusals fire exactly as they would against a server) and recorded with its operation
 // node. Reads return no rows. Internal: the migration check (check-migrations.ts) runs migrations on it.
-import { DialectAdapterBase } from 'kysely'
 import type {
   CompiledQuery,
   DatabaseConnection,
@@ -15,6 +14,7 @@ import type {
   SchemaMetadata,
   TableMetadata,
 } from 'kysely'
+import { CockroachAdapter } from '../../dialect/cockroach-adapter.js'
 import { CockroachQueryCompiler } from '../../dialect/cockroach-query-compiler.js'
 
 /** What a statement is, for the migration check's rules. */
@@ -123,16 +123,9 @@ class RecordingDriver implements Driver {
   }
 }
 
-class RecordingAdapter extends DialectAdapterBase {
-  override get supportsTransactionalDdl(): boolean {
-    return false
-  }
-  override get supportsReturning(): boolean {
-    return true
-  }
-  override get supportsCreateIfNotExists(): boolean {
-    return true
-  }
+// CockroachDialect's adapter (its flags: no transactional DDL, RETURNING, IF NOT EXISTS), without
+// the migration lock: there is no database to hold a lease in.
+class RecordingAdapter extends CockroachAdapter {
   override async acquireMigrationLock(): Promise<void> {}
   override async releaseMigrationLock(): Promise<void> {}
 }
