@@ -49,13 +49,14 @@ export class CockroachDialect implements Dialect {
   }
 
   createDriver(): Driver {
-    const { cursor, onCreateConnection, onReserveConnection, applicationName, pool } = this.#config
+    const { cursor, copyFrom, onCreateConnection, onReserveConnection, applicationName, pool } = this.#config
     // A pool the dialect builds gets application_name as a startup parameter; a pool the user
     // built keeps its own unless applicationName is given explicitly.
     const setApplicationName = pool !== undefined && applicationName !== undefined
     return (this.#lastDriver = new CockroachDriver({
       createPool: this.#createPool,
       cursor,
+      copyFrom,
       types: this.#types,
       onCreateConnection: setApplicationName
         ? async (connection, options) => {

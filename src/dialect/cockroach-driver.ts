@@ -11,6 +11,7 @@ import { cursorClass } from '../streaming/cockroach-cursor.js'
 import { CockroachPool, CockroachPoolClient } from './cockroach-pool.js'
 import { getSqlState, isConnectionError } from '../errors/error-classifiers.js'
 import type { PgTypeOverrides } from '../connection/int8-type-parsers.js'
+import type { CopyFromFunction } from '../bulk-writes/bulk-write-options.js'
 // Kysely's driver types these with its unexported PostgresConnection class.
 type InnerConnection = Parameters<PostgresDriver['releaseConnection']>[0]
 
@@ -29,6 +30,8 @@ export interface CockroachDriverConfig {
   /** Creates the underlying `pg.Pool` (called once, by `init`). */
   readonly createPool: () => Promise<PostgresPool>
   readonly cursor?: PostgresCursorConstructor
+  /** pg-copy-streams' `from`, for copyInto. */
+  readonly copyFrom?: CopyFromFunction
   readonly types?: PgTypeOverrides
   // The options are kysely 0.29's AbortableOperationOptions, spelled out: kysely 0.28 has no such
   // type, and 0.28 calls the hooks without them.
@@ -65,6 +68,7 @@ export class CockroachDriver extends PostgresDriver {
   readonly #onCreateConnection: CockroachDriverConfig['onCreateConnection']
   readonly #onReserveConnection: CockroachDriverConfig['onReserveConnection']
   readonly #handOff: HandOff
+  readonly #copyFrom: CopyFromFunction | undefined
   // The pool once created, so acquiring a connection (the hot path) awaits no memoized promise.
   #created: CockroachPool | undefined
 
@@ -86,6 +90,7 @@ export class CockroachDriver extends PostgresDriver {
     this.#handOff = handOff
     this.#onCreateConnection = config.onCreateConnection
     this.#onReserveConnection = config.onReserveConnection
+    this.#copyFrom = config.copyFrom
   }
 
   /** The pool this driver takes connections from (created on first use). */
@@ -118,6 +123,7 @@ export class CockroachDriver extends PostgresDriver {
         connection = new CockroachConnection(inner, {
           client,
           controlQuery: (sql, stillWanted) => pool.controlQuery(sql, stillWanted),
+          copyFrom: this.#copyFrom,
         })
         this.#connections.set(inner, connection)
         // Called with the connection Kysely is handed, not the inner one, as PostgresDriver calls
