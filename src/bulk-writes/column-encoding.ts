@@ -148,29 +148,29 @@ export function encodeArrayCell(type: ColumnType, value: unknown): unknown {
       if (typeof value === 'number' && !Number.isSafeInteger(value)) {
         return new CellRefusal(
           `${String(value)} is not a safe integer for the ${type.display} column`,
-          'pass integers beyond 2^53 as bigint or as a string of digits',
+          'Pass integers beyond 2^53 as bigint or as a string of digits',
         )
       }
       return scalar(type, value)
     case 'numeric':
       if (typeof value === 'number' && !Number.isFinite(value)) {
-        return new CellRefusal(`${String(value)} is not a finite number for the numeric column`, "pass the string 'NaN' if NaN is meant")
+        return new CellRefusal(`${String(value)} is not a finite number for the numeric column`, "Pass the string 'NaN' if NaN is meant")
       }
       return scalar(type, value)
     case 'datetime':
       if (value instanceof Date && Number.isNaN(value.getTime())) {
-        return new CellRefusal(`an invalid Date for the ${type.display} column`, 'pass a valid Date or a string')
+        return new CellRefusal(`an invalid Date for the ${type.display} column`, 'Pass a valid Date or a string')
       }
       return scalar(type, value)
     case 'bytea':
       if (Buffer.isBuffer(value)) return value
       if (ArrayBuffer.isView(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength)
-      return new CellRefusal(`${describe(value)} for the bytea column`, 'pass a Buffer or a Uint8Array')
+      return new CellRefusal(`${describe(value)} for the bytea column`, 'Pass a Buffer or a Uint8Array')
     case 'json':
       return jsonText(value)
     case 'array':
       if (!Array.isArray(value)) {
-        return new CellRefusal(`${describe(value)} for the ${type.display} column`, 'pass a JS array (null for NULL)')
+        return new CellRefusal(`${describe(value)} for the ${type.display} column`, 'Pass a JS array (null for NULL)')
       }
       return pgArrayLiteral(value)
     default:
@@ -202,12 +202,12 @@ export function jsonText(value: unknown): string | CellRefusal {
     } catch (error) {
       return new CellRefusal(
         `a value JSON.stringify cannot encode for the json column (${error instanceof Error ? error.message : String(error)})`,
-        'pass plain JSON data (no bigint, no cycles), or a string of JSON text',
+        'Pass plain JSON data (no bigint, no cycles), or a string of JSON text',
       )
     }
   }
   if (typeof value === 'bigint') {
-    return new CellRefusal('a bigint for the json column', 'pass it as a number or as a string of JSON text')
+    return new CellRefusal('a bigint for the json column', 'Pass it as a number or as a string of JSON text')
   }
   return pgValueText(value)
 }

@@ -43,7 +43,6 @@ function isCopyConnection(connection: DatabaseConnection): connection is Databas
  * - Inside an explicit transaction CockroachDB writes the whole COPY into it (pkg/sql/copy_from.go),
  *   so each chunk is atomic whatever `copy_from_atomic_enabled` says. CockroachDB runs COPY at
  *   `background` quality of service by default (`copy_transaction_quality_of_service`).
- * - With WithSchemaPlugin pass a qualified `'schema.table'`: the plugin does not rewrite COPY.
  * - Abort sends CopyFail: the running chunk rolls back, committed chunks stay.
  *
  * ```ts
@@ -158,10 +157,10 @@ async function resolvePlan<DB, T extends keyof DB & string>(
   }
   const known = await loadTableColumns(API, db as unknown as Kysely<unknown>, table, columns, { types: options?.types, introspect: options?.introspect }, false)
   const types = columns.map((column) => known.types.get(column) ?? UNKNOWN_TYPE)
-  // Identifiers through Kysely (CamelCasePlugin applies); the legacy `WITH CSV` spelling, which
+  // Identifiers through Kysely (CamelCasePlugin and WithSchemaPlugin apply, see compileTableName); the legacy `WITH CSV` spelling, which
   // CockroachDB's copy_stmt (pkg/sql/parser/sql.y, opt_with_copy_options: copy_options) and
   // PostgreSQL 15 (its pre-9.0 COPY syntax) both accept.
-  const text = sql`copy ${sql.table(table)} (${sql.join(columns.map((column) => sql.id(column)))}) from stdin with csv`.compile(db).sql
+  const text = sql`copy ${sql.raw(known.qualifiedName)} (${sql.join(columns.map((column) => sql.id(column)))}) from stdin with csv`.compile(db).sql
   return Object.freeze({ text, columns, types, copyFrom })
 }
 

@@ -44,7 +44,7 @@ export async function runKeysetLoop(
     throw new QueryRefusedError(
       api,
       `db is a transaction. Batched ${api === 'deleteInBatches' ? 'deletes' : 'updates'} commit each batch on its own so that no transaction grows too large`,
-      `Pass the Kysely instance. (To change the rows inside one transaction, use ${single} in it.)`,
+      `Pass the Kysely instance; to change the rows inside one transaction, use ${single} in it`,
     )
   }
   checkTable(api, table)
@@ -137,7 +137,8 @@ function batchQuery(
     const values = sql.join(last.map((value) => sql.val(value)))
     select = select.where(sql<SqlBool>`${tuple} > ${key.length === 1 ? values : sql`(${values})`}`)
   }
-  select = select.orderBy(key.map((column) => sql.ref(column)) as never).limit(batchSize)
+  for (const column of key) select = select.orderBy(sql.ref(column))
+  select = select.limit(batchSize)
   const inBatch = sql<SqlBool>`${tuple} in (${select})`
   const change =
     api === 'deleteInBatches'

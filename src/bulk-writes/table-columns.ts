@@ -16,9 +16,18 @@ export interface TableColumns {
   readonly qualifiedName: string
 }
 
-/** The table name as SQL text, compiled with the instance's plugins (CamelCasePlugin applies). */
+const SELECT_ALL_FROM = 'select * from '
+
+/**
+ * The table name as SQL text (`"schema"."table"`), compiled with the instance's plugins. Through a
+ * query builder, not `sql.table()`: WithSchemaPlugin adds its schema to the tables of builders but
+ * not to `sql.table()` in raw SQL (kysely's WithSchemaTransformer visits TableNodes of queries;
+ * design-14 §2.4), and the catalog query and COPY must name the table insertInto writes.
+ */
 export function compileTableName(db: Kysely<unknown>, table: string): string {
-  return sql`${sql.table(table)}`.compile(db).sql
+  const text = (db as unknown as Kysely<Record<string, Record<string, unknown>>>).selectFrom(table).selectAll().compile().sql
+  if (!text.startsWith(SELECT_ALL_FROM)) throw new Error(`could not compile the table name ${JSON.stringify(table)}; please report this`)
+  return text.slice(SELECT_ALL_FROM.length)
 }
 
 /** A column name as the server knows it: the caller's name through the instance's plugins, unquoted. */
