@@ -14,7 +14,7 @@ import type { BenchContext, ChartBar, TargetCheck, Workload } from './bench-type
 import { markdownTable } from './stats.js'
 
 /** Suite order; workloads not listed here run after these, by file name. */
-const ORDER = ['point-select', 'compile', 'bulk-insert', 'streaming', 'retry-contention', 'introspection']
+const ORDER = ['point-select', 'compile', 'bulk-insert', 'bulk-stream', 'bulk-delete', 'streaming', 'retry-contention', 'introspection']
 
 interface Options {
   readonly pgUrl: string
@@ -49,6 +49,7 @@ export interface Machine {
   readonly kysely: string
   readonly pg: string
   readonly pgCursor: string
+  readonly pgCopyStreams?: string
   /** The 1-minute load average when the run started and when it ended: how busy the machine was. */
   readonly loadAverage: { readonly start: number; readonly end: number }
 }
@@ -127,6 +128,7 @@ async function describeMachine(options: Options): Promise<Machine> {
     kysely: packageVersion(options.kyselyPackage),
     pg: packageVersion('pg'),
     pgCursor: packageVersion('pg-cursor'),
+    pgCopyStreams: packageVersion('pg-copy-streams'),
     loadAverage: { start: round2(os.loadavg()[0]!), end: Number.NaN },
   }
 }
@@ -174,7 +176,7 @@ function renderMarkdown(results: Results): string {
         ['Node.js', machine.node],
         ['Database', machine.postgres],
         ['kysely', machine.kysely],
-        ['pg / pg-cursor', `${machine.pg} / ${machine.pgCursor}`],
+        ['pg / pg-cursor / pg-copy-streams', `${machine.pg} / ${machine.pgCursor} / ${machine.pgCopyStreams ?? 'unknown'}`],
         [
           'Load average (1 min)',
           `${machine.loadAverage.start} at the start, ${machine.loadAverage.end} at the end (${machine.cores} cores; ` +

@@ -88,6 +88,23 @@ export async function* planBatches<R extends Readonly<Record<string, unknown>>>(
   let first = 0
   let index = 0
   const boundBytes = Number.isFinite(limits.bytes)
+  if (Array.isArray(rows)) {
+    // An array needs no await per row: cut it in one pass.
+    const list = rows as readonly R[]
+    while (index < list.length) {
+      first = index
+      batch = []
+      bytes = 0
+      while (index < list.length && batch.length < limits.rows) {
+        const size = boundBytes ? estimateRowBytes(list[index]!) : 0
+        if (batch.length > 0 && boundBytes && bytes + size > limits.bytes) break
+        batch.push(list[index++]!)
+        bytes += size
+      }
+      yield { rows: batch, first }
+    }
+    return
+  }
   for await (const row of rows as AsyncIterable<R>) {
     const size = boundBytes ? estimateRowBytes(row) : 0
     if (batch.length > 0 && (batch.length >= limits.rows || (boundBytes && bytes + size > limits.bytes))) {
@@ -101,6 +118,24 @@ export async function* planBatches<R extends Readonly<Record<string, unknown>>>(
     index++
   }
   if (batch.length > 0) yield { rows: batch, first }
+}
+
+/**
+ * Runs `start(batch)` for each batch and prepares the next one (`prepare`: read, check, encode)
+ * while the previous is on the wire, so the client's encoding overlaps the server's work. A
+ * refusal from preparing batch k+1 is thrown only after batch k has settled; nothing of batch k+1
+ * is sent before batch k is done.
+ */
+export async function pipelineBatches<P>(prepare: () => Promise<P | undefined>, start: (prepared: P) => Promise<void>): Promise<void> {
+  let current = await prepare()
+  while (current !== undefined) {
+    const running = start(current)
+    // Prepared while `running` waits for the server; its refusal, if any, waits for `running`.
+    const next = prepare()
+    next.catch(() => undefined)
+    await running
+    current = await next
+  }
 }
 
 /** The two halves of a batch that was too large: the first gets the odd row. */

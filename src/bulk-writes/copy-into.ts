@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import type { DatabaseConnection, InsertObject, Kysely, Transaction } from 'kysely'
 import { QueryRefusedError } from '../errors/query-refused-error.js'
 import { BatchRunner } from './batch-runner.js'
-import { DEFAULT_CHUNK_ROWS, planBatches } from './batch-planning.js'
+import { DEFAULT_CHUNK_ROWS, pipelineBatches, planBatches } from './batch-planning.js'
 import { checkBytes, checkCommon, checkCount, checkTable } from './bulk-write-options.js'
 import type { BulkProgress, CopyFromFunction, CopyFromStream, CopyIntoOptions } from './bulk-write-options.js'
 import type { ColumnType } from './column-encoding.js'
@@ -110,12 +110,19 @@ export async function copyInto<DB, T extends keyof DB & string>(
       return []
     },
   )
-  for await (const batch of planBatches(rows as Iterable<Row> | AsyncIterable<Row>, { rows: chunkRows, bytes: chunkBytes })) {
-    plan ??= await resolvePlan(kysely, table, batch.rows[0]!, options)
-    checkCopyRows(API, batch.rows, batch.first, plan.columns)
-    prebuilt.set(batch.rows, encode(batch.rows, batch.first))
-    await runner.runBatch(batch.rows, batch.first)
-  }
+  const batches = planBatches(rows as Iterable<Row> | AsyncIterable<Row>, { rows: chunkRows, bytes: chunkBytes })
+  await pipelineBatches(
+    async () => {
+      const next = await batches.next()
+      if (next.done === true) return undefined
+      const batch = next.value
+      plan ??= await resolvePlan(kysely, table, batch.rows[0]!, options)
+      checkCopyRows(API, batch.rows, batch.first, plan.columns)
+      prebuilt.set(batch.rows, encode(batch.rows, batch.first))
+      return batch
+    },
+    (batch) => runner.runBatch(batch.rows, batch.first),
+  )
   return runner.progress()
 }
 

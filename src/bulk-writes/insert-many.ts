@@ -2,7 +2,7 @@ import type { CompiledQuery, InsertObject, Kysely, Selectable, Transaction } fro
 import { CockroachIntrospector } from '../dialect/cockroach-introspector.js'
 import { QueryRefusedError } from '../errors/query-refused-error.js'
 import { BatchRunner } from './batch-runner.js'
-import { DEFAULT_BATCH_SIZE, planBatches } from './batch-planning.js'
+import { DEFAULT_BATCH_SIZE, pipelineBatches, planBatches } from './batch-planning.js'
 import { checkBytes, checkCommon, checkCount, checkTable } from './bulk-write-options.js'
 import type { BulkResult, BulkWriteOptions, UpsertManyOptions } from './bulk-write-options.js'
 import type { ColumnType } from './column-encoding.js'
@@ -160,16 +160,23 @@ async function writeMany(
       return returned
     },
   )
-  for await (const batch of planBatches(rows, { rows: batchSize, bytes: maxBatchBytes })) {
-    checkRows(api, batch.rows, batch.first)
-    if (api === 'upsertMany') {
-      reference ??= definedKeys(batch.rows[0]!)
-      checkSameKeys(api, batch.rows, batch.first, reference)
-    }
-    shape ??= await resolveShape(api, db, table, batch.rows, options, form, returning)
-    prebuilt.set(batch.rows, buildStatements(db, shape, batch.rows, batch.first))
-    await runner.runBatch(batch.rows, batch.first)
-  }
+  const batches = planBatches(rows, { rows: batchSize, bytes: maxBatchBytes })
+  await pipelineBatches(
+    async () => {
+      const next = await batches.next()
+      if (next.done === true) return undefined
+      const batch = next.value
+      checkRows(api, batch.rows, batch.first)
+      if (api === 'upsertMany') {
+        reference ??= definedKeys(batch.rows[0]!)
+        checkSameKeys(api, batch.rows, batch.first, reference)
+      }
+      shape ??= await resolveShape(api, db, table, batch.rows, options, form, returning)
+      prebuilt.set(batch.rows, buildStatements(db, shape, batch.rows, batch.first))
+      return batch
+    },
+    (batch) => runner.runBatch(batch.rows, batch.first),
+  )
   return Object.freeze({ ...runner.progress(), returned: runner.returned })
 }
 

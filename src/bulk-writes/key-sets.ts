@@ -34,7 +34,14 @@ export interface KeyGroup<R extends Row> {
 /** Groups rows by their set of defined keys (order-insensitive), groups in order of first appearance. */
 export function groupByKeySet<R extends Row>(rows: readonly R[]): KeyGroup<R>[] {
   const groups = new Map<string, KeyGroup<R>>()
+  let previous: KeyGroup<R> | undefined
   for (const row of rows) {
+    // The common case: the same keys in the same order as the previous row.
+    if (previous !== undefined && hasKeysInOrder(row, previous.columns)) {
+      previous.rows.push(row)
+      if (!previous.hasExpression) previous.hasExpression = previous.columns.some((key) => isExpressionCell(row[key]))
+      continue
+    }
     const keys = definedKeys(row)
     const signature = keys.length < 2 ? keys.join('\0') : [...keys].sort().join('\0')
     let group = groups.get(signature)
@@ -43,6 +50,7 @@ export function groupByKeySet<R extends Row>(rows: readonly R[]): KeyGroup<R>[] 
       groups.set(signature, group)
     }
     group.rows.push(row)
+    previous = group
     if (!group.hasExpression) {
       for (const key of keys) {
         if (isExpressionCell(row[key])) {
@@ -53,6 +61,16 @@ export function groupByKeySet<R extends Row>(rows: readonly R[]): KeyGroup<R>[] 
     }
   }
   return [...groups.values()]
+}
+
+function hasKeysInOrder(row: Row, columns: readonly string[]): boolean {
+  let i = 0
+  for (const key in row) {
+    if (row[key] === undefined) continue
+    if (columns[i] !== key) return false
+    i++
+  }
+  return i === columns.length
 }
 
 const list = (keys: readonly string[]) => `(${keys.join(', ')})`
