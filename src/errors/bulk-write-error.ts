@@ -27,7 +27,7 @@ export type BulkWriteApi = 'insertMany' | 'upsertMany' | 'copyInto' | 'deleteInB
  * import { insertMany, isBulkWriteError } from 'kysely-cockroachdb'
  *
  * try {
- *   await insertMany(db, 'person', people)
+ *   await insertMany(db, 'person', [{ id: 1, name: 'Ada' }, { id: 2, name: 'Grace' }])
  * } catch (error) {
  *   if (isBulkWriteError(error)) {
  *     console.error(`${error.committed.rows} rows are committed; resume from row ${error.committed.rows}`)
