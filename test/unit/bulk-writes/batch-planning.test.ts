@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { MAX_PARAMETERS, halves, planBatches, valuesChunkRows } from '../../../src/bulk-writes/batch-planning.js'
+import { MAX_PARAMETERS, halves, pipelineBatches, planBatches, valuesChunkRows } from '../../../src/bulk-writes/batch-planning.js'
 import { isBatchTooLarge } from '../../../src/bulk-writes/split-decision.js'
 import { checkCopyRows, checkSameKeys, groupByKeySet } from '../../../src/bulk-writes/key-sets.js'
 import { sql } from 'kysely'
@@ -101,5 +101,44 @@ describe('key sets', () => {
       /^QueryRefusedError: copyInto: row 5 has no value for "price". COPY cannot apply a column default to single rows. Give every row every column/,
     )
     assert.throws(() => checkCopyRows('copyInto', [{ id: 1, extra: 2 }], 0, ['id']), /row 0 has the key "extra"/)
+  })
+})
+
+describe('pipelineBatches', () => {
+  it('prepares batch k+1 while batch k runs, and starts k+1 only after k settled', async () => {
+    const events: string[] = []
+    let prepared = 0
+    await pipelineBatches(
+      async () => {
+        if (prepared === 3) return undefined
+        events.push(`prepare ${++prepared}`)
+        return prepared
+      },
+      (batch) => {
+        events.push(`start ${batch}`)
+        return new Promise<void>((resolve) => setImmediate(() => (events.push(`end ${batch}`), resolve())))
+      },
+    )
+    assert.deepEqual(events, ['prepare 1', 'start 1', 'prepare 2', 'end 1', 'start 2', 'prepare 3', 'end 2', 'start 3', 'end 3'])
+  })
+
+  it('throws a refusal of batch k+1 only after batch k has settled, and does not start it', async () => {
+    const events: string[] = []
+    let calls = 0
+    await assert.rejects(
+      pipelineBatches(
+        async () => {
+          calls++
+          if (calls === 2) throw new Error('refused')
+          return calls === 1 ? 1 : undefined
+        },
+        async (batch) => {
+          await new Promise((resolve) => setTimeout(resolve, 5))
+          events.push(`end ${batch}`)
+        },
+      ),
+      /refused/,
+    )
+    assert.deepEqual(events, ['end 1'])
   })
 })
