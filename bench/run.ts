@@ -37,6 +37,8 @@ export interface WorkloadReport {
   readonly targets: readonly TargetCheck[]
   readonly chart: readonly ChartBar[]
   readonly error?: string
+  /** Set when the workload comes from another run than the rest (merged in by hand after an --only run). */
+  readonly run?: { readonly command: string; readonly generatedAt: string; readonly loadAverage: { readonly start: number; readonly end: number } }
 }
 
 export interface Machine {
@@ -194,6 +196,13 @@ function renderMarkdown(results: Results): string {
   lines.push(rows.length ? markdownTable(['Workload', 'Target', 'Ratio', 'Limit', 'Result'], rows) : 'No targets were checked.', '')
   for (const [i, report] of results.workloads.entries()) {
     lines.push(`## ${i + 1}. ${report.title}`, '')
+    if (report.run !== undefined) {
+      lines.push(
+        `Measured in a separate run, \`${report.run.command}\` on ${report.run.generatedAt} (load average ` +
+          `${report.run.loadAverage.start} at the start, ${report.run.loadAverage.end} at the end), merged into this file.`,
+        '',
+      )
+    }
     if (report.error !== undefined) {
       lines.push(`**Failed:** ${report.error}`, '')
       continue

@@ -42,9 +42,6 @@ export interface BulkResult<R = never> extends BulkProgress {
   readonly returned: R[]
 }
 
-/** Column names of table T that rows may fill. */
-type InsertColumn<DB, T extends keyof DB> = keyof Insertable<DB[T]> & string
-
 /**
  * Options of {@link insertMany} and {@link upsertMany}.
  *
@@ -62,7 +59,7 @@ export interface BulkWriteOptions<DB, T extends keyof DB & string> {
   /** Upper bound of one batch's estimated size in bytes. Default 8 MiB (CockroachDB refuses protocol messages over 16 MiB). */
   readonly maxBatchBytes?: number
   /** SQL types by column, e.g. `{ id: 'int8', tags: 'text[]', mood: 'public.mood' }`; those columns skip the catalog query. */
-  readonly types?: { readonly [K in InsertColumn<DB, T>]?: string }
+  readonly types?: { readonly [K in keyof Insertable<DB[T]> & string]?: string }
   /** Look up the types of the columns `types` does not name (one catalog query per call). Default true. */
   readonly introspect?: boolean
   /** `'auto'` (default): one array per column where every column's type is known. `'values'`: Kysely's multi-row VALUES only. */
@@ -90,7 +87,7 @@ export interface BulkWriteOptions<DB, T extends keyof DB & string> {
  */
 export interface UpsertManyOptions<DB, T extends keyof DB & string> extends BulkWriteOptions<DB, T> {
   /** The unique columns that identify a row. Default: the primary key (CockroachDB's UPSERT always uses it). */
-  readonly conflictColumns?: readonly InsertColumn<DB, T>[]
+  readonly conflictColumns?: readonly (keyof Insertable<DB[T]> & string)[]
 }
 
 /**
@@ -141,7 +138,7 @@ export interface CopyFromStream {
 export interface CopyIntoOptions<DB, T extends keyof DB & string>
   extends Omit<BulkWriteOptions<DB, T>, 'batchSize' | 'maxBatchBytes' | 'form'> {
   /** Columns to copy, in order. Default: the keys of the first row. */
-  readonly columns?: readonly InsertColumn<DB, T>[]
+  readonly columns?: readonly (keyof Insertable<DB[T]> & string)[]
   /** Rows per COPY statement (and per transaction). Default 10,000. */
   readonly chunkRows?: number
   /** Upper bound of one COPY statement's estimated size in bytes. Default 8 MiB. */

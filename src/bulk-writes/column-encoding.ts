@@ -178,6 +178,28 @@ export function encodeArrayCell(type: ColumnType, value: unknown): unknown {
   }
 }
 
+/**
+ * encodeArrayCell for one column type, with the common cells first (chosen once per column): a
+ * string goes as it is for every kind but bytea and arrays (pg sends strings unchanged; for json it
+ * is JSON text), safe integers for integer columns, numbers for floats, valid Dates for date/time.
+ */
+export function arrayEncoder(type: ColumnType): (value: unknown) => unknown {
+  const general = (value: unknown) => encodeArrayCell(type, value)
+  switch (type.kind) {
+    case 'bytea':
+    case 'array':
+      return general
+    case 'int':
+      return (value) => (typeof value === 'string' || (typeof value === 'number' && Number.isSafeInteger(value)) ? value : general(value))
+    case 'float':
+      return (value) => (typeof value === 'string' || typeof value === 'number' ? value : general(value))
+    case 'datetime':
+      return (value) => (typeof value === 'string' || (value instanceof Date && !Number.isNaN(value.getTime())) ? value : general(value))
+    default:
+      return (value) => (typeof value === 'string' ? value : general(value))
+  }
+}
+
 /** A scalar cell: what pg would send for it as a parameter of its own. */
 function scalar(_type: ColumnType, value: unknown): unknown {
   // Arrays and plain objects inside an array parameter would become dimensions or be quoted as

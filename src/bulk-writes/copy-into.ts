@@ -6,7 +6,7 @@ import { DEFAULT_CHUNK_ROWS, pipelineBatches, planBatches } from './batch-planni
 import { checkBytes, checkCommon, checkCount, checkTable } from './bulk-write-options.js'
 import type { BulkProgress, CopyFromFunction, CopyFromStream, CopyIntoOptions } from './bulk-write-options.js'
 import type { ColumnType } from './column-encoding.js'
-import { csvRecord, joinIntoPieces } from './csv-encoding.js'
+import { csvEncoder, csvRecord, joinIntoPieces } from './csv-encoding.js'
 import { checkCopyRows, definedKeys } from './key-sets.js'
 import type { AnyDB, Row } from './row-writer.js'
 import { loadTableColumns } from './table-columns.js'
@@ -78,12 +78,12 @@ export async function copyInto<DB, T extends keyof DB & string>(
     throw new QueryRefusedError(API, 'rows must be an array, an iterable or an async iterable of row objects', 'Pass e.g. [{ id: 1, name: "Ada" }]')
   }
 
-  let plan: { readonly text: string; readonly columns: readonly string[]; readonly types: readonly ColumnType[]; readonly copyFrom: CopyFromFunction } | undefined
+  let plan: Awaited<ReturnType<typeof resolvePlan>> | undefined
   const prebuilt = new WeakMap<readonly Row[], string[]>()
   const encode = (chunkRowsToEncode: readonly Row[], first: number): string[] => {
     const records = new Array<string>(chunkRowsToEncode.length)
     for (let i = 0; i < chunkRowsToEncode.length; i++) {
-      const record = csvRecord(chunkRowsToEncode[i]!, plan!.columns, plan!.types)
+      const record = csvRecord(chunkRowsToEncode[i]!, plan!.columns, plan!.types, plan!.encoders)
       if (typeof record !== 'string') {
         throw new QueryRefusedError(API, `row ${first + i}, column "${record.column}": ${record.refusal.problem}`, record.refusal.fix)
       }
@@ -168,7 +168,7 @@ async function resolvePlan<DB, T extends keyof DB & string>(
   // CockroachDB's copy_stmt (pkg/sql/parser/sql.y, opt_with_copy_options: copy_options) and
   // PostgreSQL 15 (its pre-9.0 COPY syntax) both accept.
   const text = sql`copy ${sql.raw(known.qualifiedName)} (${sql.join(columns.map((column) => sql.id(column)))}) from stdin with csv`.compile(db).sql
-  return Object.freeze({ text, columns, types, copyFrom })
+  return Object.freeze({ text, columns, types, encoders: types.map(csvEncoder), copyFrom })
 }
 
 /**

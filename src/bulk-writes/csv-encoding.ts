@@ -29,7 +29,31 @@ export function csvField(type: ColumnType, value: unknown): string | CellRefusal
     if (element instanceof CellRefusal) return element
     text = typeof element === 'string' ? element : pgValueText(element)
   }
-  return text.includes('"') ? `"${text.replace(/"/g, '""')}"` : `"${text}"`
+  return quote(text)
+}
+
+const quote = (text: string) => (text.includes('"') ? `"${text.replace(/"/g, '""')}"` : `"${text}"`)
+
+/**
+ * csvField for one column type, with the common cells first: strings of text-like, json and other
+ * columns, safe integers, finite floats. Chosen once per column, not per cell.
+ */
+export function csvEncoder(type: ColumnType): (value: unknown) => string | CellRefusal {
+  const general = (value: unknown) => csvField(type, value)
+  switch (type.kind) {
+    case 'text':
+    case 'json':
+    case 'numeric':
+    case 'uuid':
+    case 'other':
+      return (value) => (typeof value === 'string' ? quote(value) : general(value))
+    case 'int':
+      return (value) => (typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : general(value))
+    case 'float':
+      return (value) => (typeof value === 'number' ? String(value) : general(value))
+    default:
+      return general
+  }
 }
 
 /** The CSV record of one row (with its newline), or a CellRefusal naming the column. */
@@ -37,10 +61,12 @@ export function csvRecord(
   row: Readonly<Record<string, unknown>>,
   columns: readonly string[],
   types: readonly ColumnType[],
+  encoders: readonly ((value: unknown) => string | CellRefusal)[] = types.map(csvEncoder),
 ): string | { readonly column: string; readonly refusal: CellRefusal } {
   let line = ''
   for (let c = 0; c < columns.length; c++) {
-    const field = csvField(types[c]!, row[columns[c]!])
+    const value = row[columns[c]!]
+    const field = value === null || value === undefined ? '' : encoders[c]!(value)
     if (typeof field !== 'string') return { column: columns[c]!, refusal: field }
     line += c === 0 ? field : `,${field}`
   }

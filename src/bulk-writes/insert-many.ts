@@ -11,8 +11,6 @@ import { buildStatements } from './row-writer.js'
 import type { AnyDB, Row, WriteShape } from './row-writer.js'
 import { loadTableColumns } from './table-columns.js'
 
-type Rows<DB, T extends keyof DB & string> = Iterable<InsertObject<DB, T>> | AsyncIterable<InsertObject<DB, T>>
-
 /**
  * Inserts many rows, fast: one statement per batch that sends one array per column (`insert into
  * t (a, b) select ... from unnest($1::int8[], $2::text[])`), so a 1,000-row batch of six columns
@@ -46,20 +44,20 @@ type Rows<DB, T extends keyof DB & string> = Iterable<InsertObject<DB, T>> | Asy
 export function insertMany<DB, T extends keyof DB & string>(
   db: Kysely<DB> | Transaction<DB>,
   table: T,
-  rows: Rows<DB, T>,
+  rows: Iterable<InsertObject<DB, T>> | AsyncIterable<InsertObject<DB, T>>,
   options?: BulkWriteOptions<DB, T> & { readonly returning?: undefined },
 ): Promise<BulkResult>
 /** With `returning`: the listed columns of every inserted row, batch after batch. */
 export function insertMany<DB, T extends keyof DB & string, K extends keyof Selectable<DB[T]> & string>(
   db: Kysely<DB> | Transaction<DB>,
   table: T,
-  rows: Rows<DB, T>,
+  rows: Iterable<InsertObject<DB, T>> | AsyncIterable<InsertObject<DB, T>>,
   options: BulkWriteOptions<DB, T> & { readonly returning: readonly K[] },
 ): Promise<BulkResult<Pick<Selectable<DB[T]>, K>>>
 export async function insertMany<DB, T extends keyof DB & string>(
   db: Kysely<DB> | Transaction<DB>,
   table: T,
-  rows: Rows<DB, T>,
+  rows: Iterable<InsertObject<DB, T>> | AsyncIterable<InsertObject<DB, T>>,
   options?: BulkWriteOptions<DB, T> & { readonly returning?: readonly string[] },
 ): Promise<BulkResult<unknown>> {
   return await writeMany('insertMany', db as unknown as Kysely<AnyDB>, table, rows as unknown as Iterable<Row>, options)
@@ -86,20 +84,20 @@ export async function insertMany<DB, T extends keyof DB & string>(
 export function upsertMany<DB, T extends keyof DB & string>(
   db: Kysely<DB> | Transaction<DB>,
   table: T,
-  rows: Rows<DB, T>,
+  rows: Iterable<InsertObject<DB, T>> | AsyncIterable<InsertObject<DB, T>>,
   options?: UpsertManyOptions<DB, T> & { readonly returning?: undefined },
 ): Promise<BulkResult>
 /** With `returning`: the listed columns of every inserted or updated row. */
 export function upsertMany<DB, T extends keyof DB & string, K extends keyof Selectable<DB[T]> & string>(
   db: Kysely<DB> | Transaction<DB>,
   table: T,
-  rows: Rows<DB, T>,
+  rows: Iterable<InsertObject<DB, T>> | AsyncIterable<InsertObject<DB, T>>,
   options: UpsertManyOptions<DB, T> & { readonly returning: readonly K[] },
 ): Promise<BulkResult<Pick<Selectable<DB[T]>, K>>>
 export async function upsertMany<DB, T extends keyof DB & string>(
   db: Kysely<DB> | Transaction<DB>,
   table: T,
-  rows: Rows<DB, T>,
+  rows: Iterable<InsertObject<DB, T>> | AsyncIterable<InsertObject<DB, T>>,
   options?: UpsertManyOptions<DB, T> & { readonly returning?: readonly string[] },
 ): Promise<BulkResult<unknown>> {
   return await writeMany('upsertMany', db as unknown as Kysely<AnyDB>, table, rows as unknown as Iterable<Row>, options)

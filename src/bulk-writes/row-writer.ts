@@ -6,7 +6,7 @@ import type { CompiledQuery, Kysely, RawBuilder } from 'kysely'
 import { QueryRefusedError } from '../errors/query-refused-error.js'
 import { upsertInto } from '../sql/upsert-into.js'
 import { valuesChunkRows, chunk } from './batch-planning.js'
-import { CellRefusal, encodeArrayCell } from './column-encoding.js'
+import { arrayEncoder, CellRefusal } from './column-encoding.js'
 import type { ColumnType } from './column-encoding.js'
 import { groupByKeySet } from './key-sets.js'
 import type { KeyGroup } from './key-sets.js'
@@ -76,19 +76,15 @@ function arrayStatement(
   for (let c = 0; c < columns.length; c++) {
     const column = columns[c]!
     const type = types[c]!
-    const values: unknown[] = new Array(rows.length)
+    const values = new Array<unknown>(rows.length)
+    const encode = arrayEncoder(type)
     for (let r = 0; r < rows.length; r++) {
       const value = rows[r]![column]
       if (value === null || value === undefined) {
         values[r] = null
         continue
       }
-      // The common cells need no conversion: strings for text, safe integers for integers.
-      if ((typeof value === 'string' && type.kind === 'text') || (typeof value === 'number' && type.kind === 'int' && Number.isSafeInteger(value))) {
-        values[r] = value
-        continue
-      }
-      const element = encodeArrayCell(type, value)
+      const element = encode(value)
       if (element instanceof CellRefusal) {
         throw new QueryRefusedError(shape.api, `row ${first + batch.indexOf(rows[r]!)}, column "${column}": ${element.problem}`, element.fix)
       }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { CellRefusal, columnTypeFromCatalog, columnTypeFromName, encodeArrayCell } from '../../../src/bulk-writes/column-encoding.js'
-import { csvField, csvRecord, joinIntoPieces } from '../../../src/bulk-writes/csv-encoding.js'
+import { arrayEncoder, CellRefusal, columnTypeFromCatalog, columnTypeFromName, encodeArrayCell } from '../../../src/bulk-writes/column-encoding.js'
+import { csvEncoder, csvField, csvRecord, joinIntoPieces } from '../../../src/bulk-writes/csv-encoding.js'
 
 const catalog = (type: string, typeSchema = 'pg_catalog', extra: Partial<{ category: string; element: string; elementSchema: string }> = {}) =>
   columnTypeFromCatalog({ type, typeSchema, category: extra.category ?? 'N', element: extra.element ?? null, elementSchema: extra.elementSchema ?? null })
@@ -97,5 +97,25 @@ describe('CSV for COPY', () => {
     assert.equal(typeof refused === 'object' && refused.column, 'id')
     assert.deepEqual(joinIntoPieces(['aaa\n', 'bbb\n', 'ccc\n'], 8), ['aaa\nbbb\n', 'ccc\n'])
     assert.deepEqual(joinIntoPieces(['a-long-record\n', 'b\n'], 4), ['a-long-record\n', 'b\n'])
+  })
+})
+
+describe('per-column fast paths', () => {
+  it('give what the general encoders give, for every kind and value', () => {
+    const types = [
+      catalog('int8'), catalog('float8'), catalog('numeric'), catalog('text'), catalog('bool'), catalog('uuid'), catalog('timestamptz'),
+      catalog('bytea'), catalog('jsonb'), catalog('mood', 'public', { category: 'E' }),
+      catalog('_int8', 'pg_catalog', { category: 'A', element: 'int8', elementSchema: 'pg_catalog' }),
+    ]
+    const values: unknown[] = ['text "q"', '', 42, 1.5, 2 ** 60, Number.NaN, 12n, true, new Date(0), new Date(Number.NaN), Buffer.from('x'), { a: 1 }, [1, [2]]]
+    const same = (a: unknown, b: unknown) => (a instanceof CellRefusal ? b instanceof CellRefusal : assert.deepStrictEqual(a, b))
+    for (const type of types) {
+      const fastArray = arrayEncoder(type)
+      const fastCsv = csvEncoder(type)
+      for (const value of values) {
+        same(fastArray(value), encodeArrayCell(type, value))
+        same(fastCsv(value), csvField(type, value))
+      }
+    }
   })
 })

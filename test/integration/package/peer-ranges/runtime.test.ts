@@ -83,7 +83,9 @@ const probeBody = (load: string, resolve: string) => `
     })
 
     // copyInto through the consumer's pg-copy-streams (an optional peer: floor and ceiling).
-    const { from } = await load('pg-copy-streams')
+    // pg-copy-streams before 6.0.5 has no named ESM exports (its changelog, 6.0.5): take it off the default export there.
+    const copyStreams = await load('pg-copy-streams')
+    const from = copyStreams.from ?? copyStreams.default.from
     const bulk = new kysely.Kysely({ dialect: new pkg.CockroachDialect({ connectionString: process.env.DATABASE_URL, copyFrom: from }) })
     try {
       out.copied = (await pkg.copyInto(bulk, 'item', [{ id: 10, name: 'x' }, { id: 11, name: 'y' }], { chunkRows: 1 })).rows
