@@ -121,17 +121,25 @@ export async function* planBatches<R extends Readonly<Record<string, unknown>>>(
 }
 
 /**
- * Runs `start(batch)` for each batch and prepares the next one (`prepare`: read, check, encode)
- * while the previous is on the wire, so the client's encoding overlaps the server's work. A
- * refusal from preparing batch k+1 is thrown only after batch k has settled; nothing of batch k+1
- * is sent before batch k is done.
+ * Runs `start(batch, sent)` for each batch and prepares the next one (`prepare`: read, check,
+ * encode) while the previous is on the wire, so the client's encoding overlaps the server's work.
+ * `start` calls `sent()` once its data has been handed to the socket (the COPY stream ended, the
+ * INSERT dispatched); preparing begins on the next turn of the event loop after that (or when the
+ * batch settles), not earlier: a long synchronous encode that ran while BEGIN was in flight would
+ * only delay the batch's own statement. A refusal from preparing batch k+1 is thrown after batch k
+ * has settled; nothing of batch k+1 is sent before batch k is done.
  */
-export async function pipelineBatches<P>(prepare: () => Promise<P | undefined>, start: (prepared: P) => Promise<void>): Promise<void> {
+export async function pipelineBatches<P>(
+  prepare: () => Promise<P | undefined>,
+  start: (prepared: P, sent: () => void) => Promise<void>,
+): Promise<void> {
   let current = await prepare()
   while (current !== undefined) {
-    const running = start(current)
-    // Prepared while `running` waits for the server; its refusal, if any, waits for `running`.
-    const next = prepare()
+    let begin!: () => void
+    const ready = new Promise<void>((resolve) => (begin = resolve))
+    const running = start(current, () => setImmediate(begin))
+    running.then(begin, begin)
+    const next = ready.then(prepare)
     next.catch(() => undefined)
     await running
     current = await next

@@ -11,8 +11,11 @@ import { halves } from './batch-planning.js'
 import type { BulkProgress } from './bulk-write-options.js'
 import { isBatchTooLarge } from './split-decision.js'
 
-/** What runs one piece of a batch: the statements of `rows`, on `executor` (a transaction). */
-export type PieceRunner<R, Out> = (executor: Kysely<unknown>, rows: R[], signal: AbortSignal | undefined) => Promise<Out[]>
+/**
+ * What runs one piece of a batch: the statements of `rows`, on `executor` (a transaction).
+ * `sent` says the piece's data is on its way to the server (see pipelineBatches).
+ */
+export type PieceRunner<R, Out> = (executor: Kysely<unknown>, rows: R[], signal: AbortSignal | undefined, sent: () => void) => Promise<Out[]>
 
 export interface RunnerOptions {
   readonly retry?: Omit<WithRetryOptions, 'signal'> | undefined
@@ -75,9 +78,9 @@ export class BatchRunner<R, Out> {
   }
 
   /** Runs one batch (`first`: index of its first row in the input), then reports progress. */
-  async runBatch(rows: R[], first: number): Promise<void> {
+  async runBatch(rows: R[], first: number, sent: () => void = () => {}): Promise<void> {
     this.#options.signal?.throwIfAborted()
-    const written = await this.#runPiece(rows, first)
+    const written = await this.#runPiece(rows, first, sent)
     if (written > 0) await this.report()
   }
 
@@ -101,16 +104,16 @@ export class BatchRunner<R, Out> {
   }
 
   /** Runs rows (split if too large) and resolves to the rows written. */
-  async #runPiece(rows: R[], first: number): Promise<number> {
+  async #runPiece(rows: R[], first: number, sent: () => void = () => {}): Promise<number> {
     const signal = this.#options.signal
     let returned: Out[]
     try {
       if (this.#inTransaction) {
-        returned = await this.#run(this.#db, rows, signal)
+        returned = await this.#run(this.#db, rows, signal, sent)
       } else {
         const retry = this.#options.retry ?? {}
         const split = this.#options.splitTooLarge !== false && rows.length > 1
-        returned = await withRetry(this.#db, (trx: Transaction<unknown>) => this.#run(trx, rows, signal), {
+        returned = await withRetry(this.#db, (trx: Transaction<unknown>) => this.#run(trx, rows, signal, sent), {
           ...retry,
           idempotent: retry.idempotent ?? this.#options.idempotent,
           ...(signal === undefined ? {} : { signal }),

@@ -95,14 +95,14 @@ export async function copyInto<DB, T extends keyof DB & string>(
     API,
     kysely as unknown as Kysely<unknown>,
     { retry: options?.retry, splitTooLarge: options?.splitTooLarge, onBatch: options?.onBatch, signal: options?.signal, idempotent: false },
-    async (executor, pieceRows, signal) => {
+    async (executor, pieceRows, signal, sent) => {
       const pieces = prebuilt.get(pieceRows) ?? encode(pieceRows, 0)
       const { text, copyFrom } = plan!
       await executor.getExecutor().provideConnection(async (connection) => {
         if (!isCopyConnection(connection)) throw notCockroachDialect()
         const stream = connection.submit(copyFrom(text))
         if (stream === undefined) throw notCockroachDialect()
-        await writePieces(stream, pieces, signal)
+        await writePieces(stream, pieces, signal, sent)
         if (stream.rowCount !== pieceRows.length) {
           throw new Error(`copyInto: COPY reported ${stream.rowCount} rows for a chunk of ${pieceRows.length}; please report this`)
         }
@@ -121,7 +121,7 @@ export async function copyInto<DB, T extends keyof DB & string>(
       prebuilt.set(batch.rows, encode(batch.rows, batch.first))
       return batch
     },
-    (batch) => runner.runBatch(batch.rows, batch.first),
+    (batch, sent) => runner.runBatch(batch.rows, batch.first, sent),
   )
   return runner.progress()
 }
@@ -177,7 +177,7 @@ async function resolvePlan<DB, T extends keyof DB & string>(
  * stream, which sends CopyFail (pg-copy-streams >= 6: the COPY is rolled back) and rejects with the
  * signal's reason.
  */
-function writePieces(stream: CopyFromStream, pieces: readonly string[], signal: AbortSignal | undefined): Promise<void> {
+function writePieces(stream: CopyFromStream, pieces: readonly string[], signal: AbortSignal | undefined, sent: () => void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let settled = false
     const settle = (error?: unknown): void => {
@@ -211,7 +211,10 @@ function writePieces(stream: CopyFromStream, pieces: readonly string[], signal: 
           return
         }
       }
-      if (!settled) stream.end()
+      if (!settled) {
+        stream.end()
+        sent()
+      }
     }
     writeMore()
   })

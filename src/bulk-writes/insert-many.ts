@@ -148,11 +148,15 @@ async function writeMany(
     api,
     db as unknown as Kysely<unknown>,
     { retry: options?.retry, splitTooLarge: options?.splitTooLarge, onBatch: options?.onBatch, signal: options?.signal, idempotent: api === 'upsertMany' },
-    async (executor, pieceRows) => {
+    async (executor, pieceRows, _signal, sent) => {
       const statements = prebuilt.get(pieceRows) ?? buildStatements(executor as unknown as Kysely<AnyDB>, shape!, pieceRows, 0)
       const returned: unknown[] = []
-      for (const statement of statements) {
-        const result = await executor.executeQuery(statement)
+      for (let i = 0; i < statements.length; i++) {
+        const pending = executor.executeQuery(statements[i]!)
+        // The last statement is on its way once Kysely's microtasks have run: pipelineBatches
+        // starts preparing the next batch on the next turn of the event loop.
+        if (i === statements.length - 1) sent()
+        const result = await pending
         for (const row of result.rows) returned.push(row)
       }
       return returned
@@ -173,7 +177,7 @@ async function writeMany(
       prebuilt.set(batch.rows, buildStatements(db, shape, batch.rows, batch.first))
       return batch
     },
-    (batch) => runner.runBatch(batch.rows, batch.first),
+    (batch, sent) => runner.runBatch(batch.rows, batch.first, sent),
   )
   return Object.freeze({ ...runner.progress(), returned: runner.returned })
 }

@@ -49,6 +49,9 @@ describe('bulk writes: batching, refusals, splits, abort, loops (PostgreSQL)', (
   before(async () => {
     database = await createTestDatabase(postgresTarget, 'bulk_behaviour')
     pool = new pg.Pool({ connectionString: database.url, max: 4 })
+    // pool.end() resolves before the server has let go of the sessions, and the teardown's forced
+    // DROP DATABASE then ends them: without a listener that 'error' would end the process.
+    pool.on('error', () => {})
     db = new Kysely<DB>({ dialect: new CockroachDialect({ pool, copyFrom }), log: (event) => void log.push(event) })
     await sql`create table item (id int primary key, name text not null, qty int default 7, note text)`.execute(db)
     await sql`create table ev (a int, b int, flag text, primary key (a, b))`.execute(db)

@@ -41,6 +41,7 @@ describe('bulk writes on CockroachDB', { skip: cockroachSkip }, () => {
   before(async () => {
     database = await createTestDatabase(cockroachTarget!, 'bulk_writes')
     pool = new pg.Pool({ connectionString: database.url, max: 1 })
+    pool.on('error', () => {})
     db = new Kysely<DB>({ dialect: new CockroachDialect({ pool, copyFrom }), log: (event) => void log.push(event) })
     await sql`create type mood as enum ('it''s ok', 'a,b', 'plain')`.execute(db)
     await sql`create table doc (id uuid primary key, body jsonb, tags text[], nums int8[], blobs bytea[], mood mood, data bytea, at timestamptz)`.execute(db)

@@ -105,21 +105,30 @@ describe('key sets', () => {
 })
 
 describe('pipelineBatches', () => {
-  it('prepares batch k+1 while batch k runs, and starts k+1 only after k settled', async () => {
-    const events: string[] = []
-    let prepared = 0
-    await pipelineBatches(
-      async () => {
-        if (prepared === 3) return undefined
-        events.push(`prepare ${++prepared}`)
-        return prepared
-      },
-      (batch) => {
-        events.push(`start ${batch}`)
-        return new Promise<void>((resolve) => setImmediate(() => (events.push(`end ${batch}`), resolve())))
-      },
-    )
-    assert.deepEqual(events, ['prepare 1', 'start 1', 'prepare 2', 'end 1', 'start 2', 'prepare 3', 'end 2', 'start 3', 'end 3'])
+  it('prepares batch k+1 once batch k is sent, and starts k+1 only after k settled', async () => {
+    for (const callsSent of [true, false]) {
+      const events: string[] = []
+      let prepared = 0
+      await pipelineBatches(
+        async () => {
+          if (prepared === 3) return undefined
+          events.push(`prepare ${++prepared}`)
+          return prepared
+        },
+        (batch, sent) => {
+          events.push(`start ${batch}`)
+          if (callsSent) sent()
+          // Settles two turns of the event loop later: the server's answer.
+          return new Promise<void>((resolve) => setImmediate(() => setImmediate(() => (events.push(`end ${batch}`), resolve()))))
+        },
+      )
+      assert.deepEqual(
+        events,
+        callsSent
+          ? ['prepare 1', 'start 1', 'prepare 2', 'end 1', 'start 2', 'prepare 3', 'end 2', 'start 3', 'end 3']
+          : ['prepare 1', 'start 1', 'end 1', 'prepare 2', 'start 2', 'end 2', 'prepare 3', 'start 3', 'end 3'],
+      )
+    }
   })
 
   it('throws a refusal of batch k+1 only after batch k has settled, and does not start it', async () => {
