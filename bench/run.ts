@@ -14,7 +14,7 @@ import type { BenchContext, ChartBar, TargetCheck, Workload } from './bench-type
 import { markdownTable } from './stats.js'
 
 /** Suite order; workloads not listed here run after these, by file name. */
-const ORDER = ['point-select', 'compile', 'bulk-insert', 'streaming', 'retry-contention', 'introspection']
+const ORDER = ['point-select', 'compile', 'bulk-insert', 'bulk-stream', 'bulk-delete', 'streaming', 'retry-contention', 'introspection']
 
 interface Options {
   readonly pgUrl: string
@@ -37,6 +37,8 @@ export interface WorkloadReport {
   readonly targets: readonly TargetCheck[]
   readonly chart: readonly ChartBar[]
   readonly error?: string
+  /** Set when the workload comes from another run than the rest (merged in by hand after an --only run). */
+  readonly run?: { readonly command: string; readonly generatedAt: string; readonly loadAverage: { readonly start: number; readonly end: number } }
 }
 
 export interface Machine {
@@ -49,6 +51,7 @@ export interface Machine {
   readonly kysely: string
   readonly pg: string
   readonly pgCursor: string
+  readonly pgCopyStreams?: string
   /** The 1-minute load average when the run started and when it ended: how busy the machine was. */
   readonly loadAverage: { readonly start: number; readonly end: number }
 }
@@ -127,6 +130,7 @@ async function describeMachine(options: Options): Promise<Machine> {
     kysely: packageVersion(options.kyselyPackage),
     pg: packageVersion('pg'),
     pgCursor: packageVersion('pg-cursor'),
+    pgCopyStreams: packageVersion('pg-copy-streams'),
     loadAverage: { start: round2(os.loadavg()[0]!), end: Number.NaN },
   }
 }
@@ -174,7 +178,7 @@ function renderMarkdown(results: Results): string {
         ['Node.js', machine.node],
         ['Database', machine.postgres],
         ['kysely', machine.kysely],
-        ['pg / pg-cursor', `${machine.pg} / ${machine.pgCursor}`],
+        ['pg / pg-cursor / pg-copy-streams', `${machine.pg} / ${machine.pgCursor} / ${machine.pgCopyStreams ?? 'unknown'}`],
         [
           'Load average (1 min)',
           `${machine.loadAverage.start} at the start, ${machine.loadAverage.end} at the end (${machine.cores} cores; ` +
@@ -192,6 +196,13 @@ function renderMarkdown(results: Results): string {
   lines.push(rows.length ? markdownTable(['Workload', 'Target', 'Ratio', 'Limit', 'Result'], rows) : 'No targets were checked.', '')
   for (const [i, report] of results.workloads.entries()) {
     lines.push(`## ${i + 1}. ${report.title}`, '')
+    if (report.run !== undefined) {
+      lines.push(
+        `Measured in a separate run, \`${report.run.command}\` on ${report.run.generatedAt} (load average ` +
+          `${report.run.loadAverage.start} at the start, ${report.run.loadAverage.end} at the end), merged into this file.`,
+        '',
+      )
+    }
     if (report.error !== undefined) {
       lines.push(`**Failed:** ${report.error}`, '')
       continue

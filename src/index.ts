@@ -75,6 +75,23 @@ export type { HintedTable } from './sql/hints/hinted-table.js'
 export { explain } from './sql/explain.js'
 export type { CockroachExplainOptions, ExplainableQuery, ExplainOption, ExplainRow } from './sql/explain.js'
 
+// Bulk writes
+export { insertMany, upsertMany } from './bulk-writes/insert-many.js'
+export { copyInto } from './bulk-writes/copy-into.js'
+export { deleteInBatches, updateInBatches } from './bulk-writes/delete-in-batches.js'
+export type {
+  BatchLoopOptions,
+  BulkProgress,
+  BulkResult,
+  BulkWriteOptions,
+  CopyFromFunction,
+  CopyFromStream,
+  CopyIntoOptions,
+  UpsertManyOptions,
+} from './bulk-writes/bulk-write-options.js'
+export { BulkWriteError, isBulkWriteError } from './errors/bulk-write-error.js'
+export type { BulkWriteApi } from './errors/bulk-write-error.js'
+
 // Streaming
 export { streamWithSqlCursor } from './streaming/sql-cursor.js'
 export type { StreamWithSqlCursorOptions } from './streaming/sql-cursor.js'

@@ -27,22 +27,22 @@ export const PEER_CONSUMERS = Object.freeze([
   {
     name: 'kysely-0.28-floor',
     node: 'system',
-    peers: { kysely: '0.28.0', pg: '8.11.0', 'pg-cursor': '2.10.0', '@types/pg': '8.11.0', 'kysely-codegen': '0.20.0' },
+    peers: { kysely: '0.28.0', pg: '8.11.0', 'pg-cursor': '2.10.0', 'pg-copy-streams': '6.0.1', '@types/pg': '8.11.0', 'kysely-codegen': '0.20.0' },
   },
   {
     name: 'kysely-0.28-newest',
     node: 'system',
-    peers: { kysely: '0.28.19', pg: '8.23.1', 'pg-cursor': '2.22.1', '@types/pg': '8.23.1' },
+    peers: { kysely: '0.28.19', pg: '8.23.1', 'pg-cursor': '2.22.1', 'pg-copy-streams': '7.0.0', '@types/pg': '8.23.1' },
   },
   {
     name: 'kysely-0.29-floor',
     node: 'node22',
-    peers: { kysely: '0.29.0', pg: '8.11.0', 'pg-cursor': '2.10.0', '@types/pg': '8.11.0' },
+    peers: { kysely: '0.29.0', pg: '8.11.0', 'pg-cursor': '2.10.0', 'pg-copy-streams': '6.0.1', '@types/pg': '8.11.0' },
   },
   {
     name: 'kysely-0.29-newest',
     node: 'node22',
-    peers: { kysely: '0.29.9', pg: '8.23.1', 'pg-cursor': '2.22.1', '@types/pg': '8.23.1', 'kysely-codegen': '0.20.0' },
+    peers: { kysely: '0.29.9', pg: '8.23.1', 'pg-cursor': '2.22.1', 'pg-copy-streams': '7.0.0', '@types/pg': '8.23.1', 'kysely-codegen': '0.20.0' },
   },
 ])
 

@@ -1,6 +1,8 @@
 import { CompiledQuery } from 'kysely'
 import type { DatabaseConnection, QueryId, QueryResult } from 'kysely'
+import type { PostgresCursor } from 'kysely'
 import type { CockroachPoolClient } from './cockroach-pool.js'
+import type { CopyFromFunction } from '../bulk-writes/bulk-write-options.js'
 import { sendCancelRequest } from '../connection/pgwire-cancel.js'
 import { refuseAsOfSystemTimeInTransaction } from '../sql/as-of-system-time/as-of-system-time-in-transaction.js'
 import { readSqlCursor } from '../streaming/sql-cursor.js'
@@ -22,6 +24,8 @@ export interface ConnectionControl {
   readonly client: CockroachPoolClient | undefined
   /** Runs a statement on a separate connection (see {@link CockroachPool.controlQuery}). */
   controlQuery(sql: string, stillWanted: () => boolean): Promise<void>
+  /** pg-copy-streams' `from`, from the dialect's `copyFrom` option. */
+  readonly copyFrom?: CopyFromFunction | undefined
 }
 
 // A CockroachDB session id is a uint128 (pkg/sql/clusterunique/id.go) that pkg/util/uint128 prints
@@ -114,6 +118,23 @@ export class CockroachConnection implements DatabaseConnection {
         this.#running = undefined
       }
     }
+  }
+
+  /** pg-copy-streams' `from` the dialect was configured with, for copyInto. */
+  get copyFrom(): CopyFromFunction | undefined {
+    return this.#control.copyFrom
+  }
+
+  /**
+   * Hands a pg Submittable (pg-copy-streams' COPY stream) to this connection's pg client, the way
+   * pg-cursor's cursors reach it (CockroachPoolClient.query passes non-string queries through), so
+   * the COPY runs on the transaction's own connection, whose client has an 'error' listener (a
+   * client without one would crash the process when its socket dies mid-COPY). `undefined` when the
+   * driver does not know the client.
+   */
+  submit<T extends object>(submittable: T): T | undefined {
+    const client = this.#control.client
+    return client === undefined ? undefined : (client.query(submittable as unknown as PostgresCursor<never>) as unknown as T)
   }
 
   /** Destroys the underlying client when it is released (see {@link CockroachPoolClient.discard}). */

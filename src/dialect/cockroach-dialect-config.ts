@@ -1,6 +1,7 @@
 import type { DatabaseConnection, PostgresCursorConstructor, PostgresPool } from 'kysely'
 import type { PoolConfig } from 'pg'
 import type { CockroachIntrospectorOptions } from './cockroach-introspector.js'
+import type { CopyFromFunction } from '../bulk-writes/bulk-write-options.js'
 import type { Int8Mode } from '../connection/int8-type-parsers.js'
 import type { MigrationLeaseOptions } from '../migration/migration-lease-options.js'
 import type { ClusterNodeAddress } from '../cluster/cluster-nodes.js'
@@ -46,6 +47,8 @@ export interface CockroachDialectConfig {
   readonly poolConfig?: Readonly<Omit<PoolConfig, 'connectionString' | 'types'>>
   /** The `pg-cursor` class. Needed for `stream()` outside transactions. */
   readonly cursor?: PostgresCursorConstructor
+  /** pg-copy-streams' `from` (`import { from } from 'pg-copy-streams'`). Needed for {@link copyInto}. */
+  readonly copyFrom?: CopyFromFunction
   /**
    * Called once for every new connection. On kysely 0.29 `options` holds the abort signal of the
    * operation that took the connection, as PostgresDialect passes it; kysely 0.28 passes none.

@@ -59,10 +59,11 @@ export class CockroachDialect implements Dialect {
   }
 
   createDriver(): Driver {
-    const { cursor, onReserveConnection } = this.#config
+    const { cursor, copyFrom, onReserveConnection } = this.#config
     return (this.#lastDriver = new CockroachDriver({
       createPool: this.#createPool,
       cursor,
+      copyFrom,
       types: this.#types,
       onCreateConnection: createConnectionHook(this.#config),
       onReserveConnection,

@@ -13,6 +13,7 @@ import { isOwnConnectionError, ownSqlState } from '../errors/error-classifiers.j
 import { SqlState } from '../errors/sqlstate.js'
 import type { PgTypeOverrides } from '../connection/int8-type-parsers.js'
 import { KyselyCockroachError } from '../errors/kysely-cockroach-error.js'
+import type { CopyFromFunction } from '../bulk-writes/bulk-write-options.js'
 // Kysely's driver types these with its unexported PostgresConnection class.
 type InnerConnection = Parameters<PostgresDriver['releaseConnection']>[0]
 
@@ -31,6 +32,8 @@ export interface CockroachDriverConfig {
   /** Creates the underlying `pg.Pool` (called once, by `init`). */
   readonly createPool: () => Promise<PostgresPool>
   readonly cursor?: PostgresCursorConstructor
+  /** pg-copy-streams' `from`, for copyInto. */
+  readonly copyFrom?: CopyFromFunction
   readonly types?: PgTypeOverrides
   // The options are kysely 0.29's AbortableOperationOptions, spelled out: kysely 0.28 has no such
   // type, and 0.28 calls the hooks without them.
@@ -67,6 +70,7 @@ export class CockroachDriver extends PostgresDriver {
   readonly #onCreateConnection: CockroachDriverConfig['onCreateConnection']
   readonly #onReserveConnection: CockroachDriverConfig['onReserveConnection']
   readonly #handOff: HandOff
+  readonly #copyFrom: CopyFromFunction | undefined
   // The pool once created, so acquiring a connection (the hot path) awaits no memoized promise.
   #created: CockroachPool | undefined
 
@@ -88,6 +92,7 @@ export class CockroachDriver extends PostgresDriver {
     this.#handOff = handOff
     this.#onCreateConnection = config.onCreateConnection
     this.#onReserveConnection = config.onReserveConnection
+    this.#copyFrom = config.copyFrom
   }
 
   /** The pool this driver takes connections from (created on first use). */
@@ -120,6 +125,7 @@ export class CockroachDriver extends PostgresDriver {
         connection = new CockroachConnection(inner, {
           client,
           controlQuery: (sql, stillWanted) => pool.controlQuery(sql, stillWanted),
+          copyFrom: this.#copyFrom,
         })
         this.#connections.set(inner, connection)
         // Called with the connection Kysely is handed, not the inner one, as PostgresDriver calls

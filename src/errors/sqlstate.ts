@@ -19,6 +19,8 @@
  * ```
  */
 export const SqlState = Object.freeze({
+  /** 08P01 protocol_violation (e.g. a Bind message with more than 65,535 parameters, whose count wraps). */
+  ProtocolViolation: '08P01',
   /** 0A000 feature_not_supported (CockroachDB: multiple active portals, among others). */
   FeatureNotSupported: '0A000',
   /** 23505 unique_violation. */
@@ -37,6 +39,10 @@ export const SqlState = Object.freeze({
   UndefinedColumn: '42703',
   /** 42P07 duplicate_table. */
   DuplicateTable: '42P07',
+  /** 53400 configuration_limit_exceeded (CockroachDB: a transaction over its lock-tracking budget). */
+  ConfigurationLimitExceeded: '53400',
+  /** 54000 program_limit_exceeded (CockroachDB: the transaction_rows_written_err / _read_err guardrails). */
+  ProgramLimitExceeded: '54000',
   /** 55000 object_not_in_prerequisite_state. */
   ObjectNotInPrerequisiteState: '55000',
   /** 55P03 lock_not_available (lock_timeout). */

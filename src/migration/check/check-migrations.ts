@@ -11,6 +11,7 @@ import { checkDirection, classifyFindings } from './migration-check-rules.js'
 import type { MigrationCheckAcknowledgement, MigrationCheckRule, MigrationFinding } from './migration-check-rules.js'
 import { RecordingDialect } from './recording-dialect.js'
 import type { RecordedQuery, RecordedStatementKind } from './recording-dialect.js'
+import { QueryRefusedError } from '../../errors/query-refused-error.js'
 
 /**
  * A migration as the check runs it: Kysely's `Migration` (`up`, optional `down`) and, optionally,
@@ -176,7 +177,7 @@ function isMigration(value: unknown): value is CheckableMigration {
 
 async function resolveMigrations(source: CheckMigrationsOptions['migrations']): Promise<Record<string, CheckableMigration>> {
   if (typeof source !== 'object' || source === null) {
-    throw new TypeError("checkMigrations(): migrations must be { folder }, an object of migrations or a MigrationProvider, e.g. { folder: 'migrations' }.")
+    throw new QueryRefusedError('checkMigrations()', 'migrations must be { folder }, an object of migrations or a MigrationProvider', "pass one, e.g. { folder: 'migrations' }")
   }
   if (typeof (source as { folder?: unknown }).folder === 'string') {
     return loadFolder((source as { folder: string }).folder)
@@ -228,7 +229,7 @@ function publicStatements(queries: readonly RecordedQuery[]): CheckedStatement[]
  */
 export async function checkMigrations(options: CheckMigrationsOptions): Promise<MigrationCheckReport> {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError("checkMigrations(): options must be an object such as { migrations: { folder: 'migrations' } }.")
+    throw new QueryRefusedError('checkMigrations()', 'options must be an object', "pass one such as { migrations: { folder: 'migrations' } }")
   }
   const migrations = await resolveMigrations(options.migrations)
   const plugins = options.plugins ?? []

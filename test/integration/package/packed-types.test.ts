@@ -22,7 +22,7 @@ import type { Consumer } from '../../harness/packed-package.js'
 
 // What an example may import besides kysely (linked by createConsumer): the install line of the
 // README (pg, pg-cursor and their types), Node's types, and kysely-ctl for its config file.
-const LINKS = ['pg', 'pg-cursor', '@types/pg', '@types/pg-cursor', '@types/node', 'kysely-ctl']
+const LINKS = ['pg', 'pg-cursor', 'pg-copy-streams', '@types/pg', '@types/pg-cursor', '@types/pg-copy-streams', '@types/node', 'kysely-ctl']
 
 const COMPILER_OPTIONS = {
   strict: true,

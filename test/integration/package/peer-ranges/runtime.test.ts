@@ -1,6 +1,6 @@
 // The packed package at the floor and the ceiling of every peer range it declares (the consumers of
 // scripts/lib/peer-matrix.mjs): each consumer loads it with `import` and with `require()` on its own
-// Node, and runs a connection, a query, transactions, both kinds of stream, withRetry and Kysely's
+// Node, and runs a connection, a query, transactions, both kinds of stream, copyInto, withRetry and Kysely's
 // Migrator against the throwaway PostgreSQL; consumers with kysely-codegen also run the codegen CLI.
 //
 // Run by the peer-range leg of `npm test` (not by the Node/kysely matrix), which installs the peers.
@@ -34,6 +34,7 @@ interface Probe {
   readonly items: readonly number[]
   readonly stream: readonly string[]
   readonly streamInTransaction: readonly string[]
+  readonly copied: number
   readonly retriedAttempts: number
   readonly commitFailure: unknown
   readonly abortedCommit: unknown
@@ -80,6 +81,17 @@ const probeBody = (load: string, resolve: string) => `
       for await (const row of trx.selectFrom('item').select('name').orderBy('id').stream(2)) names.push(row.name)
       return names
     })
+
+    // copyInto through the consumer's pg-copy-streams (an optional peer: floor and ceiling).
+    // pg-copy-streams before 6.0.5 has no named ESM exports (its changelog, 6.0.5): take it off the default export there.
+    const copyStreams = await load('pg-copy-streams')
+    const from = copyStreams.from ?? copyStreams.default.from
+    const bulk = new kysely.Kysely({ dialect: new pkg.CockroachDialect({ connectionString: process.env.DATABASE_URL, copyFrom: from }) })
+    try {
+      out.copied = (await pkg.copyInto(bulk, 'item', [{ id: 10, name: 'x' }, { id: 11, name: 'y' }], { chunkRows: 1 })).rows
+    } finally {
+      await bulk.destroy()
+    }
 
     // A 40001 on the first attempt is retried.
     let attempts = 0
@@ -178,6 +190,7 @@ for (const consumer of matrix.consumers) {
         assert.deepEqual(probe.items, [1, 2, 3])
         assert.deepEqual(probe.stream, ['a', 'b', 'c'])
         assert.deepEqual(probe.streamInTransaction, ['a', 'b', 'c'])
+        assert.equal(probe.copied, 2)
         assert.equal(probe.retriedAttempts, 2)
         assert.deepEqual(probe.commitFailure, { name: 'error', code: '23505', outcomeUnknown: false })
         assert.equal(probe.kyselyHasAbortedTransactionError, hasAbortedTransactionError(kyselyVersion))
