@@ -14,7 +14,7 @@ import type { BenchContext, ChartBar, TargetCheck, Workload } from './bench-type
 import { markdownTable } from './stats.js'
 
 /** Suite order; workloads not listed here run after these, by file name. */
-const ORDER = ['point-select', 'compile', 'bulk-insert', 'bulk-stream', 'bulk-delete', 'streaming', 'retry-contention', 'introspection']
+const ORDER = ['point-select', 'compile', 'bulk-insert', 'bulk-stream', 'bulk-delete', 'streaming', 'retry-contention', 'introspection', 'failover']
 
 interface Options {
   readonly pgUrl: string

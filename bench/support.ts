@@ -68,6 +68,17 @@ export function cockroachKysely<DB>(url: string, max: number): Kysely<DB> {
   })
 }
 
+/**
+ * Kysely on `CockroachDialect` with one host on the cluster pool (`cluster: {}` selects it): what a
+ * single-host connection string would cost if it used the cluster pool (lifetime with jitter) rather
+ * than pg.Pool.
+ */
+export function cockroachClusterKysely<DB>(url: string, max: number): Kysely<DB> {
+  return new Kysely<DB>({
+    dialect: new CockroachDialect({ connectionString: url, poolConfig: { max }, cursor: Cursor, cluster: {} }),
+  })
+}
+
 /** Kysely on its own `PostgresDialect`, with a pool of `max` connections. */
 export function postgresKysely<DB>(url: string, max: number): Kysely<DB> {
   return new Kysely<DB>({

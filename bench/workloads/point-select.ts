@@ -1,5 +1,7 @@
 // Workload 1: point select by primary key, on one connection and with 16 concurrent callers.
-// Kysely on CockroachDialect vs raw pg (pool.query with the same SQL) vs Kysely's PostgresDialect.
+// Kysely on CockroachDialect vs raw pg (pool.query with the same SQL) vs Kysely's PostgresDialect,
+// and CockroachDialect with the one host on the cluster pool instead of pg.Pool (src/cluster/).
+const CLUSTER_POOL = 'Kysely + CockroachDialect, cluster pool'
 import { Kysely, PostgresDialect } from 'kysely'
 import type { PostgresPool } from 'kysely'
 import { CockroachDialect } from '../../src/index.js'
@@ -15,7 +17,7 @@ import {
   summarize,
 } from '../stats.js'
 import type { Contender, Summary } from '../stats.js'
-import { createBenchDatabase, createContenders } from '../support.js'
+import { cockroachClusterKysely, createBenchDatabase, createContenders } from '../support.js'
 
 interface Users {
   id: number
@@ -186,12 +188,14 @@ export const workload: Workload = {
       const rows: string[][] = []
       for (const scenario of SCENARIOS) {
         const pools = createContenders<DB>(database.url, scenario.concurrency)
+        const clusterPool = cockroachClusterKysely<DB>(database.url, scenario.concurrency)
         try {
           const raw: Query = async (id) => (await pools.raw.query(SQL, [id])).rows[0]
           const contenders: Contender<Sample>[] = [
             { name: 'raw pg', run: () => measure(raw, durationMs, scenario.concurrency, ids) },
             { name: 'Kysely + CockroachDialect', run: () => measure(kyselyQuery(pools.cockroach), durationMs, scenario.concurrency, ids) },
             { name: 'Kysely + PostgresDialect', run: () => measure(kyselyQuery(pools.postgres), durationMs, scenario.concurrency, ids) },
+            { name: CLUSTER_POOL, run: () => measure(kyselyQuery(clusterPool), durationMs, scenario.concurrency, ids) },
           ]
           context.log(`point-select: ${scenario.label}, ${durationMs} ms per run, ${warmup} warm-up + ${rounds} rounds`)
           const samples = await runRounds(contenders, { warmup, rounds })
@@ -233,12 +237,13 @@ export const workload: Workload = {
             chart.push({ label: `${scenario.label}: throughput cost vs ${short} (lower is better)`, ratio: throughput.median })
           }
         } finally {
-          await pools.close()
+          await Promise.all([pools.close(), clusterPool.destroy()])
         }
       }
       sections.push(
         `Table of ${formatNumber(TABLE_ROWS)} rows; every query is \`${SQL}\` with one parameter, an unnamed ` +
-          `statement for every contender. Pool size = concurrency. Runs of ${durationMs} ms; ${warmup} warm-up and ${rounds} measured ` +
+          `statement for every contender. Pool size = concurrency. '${CLUSTER_POOL}' is CockroachDialect with the same single host ` +
+          `on the pool it uses for several nodes (\`cluster: {}\`; lifetime with jitter, src/cluster/) instead of pg.Pool. Runs of ${durationMs} ms; ${warmup} warm-up and ${rounds} measured ` +
           `rounds, contenders in rotating order; figures are the median over rounds (interquartile range in ` +
           `brackets). Ratios are paired per round and are costs: latency over the baseline's, and the ` +
           `baseline's queries per second over the contender's (lower is better, 1 = same as the baseline). Client CPU is this process's user + system time per ` +

@@ -122,6 +122,13 @@ export const POOL_ONLY_OPTIONS: readonly string[] = Object.freeze([
 
 const API = 'CockroachDialect'
 
+/**
+ * The default connection lifetime of the pools the dialect builds: 10 minutes, inside the 5-30
+ * minutes of CockroachDB's connection pooling docs (/docs/stable/connection-pooling, "Set the
+ * maximum lifetime of connections"). @internal
+ */
+export const DEFAULT_MAX_LIFETIME_MS = 600_000
+
 /** @internal */
 export function resolveClusterOptions(cluster: ClusterOptions | undefined, poolConfig: PoolLimits | undefined): ResolvedClusterOptions {
   const options = cluster ?? {}
@@ -139,7 +146,7 @@ export function resolveClusterOptions(cluster: ClusterOptions | undefined, poolC
       'move it there',
     )
   }
-  const maxLifetimeMs = milliseconds('cluster.maxLifetimeMs', options.maxLifetimeMs, 600_000)
+  const maxLifetimeMs = milliseconds('cluster.maxLifetimeMs', options.maxLifetimeMs, DEFAULT_MAX_LIFETIME_MS)
   const lifetimeJitterMs = milliseconds('cluster.lifetimeJitterMs', options.lifetimeJitterMs, Math.round(maxLifetimeMs / 10))
   if (lifetimeJitterMs > maxLifetimeMs) {
     throw new QueryRefusedError(API, `cluster.lifetimeJitterMs (${lifetimeJitterMs}) exceeds cluster.maxLifetimeMs (${maxLifetimeMs})`, 'make the jitter smaller than the lifetime')

@@ -14,6 +14,8 @@ import type { ClientConfig } from 'pg'
 import type { ClusterNodeConfig } from './cluster-nodes.js'
 import { classifyNodeError, NodeHealth } from './node-health.js'
 import type { ClusterEvent, NodeStatus, ResolvedClusterOptions } from './cluster-options.js'
+import { currentConnectionScope } from './connection-scope.js'
+import type { ConnectionScope } from './connection-scope.js'
 
 /** A pg.Client with pg-pool's `release`. @internal */
 export interface ClusterClient extends pg.Client {
@@ -47,6 +49,8 @@ interface Waiter {
   readonly resolve: (client: ClusterClient) => void
   readonly reject: (error: unknown) => void
   readonly failed: Set<string>
+  /** From the caller's ConnectionScope: a node to keep off while another is up, and who to tell. */
+  readonly scope: ConnectionScope | undefined
   timer: NodeJS.Timeout | undefined
 }
 
@@ -126,7 +130,7 @@ export class ClusterPool {
       return Promise.reject(new Error('Cannot use a pool after calling end on the pool'))
     }
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, failed: new Set(), timer: undefined }
+      const waiter: Waiter = { resolve, reject, failed: new Set(), scope: currentConnectionScope(), timer: undefined }
       const waitMs = this.#options.acquireTimeoutMs
       if (waitMs > 0) {
         waiter.timer = setTimeout(() => {
@@ -159,22 +163,68 @@ export class ClusterPool {
   // ---- handing out --------------------------------------------------------------------------
 
   #pump(): void {
-    while (this.#waiters.length > 0) {
-      const slot = this.#takeIdle()
-      if (slot !== undefined) {
-        this.#handOut(slot, this.#waiters.shift() as Waiter)
+    // Idle clients first, in waiter order (a waiter that avoids a node skips its clients).
+    for (let i = 0; i < this.#waiters.length; ) {
+      const waiter = this.#waiters[i] as Waiter
+      const avoided = this.#avoidedBy(waiter)
+      const slot = this.#takeIdle(avoided)
+      if (slot === undefined) {
+        // Nothing idle on any up node: no later waiter finds anything either.
+        if (avoided === undefined) break
+        i++
         continue
       }
-      if (!this.#openOne()) return
+      this.#waiters.splice(i, 1)
+      this.#handOut(slot, waiter)
+    }
+    if (this.#waiters.length === 0) return
+    while (this.#openOne()) {
+      // One connect per waiter not yet served by a connect in flight.
+    }
+    this.#makeRoomElsewhere()
+  }
+
+  /**
+   * The node `waiter` asked to keep off (ConnectionScope.avoidNode: withRetry's fence, away from
+   * the node whose COMMIT was lost), as long as another node is up; otherwise none, and the waiter
+   * takes that node like any other.
+   */
+  #avoidedBy(waiter: Waiter): NodeRecord | undefined {
+    const key = waiter.scope?.avoidNode
+    if (key === undefined) return undefined
+    const avoided = this.#nodes.find((node) => node.key === key)
+    if (avoided === undefined) return undefined
+    return this.#nodes.some((node) => node !== avoided && node.health.state === 'up') ? avoided : undefined
+  }
+
+  /** The first waiter that takes a client of `node`. */
+  #waiterFor(node: NodeRecord): Waiter | undefined {
+    const index = this.#waiters.findIndex((waiter) => this.#avoidedBy(waiter) !== node)
+    return index === -1 ? undefined : (this.#waiters.splice(index, 1)[0] as Waiter)
+  }
+
+  /**
+   * The pool is full, nothing is connecting, and the waiters left all avoid a node that holds idle
+   * clients: close one of those, so that a connect to another node can start.
+   */
+  #makeRoomElsewhere(): void {
+    if (this.totalCount < this.#options.max || this.#nodes.some((node) => node.connecting > 0)) return
+    for (const waiter of this.#waiters) {
+      const avoided = this.#avoidedBy(waiter)
+      if (avoided !== undefined && avoided.idle.length > 0) {
+        this.#closeIdle(avoided.idle[0] as Slot, 'rebalance')
+        this.#openOne()
+        return
+      }
     }
   }
 
-  /** An idle client of the next up node in round-robin order, most recently used first. */
-  #takeIdle(): Slot | undefined {
+  /** An idle client of the next up node (not `avoid`) in round-robin order, most recently used first. */
+  #takeIdle(avoid?: NodeRecord): Slot | undefined {
     const count = this.#nodes.length
     for (let i = 0; i < count; i++) {
       const node = this.#nodes[(this.#roundRobin + i) % count] as NodeRecord
-      if (node.health.state !== 'up' || node.idle.length === 0) continue
+      if (node.health.state !== 'up' || node.idle.length === 0 || node === avoid) continue
       this.#roundRobin = (this.#roundRobin + i + 1) % count
       const slot = node.idle.pop() as Slot
       clearTimeout(slot.idleTimer)
@@ -188,6 +238,7 @@ export class ClusterPool {
     slot.node.inUse.add(slot)
     slot.uses++
     const client = slot.client as ClusterClient
+    waiter.scope?.onAcquire?.(slot.node.key)
     waiter.resolve(client)
   }
 
@@ -200,7 +251,8 @@ export class ClusterPool {
     if (this.totalCount + pending >= this.#options.max) return false
     // Demand beyond the connects in flight: each of those will serve one waiter.
     if (pending >= this.#waiters.length) return false
-    const node = this.#chooseNode()
+    // For the first waiter no connect in flight is counted for (FIFO, as connects are handed out).
+    const node = this.#chooseNode(this.#avoidedBy(this.#waiters[pending] as Waiter))
     if (node === undefined) return false
     void this.#open(node)
     return true
@@ -211,13 +263,13 @@ export class ClusterPool {
    * plain round robin: after a node returns, round robin would give it only 1/N of the new
    * connections, so the pool would rebalance only after a full maxLifetime; fewest-first gives it
    * new connections until it has caught up, and is round robin once balanced.
-   * Never a node known to be down while another is up. With no up node, the down or draining nodes
-   * the oldest waiter has not yet tried, earliest probe first.
+   * Never a node known to be down while another is up, nor `avoid` (see #avoidedBy). With no up
+   * node, the down or draining nodes the oldest waiter has not yet tried, earliest probe first.
    */
-  #chooseNode(): NodeRecord | undefined {
+  #chooseNode(avoid: NodeRecord | undefined): NodeRecord | undefined {
     const load = (node: NodeRecord) => node.idle.length + node.inUse.size + node.connecting
     const ordered = this.#nodes.map((_, i) => this.#nodes[(this.#roundRobin + i) % this.#nodes.length] as NodeRecord)
-    const up = ordered.filter((node) => node.health.state === 'up')
+    const up = ordered.filter((node) => node.health.state === 'up' && node !== avoid)
     if (up.length > 0) {
       const open = up.filter((node) => node.connecting < MAX_CONNECTS_PER_NODE)
       return open.length === 0 ? undefined : open.reduce((best, node) => (load(node) < load(best) ? node : best))
@@ -264,7 +316,7 @@ export class ClusterPool {
     if (node.health.succeed()) this.#nodeUp(node)
     const slot = this.#track(node, client)
     this.#emit({ type: 'connectionOpened', node: node.key })
-    const waiter = node.health.state === 'up' ? this.#waiters.shift() : undefined
+    const waiter = node.health.state === 'up' ? this.#waiterFor(node) : undefined
     if (waiter !== undefined) this.#handOut(slot, waiter)
     else this.#makeIdle(slot)
     this.#pump()
@@ -346,9 +398,14 @@ export class ClusterPool {
       this.#pump()
       return
     }
-    const waiter = this.#waiters.shift()
-    if (waiter !== undefined) this.#handOut(slot, waiter)
-    else this.#makeIdle(slot)
+    const waiter = this.#waiterFor(node)
+    if (waiter !== undefined) {
+      this.#handOut(slot, waiter)
+      return
+    }
+    this.#makeIdle(slot)
+    // Waiters left avoid this node: they may need the room (#makeRoomElsewhere).
+    if (this.#waiters.length > 0) this.#pump()
   }
 
   #makeIdle(slot: Slot): void {

@@ -7,6 +7,7 @@ import { parseConnectionString, readConnectionString } from './parse-connection-
 import { QueryRefusedError } from '../errors/query-refused-error.js'
 import { describeValue } from '../util/describe-value.js'
 import { quoteLiteral } from '../util/sql-quoting.js'
+import { DEFAULT_MAX_LIFETIME_MS } from '../cluster/cluster-options.js'
 
 /** The `application_name` of connections in pools this dialect builds, unless configured. */
 export const DEFAULT_APPLICATION_NAME = 'kysely-cockroachdb'
@@ -75,6 +76,12 @@ export function poolFactory(config: CockroachDialectConfig): () => Promise<Postg
     const options = {
       ...stripUndefined(fromUrl),
       application_name: parsed?.application_name ?? config.applicationName ?? DEFAULT_APPLICATION_NAME,
+      // A lifetime cap by default, as CockroachDB advises for every pool (/docs/stable/connection-pooling,
+      // "Set the maximum lifetime of connections"): behind a load balancer, the only way connections
+      // move to a node that restarted. pg-pool's maxLifetimeSeconds (pg-pool >= 3.5.0; pg 8.11.0, the
+      // peer floor, requires ^3.6.0) is one value for every client, so on one host there is no
+      // jitter; `cluster: {}` selects the cluster pool, which has it (docs/clusters.md).
+      maxLifetimeSeconds: DEFAULT_MAX_LIFETIME_MS / 1000,
       ...config.poolConfig,
     }
     if (config.applicationName !== undefined) {

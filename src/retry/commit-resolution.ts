@@ -1,5 +1,6 @@
 // Settles a commit whose outcome is unknown (withRetry's resolveAmbiguousCommits): insert the
-// attempt's marker id again, from a new connection. The insert is a fence, not a read:
+// attempt's marker id again, from a new connection, preferably to another node than the lost
+// connection's (SettleOptions.avoidNode). The insert is a fence, not a read:
 //
 // - it waits for the original transaction to end, because that transaction holds the marker key.
 //   PostgreSQL: a unique-index insert waits on the inserter's transaction (nbtinsert.c
@@ -30,6 +31,7 @@ import type { Kysely } from 'kysely'
 import { getSqlState, isConnectionError } from '../errors/error-classifiers.js'
 import { SqlState } from '../errors/sqlstate.js'
 import { markerInsert } from './marker-table.js'
+import { inConnectionScope } from '../cluster/connection-scope.js'
 
 /** What one fence insert says. @internal */
 export type FenceVerdict = 'committed' | 'not committed' | 'timed out' | 'again' | 'failed'
@@ -68,6 +70,12 @@ export type Settlement =
 /** @internal */
 export interface SettleOptions {
   readonly timeoutMs: number
+  /**
+   * The node the transaction's connection was on (a cluster pool's node key), if known: the fence
+   * asks for a connection to another node while one is up (src/cluster/connection-scope.ts). A
+   * node that died with the COMMIT would fail the fence's connect or statement, costing a retry.
+   */
+  readonly avoidNode?: string | undefined
   readonly now: () => number
   readonly sleep: (ms: number) => Promise<void>
 }
@@ -85,7 +93,7 @@ export async function settleCommit<DB>(db: Kysely<DB>, marker: string, options: 
     if (remaining <= 0) return { outcome: 'timed out', error: lastError }
     let error: unknown
     try {
-      await fence(db, marker, remaining)
+      await inConnectionScope({ avoidNode: options.avoidNode }, () => fence(db, marker, remaining))
     } catch (caught) {
       error = caught
     }

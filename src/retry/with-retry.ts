@@ -13,6 +13,7 @@ import { resolveRetryOptions } from './with-retry-options.js'
 import type { ResolvedRetryOptions, WithRetryOptions } from './with-retry-options.js'
 import { sleepUnlessAborted } from '../util/sleep-unless-aborted.js'
 import { QueryRefusedError } from '../errors/query-refused-error.js'
+import { inConnectionScope } from '../cluster/connection-scope.js'
 
 /**
  * What the callback of {@link withRetry} is told about the attempt it runs in.
@@ -114,6 +115,9 @@ async function runWithRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, opt
   }
   // With the savepoint strategy the transaction stays open across attempts that fail in place.
   let trx: ControlledTransaction<DB> | undefined
+  // resolveAmbiguousCommits: the node of trx's connection, as a cluster pool reports it, so that
+  // the fence can ask for another (connection-scope.ts); undefined with other pools.
+  let trxNode: string | undefined
   for (let attempt = 1; ; attempt++) {
     let phase: AttemptPhase = 'begin'
     let failure: unknown
@@ -123,7 +127,13 @@ async function runWithRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, opt
     let result: T | undefined
     try {
       signal?.throwIfAborted()
-      trx ??= await begin(db, options)
+      if (trx === undefined) {
+        trxNode = undefined
+        trx =
+          marker === undefined
+            ? await begin(db, options)
+            : await inConnectionScope({ onAcquire: (node) => (trxNode ??= node) }, () => begin(db, options))
+      }
       phase = 'fn'
       result = await fn(trx, Object.freeze({ attempt, signal }))
       assertStillOpen(trx)
@@ -151,7 +161,12 @@ async function runWithRetry<DB, T>(db: Kysely<DB>, fn: RetryCallback<DB, T>, opt
     if (marker !== undefined && (phase === 'commit' || phase === 'finish') && isCommitOutcomeUnknown(failure) && !signal?.aborted) {
       // Release the broken connection first: the fence needs a connection of its own.
       await end(trx)
-      settlement = await settleCommit(db, marker, { timeoutMs: options.resolveTimeoutMs, now: options.now, sleep: (ms) => options.sleep(ms) })
+      settlement = await settleCommit(db, marker, {
+        timeoutMs: options.resolveTimeoutMs,
+        avoidNode: trxNode,
+        now: options.now,
+        sleep: (ms) => options.sleep(ms),
+      })
       if (settlement.outcome === 'committed') {
         return result as T
       }
