@@ -106,6 +106,9 @@ const SERIAL_TYPE = /^(?:small|big)?serial[248]?$/i
 const RAW_SERIAL_PK = /\b(?:small|big)?serial[248]?\b[^,]*\bprimary\s+key\b|\bprimary\s+key\b[^,]*\b(?:small|big)?serial[248]?\b/i
 const RAW_SEQUENCE_PK = /(?:\bas\s+identity\b|\bnextval\s*\()[^,]*\bprimary\s+key\b|\bprimary\s+key\b[^,]*(?:\bas\s+identity\b|\bnextval\s*\()/i
 
+// sql.y alter_table_cmd: `ALTER opt_column column_name opt_set_data TYPE typename opt_collate opt_alter_column_using`.
+const RAW_ALTER_TYPE = /^\s*alter\s+table\b[\s\S]*\balter\s+(?:column\s+)?(?:"(?:[^"]|"")*"|[^\s,;]+)\s+(?:set\s+data\s+)?type\b/i
+
 function rawText(node: OperationNode | undefined): string {
   if (node === undefined) return ''
   if (node.kind === 'RawNode') return (node as unknown as { sqlFragments: readonly string[] }).sqlFragments.join('?')
@@ -212,13 +215,15 @@ function backgroundJob(node: RootOperationNode, index: number, sql: string, crea
   if (node.kind === 'AlterTableNode') {
     const alter = node as unknown as {
       addConstraint?: { constraint: { kind: string; expression?: OperationNode } }
-      columnAlterations?: readonly { kind: string; alterColumn?: { dataType?: unknown } }[]
+      // Kysely's AlterColumnNode holds the new type itself: `dataType` (setDataType(type)) or, for
+      // setDataType(sql`...`), a RawNode in `dataType` too (`dataTypeExpression` is the USING).
+      columnAlterations?: readonly { kind: string; dataType?: unknown; dataTypeExpression?: unknown }[]
     }
     if (readSchemaMarker(alter.addConstraint?.constraint.expression)?.kind === 'alter-pk') {
       out.push({ rule: 'background-job', statement: index, sql, message: 'ALTER PRIMARY KEY rewrites the whole table in a background job', fix })
       return
     }
-    if (alter.columnAlterations?.some((a) => a.kind === 'AlterColumnNode' && a.alterColumn?.dataType !== undefined)) {
+    if (alter.columnAlterations?.some((a) => a.kind === 'AlterColumnNode' && (a.dataType ?? a.dataTypeExpression) !== undefined)) {
       out.push({ rule: 'background-job', statement: index, sql, message: "changing a column's type rewrites the table in a background job", fix })
     }
     return
@@ -226,6 +231,8 @@ function backgroundJob(node: RootOperationNode, index: number, sql: string, crea
   if (node.kind === 'RawNode') {
     if (/\balter\s+primary\s+key\b/i.test(sql)) {
       out.push({ rule: 'background-job', statement: index, sql, message: 'ALTER PRIMARY KEY rewrites the whole table in a background job', fix })
+    } else if (RAW_ALTER_TYPE.test(sql)) {
+      out.push({ rule: 'background-job', statement: index, sql, message: "changing a column's type rewrites the table in a background job", fix })
     } else if (/^\s*create\s+(?:unique\s+)?(?:inverted\s+)?index\b/i.test(sql)) {
       out.push({ rule: 'background-job', statement: index, sql, message: 'a new index on an existing table is built by a background backfill', fix })
     }
