@@ -107,6 +107,32 @@ function checkUsing(using: RawNode | undefined, hasInverted: boolean): void {
   }
 }
 
+/**
+ * What CockroachDB refuses on an inverted index (invertedIndex(), or Kysely's using('gin'|'gist')):
+ * pkg/sql/create_index.go (and the declarative schema changer's scbuildstmt/create_index.go)
+ * answers "inverted indexes don't support stored columns" and "inverted indexes can't be unique"
+ * (42602, InvalidSQLStatementName) for `n.Inverted` with Storing / Unique.
+ */
+function checkInverted(node: CreateIndexNode, inverted: boolean, hasStoring: boolean): void {
+  if (!inverted) {
+    return
+  }
+  if (hasStoring) {
+    throw new QueryRefusedError(
+      'storing()',
+      'the index is inverted, and CockroachDB answers "inverted indexes don\'t support stored columns"',
+      'remove storing() (or make the index a forward one)',
+    )
+  }
+  if (node.unique === true) {
+    throw new QueryRefusedError(
+      'createIndex().unique()',
+      'the index is inverted, and CockroachDB answers "inverted indexes can\'t be unique"',
+      'remove .unique() (or make the index a forward one)',
+    )
+  }
+}
+
 /** The last index column with the operator class after it (`index_elem_options: opt_class opt_asc_desc ...`). */
 function withOpclass(column: OperationNode, opclass: string): OperationNode {
   if (column.kind !== 'OrderByItemNode') {
@@ -142,8 +168,10 @@ export function rewriteCreateIndex(node: CreateIndexNode): CreateIndexNode | und
   }
   const columns = node.columns ?? []
   const hasMarker = columns.some((c) => c.kind === 'RawNode' && readSchemaMarker(c) !== undefined)
+  const invertedUsing = /^(gin|gist)$/i.test(node.using?.sqlFragments.join('').trim() ?? '')
   if (!hasMarker) {
     checkUsing(node.using, false)
+    checkInverted(node, invertedUsing, false)
     return undefined
   }
   const { markers, rest } = splitMarkers(columns, ['hash', 'storing', 'inverted', 'visibility'], 'index')
@@ -155,10 +183,12 @@ export function rewriteCreateIndex(node: CreateIndexNode): CreateIndexNode | und
   if (rest.length === 0) {
     throw new QueryRefusedError(HELPER[[...markers.keys()][0]!], 'the index has no columns', "add them with .column('name') or .columns([...])")
   }
-  if (hash !== undefined && (inverted !== undefined || /^(gin|gist)$/i.test(node.using?.sqlFragments.join('').trim() ?? ''))) {
+  const isInverted = inverted !== undefined || invertedUsing
+  if (hash !== undefined && isInverted) {
     // The INVERTED INDEX forms of create_index_stmt and index_def have no opt_hash_sharded.
     throw new QueryRefusedError('hashSharded()', 'an inverted index cannot be hash-sharded in CockroachDB', 'remove hashSharded() or invertedIndex()')
   }
+  checkInverted(node, isInverted, storing !== undefined)
   let indexColumns = rest
   let using = node.using
   if (inverted !== undefined) {

@@ -1,0 +1,56 @@
+// The schema helpers' review fixes (issue 13 review): inverted indexes with STORING or UNIQUE,
+// Kysely 0.29's index clauses that CockroachDB's grammar does not have, markers forged with
+// sql.raw(). Compile only: no server. Sources are cited in src/schema/schema-node-rewriter.ts.
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { Kysely } from 'kysely'
+import { CockroachDialect, invertedIndex, isQueryRefusedError, storing } from '../../../src/index.js'
+
+const db = new Kysely<unknown>({
+  dialect: new CockroachDialect({ connectionString: 'postgresql://root@localhost:26257/defaultdb?sslmode=disable' }),
+})
+
+function expectRefused(run: () => unknown, api: string, message: RegExp): void {
+  assert.throws(run, (error: unknown) => {
+    assert.ok(isQueryRefusedError(error), `expected a QueryRefusedError, got ${String(error)}`)
+    assert.equal((error as { api: string }).api, api)
+    assert.match((error as Error).message, message)
+    return true
+  })
+}
+
+describe('inverted indexes: no STORING, no UNIQUE (pkg/sql/create_index.go)', () => {
+  it('invertedIndex() with storing() is refused', () => {
+    expectRefused(
+      () => db.schema.createIndex('i').on('t').column('a').$call(invertedIndex()).$call(storing(['b'])).compile(),
+      'storing()',
+      /inverted indexes don't support stored columns/,
+    )
+  })
+
+  it("using('gin') with storing() is refused", () => {
+    expectRefused(
+      () => db.schema.createIndex('i').on('t').using('gin').column('a').$call(storing(['b'])).compile(),
+      'storing()',
+      /inverted indexes don't support stored columns/,
+    )
+  })
+
+  it('unique() with invertedIndex() or using(gist) is refused', () => {
+    expectRefused(
+      () => db.schema.createIndex('i').on('t').unique().column('a').$call(invertedIndex()).compile(),
+      'createIndex().unique()',
+      /inverted indexes can't be unique/,
+    )
+    expectRefused(
+      () => db.schema.createIndex('i').on('t').unique().using('gist').column('a').compile(),
+      'createIndex().unique()',
+      /inverted indexes can't be unique/,
+    )
+  })
+
+  it('a plain inverted index and a unique btree index still compile', () => {
+    assert.equal(db.schema.createIndex('i').on('t').column('a').$call(invertedIndex()).compile().sql, 'create index "i" on "t" using gin ("a")')
+    assert.equal(db.schema.createIndex('i').on('t').unique().column('a').$call(storing(['b'])).compile().sql, 'create unique index "i" on "t" ("a") storing ("b")')
+  })
+})
