@@ -256,10 +256,69 @@ function localityNode(marker: SchemaMarker, prefix: string): RawNode {
   return marker.refs.length === 0 ? raw(text) : RawNode.create([`${text} `, ''], [marker.refs[0]!])
 }
 
+// Kysely clauses CockroachDB's grammar (pkg/sql/parser/sql.y) has no place for, refused before
+// sending rather than left to a syntax error:
+// - `col_qualification_elem: UNIQUE opt_without_index` and `constraint_elem: UNIQUE opt_without_index
+//   '(' index_params ')' ...` have no NULLS NOT DISTINCT (nor has create_index_stmt);
+// - `index_def: INDEX opt_index_name '(' index_params ')' opt_hash_sharded opt_storing ...`: after
+//   the column list only `USING HASH [WITH BUCKET_COUNT ...]` (opt_hash_sharded), no access method.
+//   Kysely 0.29's createTable().addIndex(..., ib => ib.using(x)) prints `index "i" (...) using x`,
+//   so using('hash') happens to be CockroachDB's hash-sharded index with the default bucket count
+//   and is let through; anything else is a syntax error;
+// - alter_table_cmd has no ADD INDEX (Kysely's alterTable().addIndex() prints MySQL's form).
+function refuseNullsNotDistinct(node: { readonly nullsNotDistinct?: boolean } | undefined, api: string): void {
+  if (node?.nullsNotDistinct === true) {
+    throw new QueryRefusedError(api, "CockroachDB's UNIQUE has no NULLS NOT DISTINCT (col_qualification_elem and constraint_elem in its grammar)", 'remove it')
+  }
+}
+
+function checkConstraint(node: OperationNode | undefined): void {
+  if (node?.kind === 'UniqueConstraintNode') {
+    refuseNullsNotDistinct(node as { nullsNotDistinct?: boolean }, 'addUniqueConstraint().nullsNotDistinct()')
+  }
+}
+
+function checkTableClauses(node: CreateTableNode): void {
+  for (const column of node.columns) {
+    refuseNullsNotDistinct(column as { nullsNotDistinct?: boolean }, 'addColumn().nullsNotDistinct()')
+  }
+  for (const constraint of node.constraints ?? []) {
+    checkConstraint(constraint)
+  }
+  // `indexes` exists from kysely 0.29 (createTable().addIndex()).
+  for (const index of (node as { readonly indexes?: readonly { readonly using?: RawNode }[] }).indexes ?? []) {
+    const method = index.using?.sqlFragments.join('').trim()
+    if (method !== undefined && method.toLowerCase() !== 'hash') {
+      throw new QueryRefusedError(
+        `createTable().addIndex().using('${method}')`,
+        "CockroachDB's index_def takes no access method after the column list (only USING HASH, for a hash-sharded index)",
+        'create the index with db.schema.createIndex(...) after the table (.using(...) or .$call(invertedIndex()) there)',
+      )
+    }
+  }
+}
+
+function checkAlterTableClauses(node: AlterTableNode): void {
+  if (node.addIndex !== undefined) {
+    throw new QueryRefusedError(
+      'alterTable().addIndex()',
+      "it prints MySQL's ALTER TABLE ... ADD INDEX, which CockroachDB's alter_table_cmd does not have",
+      'use db.schema.createIndex(name).on(table) instead',
+    )
+  }
+  for (const alteration of node.columnAlterations ?? []) {
+    if (alteration.kind === 'AddColumnNode') {
+      refuseNullsNotDistinct((alteration as { column: { nullsNotDistinct?: boolean } }).column, 'addColumn().nullsNotDistinct()')
+    }
+  }
+  checkConstraint(node.addConstraint?.constraint)
+}
+
 /**
  * CREATE TABLE with a TTL, a locality or a hash-sharded primary key; `undefined` without markers.
  */
 export function rewriteCreateTable(node: CreateTableNode): CreateTableNode | undefined {
+  checkTableClauses(node)
   const endModifiers = node.endModifiers
   if (endModifiers === undefined || !endModifiers.some((m) => m.kind === 'RawNode' && readSchemaMarker(m) !== undefined)) {
     return undefined
@@ -344,6 +403,7 @@ function hashPrimaryKey(
  * alterPrimaryKey); `undefined` for any other ALTER TABLE.
  */
 export function rewriteAlterTable(node: AlterTableNode): AlterTableNode | undefined {
+  checkAlterTableClauses(node)
   const constraint = node.addConstraint?.constraint
   if (constraint === undefined || constraint.kind !== 'CheckConstraintNode') {
     return undefined

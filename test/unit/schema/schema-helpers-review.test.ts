@@ -54,3 +54,51 @@ describe('inverted indexes: no STORING, no UNIQUE (pkg/sql/create_index.go)', ()
     assert.equal(db.schema.createIndex('i').on('t').unique().column('a').$call(storing(['b'])).compile().sql, 'create unique index "i" on "t" ("a") storing ("b")')
   })
 })
+
+// Kysely 0.29 added createTable().addIndex(); the Node 20 run uses kysely 0.28.
+const noTableIndexes = process.env.KYSELY_CRDB_TEST_LABEL?.includes('0.28') ? 'createTable().addIndex() needs kysely 0.29' : false
+
+describe('index and uniqueness clauses CockroachDB does not have (sql.y index_def, alter_table_cmd, col_qualification_elem)', () => {
+  it("createTable().addIndex(..., ib => ib.using('gin'|'brin'|'btree')) is refused; using('hash') is opt_hash_sharded", { skip: noTableIndexes }, () => {
+    for (const method of ['gin', 'brin', 'btree']) {
+      expectRefused(
+        () => db.schema.createTable('t').addColumn('a', 'jsonb').addIndex('i', ['a'], (ib) => ib.using(method)).compile(),
+        `createTable().addIndex().using('${method}')`,
+        /index_def/,
+      )
+    }
+    assert.equal(
+      db.schema.createTable('t').addColumn('a', 'int8').addIndex('i', ['a'], (ib) => ib.using('hash')).compile().sql,
+      'create table "t" ("a" int8, index "i" ("a") using hash)',
+    )
+    assert.equal(db.schema.createTable('t').addColumn('a', 'int8').addIndex('i', ['a']).compile().sql, 'create table "t" ("a" int8, index "i" ("a"))')
+  })
+
+  it('alterTable().addIndex() is refused (ALTER TABLE ... ADD INDEX is MySQL\'s)', () => {
+    expectRefused(() => db.schema.alterTable('t').addIndex('i').column('a').compile(), 'alterTable().addIndex()', /createIndex/)
+  })
+
+  it('nullsNotDistinct() on a column or a unique constraint is refused', () => {
+    expectRefused(
+      () => db.schema.createTable('t').addColumn('a', 'int8', (col) => col.unique().nullsNotDistinct()).compile(),
+      'addColumn().nullsNotDistinct()',
+      /NULLS NOT DISTINCT/,
+    )
+    expectRefused(
+      () => db.schema.alterTable('t').addColumn('a', 'int8', (col) => col.unique().nullsNotDistinct()).compile(),
+      'addColumn().nullsNotDistinct()',
+      /NULLS NOT DISTINCT/,
+    )
+    expectRefused(
+      () => db.schema.createTable('t').addColumn('a', 'int8').addUniqueConstraint('u', ['a'], (uc) => uc.nullsNotDistinct()).compile(),
+      'addUniqueConstraint().nullsNotDistinct()',
+      /NULLS NOT DISTINCT/,
+    )
+    expectRefused(
+      () => db.schema.alterTable('t').addUniqueConstraint('u', ['a'], (uc) => uc.nullsNotDistinct()).compile(),
+      'addUniqueConstraint().nullsNotDistinct()',
+      /NULLS NOT DISTINCT/,
+    )
+    assert.equal(db.schema.createTable('t').addColumn('a', 'int8', (col) => col.unique()).compile().sql, 'create table "t" ("a" int8 unique)')
+  })
+})
