@@ -80,7 +80,7 @@ export interface MigrationCheckAcknowledgement {
  * ```ts
  * import type { MigrationFinding } from 'kysely-cockroachdb'
  *
- * const line = (f: MigrationFinding) => `${f.migration} ${f.direction} ${f.rule}: ${f.message} Fix: ${f.fix}`
+ * const line = (f: MigrationFinding) => `${f.migration} ${f.direction} ${f.rule}: ${f.message}. Fix: ${f.fix}`
  * ```
  */
 export interface MigrationFinding {
@@ -91,7 +91,9 @@ export interface MigrationFinding {
   /** 1-based position of the statement among those the direction sent (transaction control not counted). */
   readonly statement?: number
   readonly sql?: string
+  /** What is wrong, without a final period (a refusal's message, which names its own remedy, included). */
   readonly message: string
+  /** What to do, without a final period. */
   readonly fix: string
 }
 
@@ -259,13 +261,24 @@ function backgroundJob(node: RootOperationNode, index: number, sql: string, crea
   }
 }
 
+/** A message as a clause: the report adds `. Fix: ...` after it (formatMigrationCheckReport). */
+function clause(text: string): string {
+  return text.trim().replace(/\.+$/, '')
+}
+
 function thrown(error: unknown): Draft {
-  const message = error instanceof Error ? error.message : String(error)
+  const message = clause(error instanceof Error ? error.message : String(error))
   if (isQueryRefusedError(error)) {
     if (error.api === "createIndex().using('hash')") {
-      return { rule: 'kysely-using-hash', message, fix: USING_HASH_FIX }
+      // The refusal's own text names hashSharded() as its fix; the finding says it once, as the fix.
+      return {
+        rule: 'kysely-using-hash',
+        message: "createIndex().using('hash'): it prints PostgreSQL's access method, `using hash` before the column list, which CockroachDB refuses (\"unimplemented: index using hash\")",
+        fix: USING_HASH_FIX,
+      }
     }
-    return { rule: 'compile-error', message, fix: 'see the message; nothing of this migration would reach the database past this statement' }
+    // The refusal's message already ends with its fix (QueryRefusedError: `api: problem. Fix.`).
+    return { rule: 'compile-error', message, fix: 'change the statement as the message says; nothing of this migration past it would reach the database' }
   }
   return {
     rule: 'migration-threw',

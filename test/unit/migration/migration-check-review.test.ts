@@ -7,6 +7,7 @@ import { sql } from 'kysely'
 import type { Kysely } from 'kysely'
 import { checkMigrations } from '../../../src/index.js'
 import type { MigrationFinding } from '../../../src/index.js'
+import { formatMigrationCheckReport } from '../../../src/migration/check/check-migrations.js'
 import { readRawCreateTable, splitStatements } from '../../../src/migration/check/raw-statements.js'
 
 const up = (fn: (db: Kysely<unknown>) => Promise<void>) => ({ m: { up: fn } })
@@ -107,5 +108,34 @@ describe('splitStatements (raw-statements.ts)', () => {
   it('reads quoted and qualified table names as CockroachDB resolves them', () => {
     const [statement] = splitStatements('CREATE TABLE IF NOT EXISTS app."Order" ("Id" SERIAL PRIMARY KEY)')
     assert.deepEqual(readRawCreateTable(statement!), { table: 'app.Order', sequentialKeys: [{ name: 'Id', kind: 'serial', how: 'SERIAL' }] })
+  })
+})
+
+describe('migration check: finding text', () => {
+  it('a refusal gives its reason as the message and one fix, no doubled period', async () => {
+    const report = await checkMigrations({
+      migrations: {
+        a: { up: async (db: Kysely<unknown>) => void (await db.schema.createIndex('i').on('t').using('hash').column('c').execute()) },
+        b: { up: async (db: Kysely<unknown>) => void (await db.schema.createIndex('i').on('t').column('c').nullsNotDistinct().execute()) },
+        c: {
+          up: async () => {
+            throw new Error('no table.')
+          },
+        },
+      },
+    })
+    const text = formatMigrationCheckReport(report)
+    assert.doesNotMatch(text, /\.\./)
+    const lines = text.split('\n').filter((l) => l.startsWith('  '))
+    assert.equal(lines.length, 3)
+    for (const line of lines) assert.equal(line.split('Fix:').length, 2, line)
+    const [usingHash, refused] = report.errors
+    assert.equal(usingHash!.rule, 'kysely-using-hash')
+    assert.doesNotMatch(usingHash!.message, /hashSharded/)
+    assert.match(usingHash!.fix, /hashSharded\(\)/)
+    assert.equal(refused!.rule, 'compile-error')
+    assert.match(refused!.message, /^createIndex\(\)\.nullsNotDistinct\(\): CockroachDB's CREATE INDEX has no NULLS NOT DISTINCT/)
+    assert.doesNotMatch(refused!.message, /\.$/)
+    assert.match(lines[2]!, /c up migration-threw: no table\. Fix: /)
   })
 })
