@@ -138,6 +138,11 @@ const RESET_KEYS: Readonly<Record<RowLevelTtlKey, string>> = Object.freeze({
   ...Object.fromEntries(OPTION_KEYS.map(([option, key]) => [option, key])),
 } as Record<RowLevelTtlKey, string>)
 
+/** The storage parameter keys rowLevelTtl() prints, and those resetRowLevelTtl() resets (the compiler re-checks markers against them). @internal */
+export const TTL_PARAMETER_KEYS: ReadonlySet<string> = new Set(['ttl_expire_after', 'ttl_expiration_expression', ...OPTION_KEYS.map(([, key]) => key)])
+/** @internal */
+export const TTL_RESET_KEYS: ReadonlySet<string> = new Set(Object.values(RESET_KEYS))
+
 const UNIT_WORD = '(?:years?|mons?|months?|weeks?|days?|hours?|mins?|minutes?|secs?|seconds?|milliseconds?|microseconds?)'
 const WORDS = new RegExp(`^\\d{1,9} ${UNIT_WORD}(?: \\d{1,9} ${UNIT_WORD})*$`)
 const CLOCK = /^\d{1,6}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?$/

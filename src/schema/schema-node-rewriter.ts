@@ -33,7 +33,8 @@ import type {
   WhereNode,
 } from 'kysely'
 import { QueryRefusedError } from '../errors/query-refused-error.js'
-import { renderHashSharding } from './hash-sharded.js'
+import { checkBucketCount, renderHashSharding } from './hash-sharded.js'
+import { TTL_PARAMETER_KEYS, TTL_RESET_KEYS } from './row-level-ttl.js'
 import { readSchemaMarker } from './schema-marker.js'
 import type { SchemaMarker, SchemaMarkerKind } from './schema-marker.js'
 
@@ -52,6 +53,87 @@ const HELPER: Readonly<Record<SchemaMarkerKind, string>> = Object.freeze({
 // inverted, cspann vector); `hash`, `spgist` and `brin` are `unimplemented(sqllex, "index using " + $2)`.
 const ACCESS_METHODS: ReadonlySet<string> = new Set(['btree', 'gin', 'gist', 'cspann'])
 
+// A marker is a RawNode anyone can write with sql.raw(), and its data goes into the SQL text: so
+// before printing, the data must be exactly what the helper renders (the forms below are those of
+// hash-sharded.ts, inverted-index.ts, not-visible.ts, row-level-ttl.ts, locality.ts,
+// alter-primary-key.ts), else the marker is refused. The refs are printed by Kysely as references.
+const TTL_VALUE = /^(?:'(?:[^']|'')*'|[1-9]\d*|true|false)$/
+const REGION = /^"(?:[^"\0]|"")+"$/
+const LOCALITIES = /^(?:global|regional by table in primary region|regional by row|regional by row as|regional by table in "(?:[^"\0]|"")+")$/
+const INVERTED: Readonly<Record<string, string | undefined>> = Object.freeze({ gin_trgm_ops: 'gin', gist_trgm_ops: 'gist' })
+
+function onlyKeys(data: Readonly<Record<string, unknown>>, keys: readonly string[]): boolean {
+  return Object.keys(data).every((key) => keys.includes(key))
+}
+
+function validBucketCount(value: unknown): boolean {
+  try {
+    checkBucketCount(value, 'hashSharded()')
+    return true
+  } catch {
+    return false
+  }
+}
+
+function isMarkerDataValid(marker: SchemaMarker): boolean {
+  const { data, refs } = marker
+  const strings = (value: unknown): value is string[] => Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string')
+  switch (marker.kind) {
+    case 'hash':
+      return onlyKeys(data, ['bucketCount']) && validBucketCount(data.bucketCount) && refs.length === 0
+    case 'storing':
+      return onlyKeys(data, []) && refs.length > 0
+    case 'inverted':
+      return (
+        onlyKeys(data, ['method', 'opclass']) &&
+        (data.opclass === undefined ? data.method === 'gin' : typeof data.opclass === 'string' && INVERTED[data.opclass] === data.method)
+      )
+    case 'visibility': {
+      const text = data.text
+      if (!onlyKeys(data, ['text']) || typeof text !== 'string') return false
+      if (text === 'not visible') return true
+      const value = /^visibility ([01]\.\d{1,10})$/.exec(text)
+      return value !== null && Number(value[1]) <= 1
+    }
+    case 'ttl':
+      return (
+        onlyKeys(data, ['parameters']) &&
+        strings(data.parameters) &&
+        data.parameters.every((p) => {
+          const eq = p.indexOf(' = ')
+          return eq > 0 && TTL_PARAMETER_KEYS.has(p.slice(0, eq)) && TTL_VALUE.test(p.slice(eq + 3))
+        })
+      )
+    case 'ttl-reset':
+      return onlyKeys(data, ['keys']) && strings(data.keys) && data.keys.every((k) => TTL_RESET_KEYS.has(k))
+    case 'locality': {
+      const text = data.text
+      if (!onlyKeys(data, ['text']) || typeof text !== 'string' || !LOCALITIES.test(text)) return false
+      if (text.startsWith('regional by table in "') && !REGION.test(text.slice('regional by table in '.length))) return false
+      return refs.length === (text === 'regional by row as' ? 1 : 0)
+    }
+    case 'alter-pk':
+      return (
+        onlyKeys(data, ['hash', 'bucketCount']) &&
+        (data.hash === undefined || data.hash === true) &&
+        (data.bucketCount === undefined || (data.hash === true && validBucketCount(data.bucketCount))) &&
+        refs.length > 0
+      )
+  }
+}
+
+/** The marker, if its data is what its helper writes; refuses it otherwise. */
+function checkedMarker(marker: SchemaMarker): SchemaMarker {
+  if (!isMarkerDataValid(marker)) {
+    throw new QueryRefusedError(
+      HELPER[marker.kind],
+      'the statement carries a kysely-cockroachdb marker whose data is not one the helper writes (a comment such as /*kysely-cockroachdb:...*/ written by hand with sql.raw()?)',
+      `call ${HELPER[marker.kind]} itself, or remove the comment`,
+    )
+  }
+  return marker
+}
+
 function raw(text: string): RawNode {
   return RawNode.createWithSql(text)
 }
@@ -65,11 +147,12 @@ function splitMarkers(
   const markers = new Map<SchemaMarkerKind, SchemaMarker>()
   const rest: OperationNode[] = []
   for (const node of nodes) {
-    const marker = readSchemaMarker(node)
-    if (marker === undefined) {
+    const read = readSchemaMarker(node)
+    if (read === undefined) {
       rest.push(node)
       continue
     }
+    const marker = checkedMarker(read)
     const api = HELPER[marker.kind]
     if (!allowed.includes(marker.kind)) {
       throw new QueryRefusedError(api, `it cannot be used on ${where}`, 'see docs/schema.md for where each helper goes')
@@ -408,10 +491,11 @@ export function rewriteAlterTable(node: AlterTableNode): AlterTableNode | undefi
   if (constraint === undefined || constraint.kind !== 'CheckConstraintNode') {
     return undefined
   }
-  const marker = readSchemaMarker((constraint as { expression?: OperationNode }).expression)
-  if (marker === undefined) {
+  const read = readSchemaMarker((constraint as { expression?: OperationNode }).expression)
+  if (read === undefined) {
     return undefined
   }
+  const marker = checkedMarker(read)
   let command: OperationNode
   switch (marker.kind) {
     case 'ttl':

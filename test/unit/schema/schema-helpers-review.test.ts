@@ -3,7 +3,7 @@
 // sql.raw(). Compile only: no server. Sources are cited in src/schema/schema-node-rewriter.ts.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { Kysely } from 'kysely'
+import { Kysely, sql } from 'kysely'
 import { CockroachDialect, invertedIndex, isQueryRefusedError, storing } from '../../../src/index.js'
 
 const db = new Kysely<unknown>({
@@ -100,5 +100,41 @@ describe('index and uniqueness clauses CockroachDB does not have (sql.y index_de
       /NULLS NOT DISTINCT/,
     )
     assert.equal(db.schema.createTable('t').addColumn('a', 'int8', (col) => col.unique()).compile().sql, 'create table "t" ("a" int8 unique)')
+  })
+})
+
+describe('markers forged with sql.raw() are refused, not printed', () => {
+  const forged = (kind: string, data: object) => sql.raw(`/*kysely-cockroachdb:${kind}:${JSON.stringify(data)}*/`)
+  const refusedForged = (run: () => unknown, api: string) => expectRefused(run, api, /not one the helper writes/)
+
+  it('createIndex: visibility text, hash bucket count, inverted method and operator class', () => {
+    const index = () => db.schema.createIndex('i').on('t').column('a')
+    refusedForged(() => index().expression(forged('visibility', { text: 'not visible; drop table x' })).compile(), 'notVisible()')
+    refusedForged(() => index().expression(forged('visibility', { text: 'visibility 2' })).compile(), 'notVisible()')
+    refusedForged(() => index().expression(forged('hash', { bucketCount: '8); drop table x; --' })).compile(), 'hashSharded()')
+    refusedForged(() => index().expression(forged('inverted', { method: 'gin ("a"); drop table x; --' })).compile(), 'invertedIndex()')
+    refusedForged(() => index().expression(forged('inverted', { method: 'gin', opclass: 'x; drop table x' })).compile(), 'invertedIndex()')
+  })
+
+  it('createTable / alterTable: locality text, TTL parameters and reset keys, alterPrimaryKey options', () => {
+    const table = () => db.schema.createTable('t').addColumn('id', 'int8', (col) => col.primaryKey())
+    refusedForged(() => table().modifyEnd(forged('locality', { text: 'global; drop table x' })).compile(), 'locality()')
+    refusedForged(() => table().modifyEnd(forged('ttl', { parameters: ["ttl_pause = true); drop table x; --"] })).compile(), 'rowLevelTtl()')
+    const carrier = (kind: string, data: object) => db.schema.alterTable('t').addCheckConstraint('kysely_cockroachdb', forged(kind, data))
+    refusedForged(() => carrier('ttl', { parameters: ["ttl_job_cron = '@daily'", 'ttl_x = 1'] }).compile(), 'rowLevelTtl()')
+    refusedForged(() => carrier('ttl-reset', { keys: ['ttl); drop table x; --'] }).compile(), 'resetRowLevelTtl()')
+    refusedForged(() => carrier('locality', { text: 'regional by table in "a"; drop table x' }).compile(), 'locality()')
+    refusedForged(() => carrier('alter-pk', { hash: 'yes', bucketCount: 0 }).compile(), 'alterPrimaryKey()')
+  })
+
+  it("the helpers' own markers still compile", () => {
+    assert.equal(
+      db.schema.alterTable('t').addCheckConstraint('kysely_cockroachdb', forged('locality', { text: 'regional by table in "us-east1"' })).compile().sql,
+      'alter table "t" set locality regional by table in "us-east1"',
+    )
+    assert.equal(
+      db.schema.alterTable('t').addCheckConstraint('kysely_cockroachdb', forged('ttl', { parameters: ["ttl_expire_after = '30 days'", 'ttl_pause = true', "ttl_expiration_expression = 'a''b'"] })).compile().sql,
+      `alter table "t" set (ttl_expire_after = '30 days', ttl_pause = true, ttl_expiration_expression = 'a''b')`,
+    )
   })
 })
