@@ -12,7 +12,12 @@
 // (booleans), `ttl_job_cron` (ValidateTTLCronExpr), `ttl_row_stats_poll_interval` (a duration);
 // `ttl_automatic_column` and `ttl_range_concurrency` are dead keys there (notices only) and are never
 // printed; `ttl = 'off'` is refused there ("use RESET (ttl)"). ValidateRowLevelTTL requires one of
-// ttl_expire_after / ttl_expiration_expression. Docs: /docs/stable/row-level-ttl,
+// ttl_expire_after / ttl_expiration_expression. The integer options are refused at 0 on purpose:
+// ValidateTTLRateLimit (pkg/sql/catalog/tabledesc/ttl.go) says `"%s" must be at least 1` (val <= 0)
+// in the releases this package supports from (v24.3), and only the newest source (the one with
+// partition TTL) relaxed it to `must be at least 0`, where 0 is the unset default anyway (it
+// validates only non-zero values): so positive integers work on every server, 0 would not.
+// Docs: /docs/stable/row-level-ttl,
 // /docs/stable/with-storage-parameter. CockroachDB takes no placeholders in DDL, so every value is
 // validated here and written into the SQL text.
 import type { AlterTableBuilder, CreateTableBuilder } from 'kysely'

@@ -2,12 +2,16 @@
 // statements in one string, constraints, USING HASH), and the findings' message/fix text. No
 // database: the migrations run on the recording dialect.
 import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { sql } from 'kysely'
 import type { Kysely } from 'kysely'
 import { checkMigrations } from '../../../src/index.js'
 import type { MigrationFinding } from '../../../src/index.js'
 import { formatMigrationCheckReport } from '../../../src/migration/check/check-migrations.js'
+import { runMigrationsCommand } from '../../../src/migration/check/migrations-check-command.js'
 import { readRawCreateTable, splitStatements } from '../../../src/migration/check/raw-statements.js'
 
 const up = (fn: (db: Kysely<unknown>) => Promise<void>) => ({ m: { up: fn } })
@@ -137,5 +141,21 @@ describe('migration check: finding text', () => {
     assert.match(refused!.message, /^createIndex\(\)\.nullsNotDistinct\(\): CockroachDB's CREATE INDEX has no NULLS NOT DISTINCT/)
     assert.doesNotMatch(refused!.message, /\.$/)
     assert.match(lines[2]!, /c up migration-threw: no table\. Fix: /)
+  })
+})
+
+describe('kysely-cockroachdb migrations check on a folder without migrations', () => {
+  it('says so on stderr (exit 0: nothing failed)', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'kysely-crdb-empty-'))
+    try {
+      let stdout = ''
+      let stderr = ''
+      const code = await runMigrationsCommand(['check', folder], { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) })
+      assert.equal(code, 0)
+      assert.match(stdout, /^0 migrations checked/)
+      assert.match(stderr, /no migrations found in .*kysely-crdb-empty-/)
+    } finally {
+      await rm(folder, { recursive: true, force: true })
+    }
   })
 })
