@@ -151,6 +151,12 @@ export const TTL_RESET_KEYS: ReadonlySet<string> = new Set(Object.values(RESET_K
 const UNIT_WORD = '(?:years?|mons?|months?|weeks?|days?|hours?|mins?|minutes?|secs?|seconds?|milliseconds?|microseconds?)'
 const WORDS = new RegExp(`^\\d{1,9} ${UNIT_WORD}(?: \\d{1,9} ${UNIT_WORD})*$`)
 const CLOCK = /^\d{1,6}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?$/
+// The compact form ('90m', '1d2h'): CockroachDB's interval parser takes it although the INTERVAL
+// docs list only the SQL-standard, ISO 8601 and PostgreSQL forms: ParseDInterval sends a string
+// with letters to parseDuration, whose comment reads "Postgres format (e.g. '1 day 2 hours', ...)
+// or golang format (e.g. '1d2h', '1d3h2m4s', etc.)", with the unit aliases d, h, m (minute), s, ms,
+// us (pkg/util/duration/parse.go; the package's asOfSystemTime relies on the same parser). The
+// CockroachDB suite creates a TTL table with '1d2h' (test/integration/schema/schema-helpers.test.ts).
 const COMPACT = /^(?:\d{1,9}d)?(?:\d{1,9}h)?(?:\d{1,9}m)?(?:\d{1,9}s)?(?:\d{1,9}ms)?(?:\d{1,9}us)?$/
 const PART_WORDS: ReadonlyArray<readonly [keyof IntervalParts, string]> = Object.freeze([
   ['days', 'days'],

@@ -158,6 +158,11 @@ describe('schema helpers on CockroachDB', { skip: cockroachSkip }, () => {
     await db.schema.createTable('scratch').addColumn('id', 'uuid', (col) => col.primaryKey()).$call(rowLevelTtl({ expireAfter: { hours: 1 } })).execute()
     await db.schema.alterTable('scratch').$call(resetRowLevelTtl()).execute()
     assert.equal((await tableOf('scratch')).rowLevelTtl, undefined)
+    // The compact interval form, taken by CockroachDB's parseDuration (pkg/util/duration/parse.go).
+    await db.schema.createTable('compact_ttl').addColumn('id', 'uuid', (col) => col.primaryKey()).$call(rowLevelTtl({ expireAfter: '1d2h' })).execute()
+    assert.ok((await tableOf('compact_ttl')).rowLevelTtl?.expireAfter)
+    await db.schema.alterTable('compact_ttl').$call(rowLevelTtl({ expireAfter: '90m' })).execute()
+    assert.ok((await tableOf('compact_ttl')).rowLevelTtl?.expireAfter)
   })
 
   it('alters a primary key to a hash-sharded one on a populated table', async () => {
