@@ -150,17 +150,18 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
   }
 
   // The schema helpers: the node is rewritten into one Kysely prints as CockroachDB's SQL; without
-  // markers the rewriters return undefined and Kysely compiles the original.
+  // markers the rewriters return undefined and Kysely compiles the original. They also refuse the
+  // clauses CockroachDB's grammar lacks (NULLS NOT DISTINCT, ALTER TABLE ADD INDEX, ...).
   protected override visitCreateIndex(node: CreateIndexNode): void {
     super.visitCreateIndex(rewriteCreateIndex(node) ?? node)
   }
 
   protected override visitCreateTable(node: CreateTableNode): void {
-    super.visitCreateTable(node.endModifiers === undefined ? node : (rewriteCreateTable(node) ?? node))
+    super.visitCreateTable(rewriteCreateTable(node) ?? node)
   }
 
   protected override visitAlterTable(node: AlterTableNode): void {
-    super.visitAlterTable(node.addConstraint === undefined ? node : (rewriteAlterTable(node) ?? node))
+    super.visitAlterTable(rewriteAlterTable(node) ?? node)
   }
 
   protected override visitAlias(node: AliasNode): void {

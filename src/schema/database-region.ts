@@ -41,7 +41,8 @@ export interface AddRegionOptions {
 
 /**
  * Adds a region to a multi-region database: `alter database "app" add region "us-west1"`. The
- * database needs a primary region first ({@link setPrimaryRegion}).
+ * database needs a primary region first ({@link setPrimaryRegion}). Names are quoted as given, so
+ * case counts: a database created unquoted as `myDb` is `mydb` in the catalog; pass `'mydb'`.
  *
  * ```ts
  * import { addRegion } from 'kysely-cockroachdb'
@@ -67,7 +68,8 @@ export function addRegion(database: string, region: string, options: AddRegionOp
 /**
  * Makes a database multi-region, or changes its primary region:
  * `alter database "app" set primary region "us-east1"`. The region must be one of the cluster's
- * (`SHOW REGIONS FROM CLUSTER`).
+ * (`SHOW REGIONS FROM CLUSTER`). Names are quoted as given (case counts: a database created
+ * unquoted as `myDb` is `mydb`).
  *
  * ```ts
  * import { setPrimaryRegion } from 'kysely-cockroachdb'

@@ -12,7 +12,12 @@
 // (booleans), `ttl_job_cron` (ValidateTTLCronExpr), `ttl_row_stats_poll_interval` (a duration);
 // `ttl_automatic_column` and `ttl_range_concurrency` are dead keys there (notices only) and are never
 // printed; `ttl = 'off'` is refused there ("use RESET (ttl)"). ValidateRowLevelTTL requires one of
-// ttl_expire_after / ttl_expiration_expression. Docs: /docs/stable/row-level-ttl,
+// ttl_expire_after / ttl_expiration_expression. The integer options are refused at 0 on purpose:
+// ValidateTTLRateLimit (pkg/sql/catalog/tabledesc/ttl.go) says `"%s" must be at least 1` (val <= 0)
+// in the releases this package supports from (v24.3), and only the newest source (the one with
+// partition TTL) relaxed it to `must be at least 0`, where 0 is the unset default anyway (it
+// validates only non-zero values): so positive integers work on every server, 0 would not.
+// Docs: /docs/stable/row-level-ttl,
 // /docs/stable/with-storage-parameter. CockroachDB takes no placeholders in DDL, so every value is
 // validated here and written into the SQL text.
 import type { AlterTableBuilder, CreateTableBuilder } from 'kysely'
@@ -138,9 +143,20 @@ const RESET_KEYS: Readonly<Record<RowLevelTtlKey, string>> = Object.freeze({
   ...Object.fromEntries(OPTION_KEYS.map(([option, key]) => [option, key])),
 } as Record<RowLevelTtlKey, string>)
 
+/** The storage parameter keys rowLevelTtl() prints, and those resetRowLevelTtl() resets (the compiler re-checks markers against them). @internal */
+export const TTL_PARAMETER_KEYS: ReadonlySet<string> = new Set(['ttl_expire_after', 'ttl_expiration_expression', ...OPTION_KEYS.map(([, key]) => key)])
+/** @internal */
+export const TTL_RESET_KEYS: ReadonlySet<string> = new Set(Object.values(RESET_KEYS))
+
 const UNIT_WORD = '(?:years?|mons?|months?|weeks?|days?|hours?|mins?|minutes?|secs?|seconds?|milliseconds?|microseconds?)'
 const WORDS = new RegExp(`^\\d{1,9} ${UNIT_WORD}(?: \\d{1,9} ${UNIT_WORD})*$`)
 const CLOCK = /^\d{1,6}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?$/
+// The compact form ('90m', '1d2h'): CockroachDB's interval parser takes it although the INTERVAL
+// docs list only the SQL-standard, ISO 8601 and PostgreSQL forms: ParseDInterval sends a string
+// with letters to parseDuration, whose comment reads "Postgres format (e.g. '1 day 2 hours', ...)
+// or golang format (e.g. '1d2h', '1d3h2m4s', etc.)", with the unit aliases d, h, m (minute), s, ms,
+// us (pkg/util/duration/parse.go; the package's asOfSystemTime relies on the same parser). The
+// CockroachDB suite creates a TTL table with '1d2h' (test/integration/schema/schema-helpers.test.ts).
 const COMPACT = /^(?:\d{1,9}d)?(?:\d{1,9}h)?(?:\d{1,9}m)?(?:\d{1,9}s)?(?:\d{1,9}ms)?(?:\d{1,9}us)?$/
 const PART_WORDS: ReadonlyArray<readonly [keyof IntervalParts, string]> = Object.freeze([
   ['days', 'days'],

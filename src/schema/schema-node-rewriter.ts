@@ -33,7 +33,8 @@ import type {
   WhereNode,
 } from 'kysely'
 import { QueryRefusedError } from '../errors/query-refused-error.js'
-import { renderHashSharding } from './hash-sharded.js'
+import { checkBucketCount, renderHashSharding } from './hash-sharded.js'
+import { TTL_PARAMETER_KEYS, TTL_RESET_KEYS } from './row-level-ttl.js'
 import { readSchemaMarker } from './schema-marker.js'
 import type { SchemaMarker, SchemaMarkerKind } from './schema-marker.js'
 
@@ -52,6 +53,87 @@ const HELPER: Readonly<Record<SchemaMarkerKind, string>> = Object.freeze({
 // inverted, cspann vector); `hash`, `spgist` and `brin` are `unimplemented(sqllex, "index using " + $2)`.
 const ACCESS_METHODS: ReadonlySet<string> = new Set(['btree', 'gin', 'gist', 'cspann'])
 
+// A marker is a RawNode anyone can write with sql.raw(), and its data goes into the SQL text: so
+// before printing, the data must be exactly what the helper renders (the forms below are those of
+// hash-sharded.ts, inverted-index.ts, not-visible.ts, row-level-ttl.ts, locality.ts,
+// alter-primary-key.ts), else the marker is refused. The refs are printed by Kysely as references.
+const TTL_VALUE = /^(?:'(?:[^']|'')*'|[1-9]\d*|true|false)$/
+const REGION = /^"(?:[^"\0]|"")+"$/
+const LOCALITIES = /^(?:global|regional by table in primary region|regional by row|regional by row as|regional by table in "(?:[^"\0]|"")+")$/
+const INVERTED: Readonly<Record<string, string | undefined>> = Object.freeze({ gin_trgm_ops: 'gin', gist_trgm_ops: 'gist' })
+
+function onlyKeys(data: Readonly<Record<string, unknown>>, keys: readonly string[]): boolean {
+  return Object.keys(data).every((key) => keys.includes(key))
+}
+
+function validBucketCount(value: unknown): boolean {
+  try {
+    checkBucketCount(value, 'hashSharded()')
+    return true
+  } catch {
+    return false
+  }
+}
+
+function isMarkerDataValid(marker: SchemaMarker): boolean {
+  const { data, refs } = marker
+  const strings = (value: unknown): value is string[] => Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string')
+  switch (marker.kind) {
+    case 'hash':
+      return onlyKeys(data, ['bucketCount']) && validBucketCount(data.bucketCount) && refs.length === 0
+    case 'storing':
+      return onlyKeys(data, []) && refs.length > 0
+    case 'inverted':
+      return (
+        onlyKeys(data, ['method', 'opclass']) &&
+        (data.opclass === undefined ? data.method === 'gin' : typeof data.opclass === 'string' && INVERTED[data.opclass] === data.method)
+      )
+    case 'visibility': {
+      const text = data.text
+      if (!onlyKeys(data, ['text']) || typeof text !== 'string') return false
+      if (text === 'not visible') return true
+      const value = /^visibility ([01]\.\d{1,10})$/.exec(text)
+      return value !== null && Number(value[1]) <= 1
+    }
+    case 'ttl':
+      return (
+        onlyKeys(data, ['parameters']) &&
+        strings(data.parameters) &&
+        data.parameters.every((p) => {
+          const eq = p.indexOf(' = ')
+          return eq > 0 && TTL_PARAMETER_KEYS.has(p.slice(0, eq)) && TTL_VALUE.test(p.slice(eq + 3))
+        })
+      )
+    case 'ttl-reset':
+      return onlyKeys(data, ['keys']) && strings(data.keys) && data.keys.every((k) => TTL_RESET_KEYS.has(k))
+    case 'locality': {
+      const text = data.text
+      if (!onlyKeys(data, ['text']) || typeof text !== 'string' || !LOCALITIES.test(text)) return false
+      if (text.startsWith('regional by table in "') && !REGION.test(text.slice('regional by table in '.length))) return false
+      return refs.length === (text === 'regional by row as' ? 1 : 0)
+    }
+    case 'alter-pk':
+      return (
+        onlyKeys(data, ['hash', 'bucketCount']) &&
+        (data.hash === undefined || data.hash === true) &&
+        (data.bucketCount === undefined || (data.hash === true && validBucketCount(data.bucketCount))) &&
+        refs.length > 0
+      )
+  }
+}
+
+/** The marker, if its data is what its helper writes; refuses it otherwise. */
+function checkedMarker(marker: SchemaMarker): SchemaMarker {
+  if (!isMarkerDataValid(marker)) {
+    throw new QueryRefusedError(
+      HELPER[marker.kind],
+      'the statement carries a kysely-cockroachdb marker whose data is not one the helper writes (a comment such as /*kysely-cockroachdb:...*/ written by hand with sql.raw()?)',
+      `call ${HELPER[marker.kind]} itself, or remove the comment`,
+    )
+  }
+  return marker
+}
+
 function raw(text: string): RawNode {
   return RawNode.createWithSql(text)
 }
@@ -65,11 +147,12 @@ function splitMarkers(
   const markers = new Map<SchemaMarkerKind, SchemaMarker>()
   const rest: OperationNode[] = []
   for (const node of nodes) {
-    const marker = readSchemaMarker(node)
-    if (marker === undefined) {
+    const read = readSchemaMarker(node)
+    if (read === undefined) {
       rest.push(node)
       continue
     }
+    const marker = checkedMarker(read)
     const api = HELPER[marker.kind]
     if (!allowed.includes(marker.kind)) {
       throw new QueryRefusedError(api, `it cannot be used on ${where}`, 'see docs/schema.md for where each helper goes')
@@ -104,6 +187,32 @@ function checkUsing(using: RawNode | undefined, hasInverted: boolean): void {
   }
   if (hasInverted && text !== 'gin' && text !== 'gist') {
     throw new QueryRefusedError('invertedIndex()', `the index also has .using('${text}')`, 'remove .using(...)')
+  }
+}
+
+/**
+ * What CockroachDB refuses on an inverted index (invertedIndex(), or Kysely's using('gin'|'gist')):
+ * pkg/sql/create_index.go (and the declarative schema changer's scbuildstmt/create_index.go)
+ * answers "inverted indexes don't support stored columns" and "inverted indexes can't be unique"
+ * (42602, InvalidSQLStatementName) for `n.Inverted` with Storing / Unique.
+ */
+function checkInverted(node: CreateIndexNode, inverted: boolean, hasStoring: boolean): void {
+  if (!inverted) {
+    return
+  }
+  if (hasStoring) {
+    throw new QueryRefusedError(
+      'storing()',
+      'the index is inverted, and CockroachDB answers "inverted indexes don\'t support stored columns"',
+      'remove storing() (or make the index a forward one)',
+    )
+  }
+  if (node.unique === true) {
+    throw new QueryRefusedError(
+      'createIndex().unique()',
+      'the index is inverted, and CockroachDB answers "inverted indexes can\'t be unique"',
+      'remove .unique() (or make the index a forward one)',
+    )
   }
 }
 
@@ -142,8 +251,10 @@ export function rewriteCreateIndex(node: CreateIndexNode): CreateIndexNode | und
   }
   const columns = node.columns ?? []
   const hasMarker = columns.some((c) => c.kind === 'RawNode' && readSchemaMarker(c) !== undefined)
+  const invertedUsing = /^(gin|gist)$/i.test(node.using?.sqlFragments.join('').trim() ?? '')
   if (!hasMarker) {
     checkUsing(node.using, false)
+    checkInverted(node, invertedUsing, false)
     return undefined
   }
   const { markers, rest } = splitMarkers(columns, ['hash', 'storing', 'inverted', 'visibility'], 'index')
@@ -155,10 +266,12 @@ export function rewriteCreateIndex(node: CreateIndexNode): CreateIndexNode | und
   if (rest.length === 0) {
     throw new QueryRefusedError(HELPER[[...markers.keys()][0]!], 'the index has no columns', "add them with .column('name') or .columns([...])")
   }
-  if (hash !== undefined && (inverted !== undefined || /^(gin|gist)$/i.test(node.using?.sqlFragments.join('').trim() ?? ''))) {
+  const isInverted = inverted !== undefined || invertedUsing
+  if (hash !== undefined && isInverted) {
     // The INVERTED INDEX forms of create_index_stmt and index_def have no opt_hash_sharded.
     throw new QueryRefusedError('hashSharded()', 'an inverted index cannot be hash-sharded in CockroachDB', 'remove hashSharded() or invertedIndex()')
   }
+  checkInverted(node, isInverted, storing !== undefined)
   let indexColumns = rest
   let using = node.using
   if (inverted !== undefined) {
@@ -226,10 +339,69 @@ function localityNode(marker: SchemaMarker, prefix: string): RawNode {
   return marker.refs.length === 0 ? raw(text) : RawNode.create([`${text} `, ''], [marker.refs[0]!])
 }
 
+// Kysely clauses CockroachDB's grammar (pkg/sql/parser/sql.y) has no place for, refused before
+// sending rather than left to a syntax error:
+// - `col_qualification_elem: UNIQUE opt_without_index` and `constraint_elem: UNIQUE opt_without_index
+//   '(' index_params ')' ...` have no NULLS NOT DISTINCT (nor has create_index_stmt);
+// - `index_def: INDEX opt_index_name '(' index_params ')' opt_hash_sharded opt_storing ...`: after
+//   the column list only `USING HASH [WITH BUCKET_COUNT ...]` (opt_hash_sharded), no access method.
+//   Kysely 0.29's createTable().addIndex(..., ib => ib.using(x)) prints `index "i" (...) using x`,
+//   so using('hash') happens to be CockroachDB's hash-sharded index with the default bucket count
+//   and is let through; anything else is a syntax error;
+// - alter_table_cmd has no ADD INDEX (Kysely's alterTable().addIndex() prints MySQL's form).
+function refuseNullsNotDistinct(node: { readonly nullsNotDistinct?: boolean } | undefined, api: string): void {
+  if (node?.nullsNotDistinct === true) {
+    throw new QueryRefusedError(api, "CockroachDB's UNIQUE has no NULLS NOT DISTINCT (col_qualification_elem and constraint_elem in its grammar)", 'remove it')
+  }
+}
+
+function checkConstraint(node: OperationNode | undefined): void {
+  if (node?.kind === 'UniqueConstraintNode') {
+    refuseNullsNotDistinct(node as { nullsNotDistinct?: boolean }, 'addUniqueConstraint().nullsNotDistinct()')
+  }
+}
+
+function checkTableClauses(node: CreateTableNode): void {
+  for (const column of node.columns) {
+    refuseNullsNotDistinct(column as { nullsNotDistinct?: boolean }, 'addColumn().nullsNotDistinct()')
+  }
+  for (const constraint of node.constraints ?? []) {
+    checkConstraint(constraint)
+  }
+  // `indexes` exists from kysely 0.29 (createTable().addIndex()).
+  for (const index of (node as { readonly indexes?: readonly { readonly using?: RawNode }[] }).indexes ?? []) {
+    const method = index.using?.sqlFragments.join('').trim()
+    if (method !== undefined && method.toLowerCase() !== 'hash') {
+      throw new QueryRefusedError(
+        `createTable().addIndex().using('${method}')`,
+        "CockroachDB's index_def takes no access method after the column list (only USING HASH, for a hash-sharded index)",
+        'create the index with db.schema.createIndex(...) after the table (.using(...) or .$call(invertedIndex()) there)',
+      )
+    }
+  }
+}
+
+function checkAlterTableClauses(node: AlterTableNode): void {
+  if (node.addIndex !== undefined) {
+    throw new QueryRefusedError(
+      'alterTable().addIndex()',
+      "it prints MySQL's ALTER TABLE ... ADD INDEX, which CockroachDB's alter_table_cmd does not have",
+      'use db.schema.createIndex(name).on(table) instead',
+    )
+  }
+  for (const alteration of node.columnAlterations ?? []) {
+    if (alteration.kind === 'AddColumnNode') {
+      refuseNullsNotDistinct((alteration as { column: { nullsNotDistinct?: boolean } }).column, 'addColumn().nullsNotDistinct()')
+    }
+  }
+  checkConstraint(node.addConstraint?.constraint)
+}
+
 /**
  * CREATE TABLE with a TTL, a locality or a hash-sharded primary key; `undefined` without markers.
  */
 export function rewriteCreateTable(node: CreateTableNode): CreateTableNode | undefined {
+  checkTableClauses(node)
   const endModifiers = node.endModifiers
   if (endModifiers === undefined || !endModifiers.some((m) => m.kind === 'RawNode' && readSchemaMarker(m) !== undefined)) {
     return undefined
@@ -314,14 +486,16 @@ function hashPrimaryKey(
  * alterPrimaryKey); `undefined` for any other ALTER TABLE.
  */
 export function rewriteAlterTable(node: AlterTableNode): AlterTableNode | undefined {
+  checkAlterTableClauses(node)
   const constraint = node.addConstraint?.constraint
   if (constraint === undefined || constraint.kind !== 'CheckConstraintNode') {
     return undefined
   }
-  const marker = readSchemaMarker((constraint as { expression?: OperationNode }).expression)
-  if (marker === undefined) {
+  const read = readSchemaMarker((constraint as { expression?: OperationNode }).expression)
+  if (read === undefined) {
     return undefined
   }
+  const marker = checkedMarker(read)
   let command: OperationNode
   switch (marker.kind) {
     case 'ttl':

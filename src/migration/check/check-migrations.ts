@@ -262,7 +262,7 @@ export async function checkMigrations(options: CheckMigrationsOptions): Promise<
 /** The report as the CLI prints it without --json. @internal */
 export function formatMigrationCheckReport(report: MigrationCheckReport): string {
   const line = (f: MigrationFinding) =>
-    `  ${f.migration} ${f.direction}${f.statement === undefined ? '' : ` #${f.statement}`} ${f.rule}: ${f.message}. Fix: ${f.fix}\n`
+    `  ${f.migration} ${f.direction}${f.statement === undefined ? '' : ` #${f.statement}`} ${f.rule}: ${f.message.replace(/\.+$/, '')}. Fix: ${f.fix.replace(/\.+$/, '')}\n`
   let text = ''
   if (report.errors.length > 0) text += `Errors:\n${report.errors.map(line).join('')}`
   if (report.warnings.length > 0) text += `Warnings:\n${report.warnings.map(line).join('')}`

@@ -4,7 +4,10 @@
 import type { OperationNode, RootOperationNode } from 'kysely'
 import { isQueryRefusedError } from '../../errors/query-refused-error.js'
 import { readSchemaMarker } from '../../schema/schema-marker.js'
-import type { RecordedQuery } from './recording-dialect.js'
+import { readRawCreateIndex, readRawCreateTable, splitStatements } from './raw-statements.js'
+import type { RawStatement } from './raw-statements.js'
+import { classifyStatement } from './recording-dialect.js'
+import type { RecordedQuery, RecordedStatementKind } from './recording-dialect.js'
 
 /**
  * The rules of the migration check (docs/migrations.md#checking-migrations):
@@ -77,7 +80,7 @@ export interface MigrationCheckAcknowledgement {
  * ```ts
  * import type { MigrationFinding } from 'kysely-cockroachdb'
  *
- * const line = (f: MigrationFinding) => `${f.migration} ${f.direction} ${f.rule}: ${f.message} Fix: ${f.fix}`
+ * const line = (f: MigrationFinding) => `${f.migration} ${f.direction} ${f.rule}: ${f.message}. Fix: ${f.fix}`
  * ```
  */
 export interface MigrationFinding {
@@ -88,7 +91,9 @@ export interface MigrationFinding {
   /** 1-based position of the statement among those the direction sent (transaction control not counted). */
   readonly statement?: number
   readonly sql?: string
+  /** What is wrong, without a final period (a refusal's message, which names its own remedy, included). */
   readonly message: string
+  /** What to do, without a final period. */
   readonly fix: string
 }
 
@@ -103,8 +108,9 @@ export interface DirectionRecord {
 type Draft = Omit<MigrationFinding, 'severity' | 'migration' | 'direction'>
 
 const SERIAL_TYPE = /^(?:small|big)?serial[248]?$/i
-const RAW_SERIAL_PK = /\b(?:small|big)?serial[248]?\b[^,]*\bprimary\s+key\b|\bprimary\s+key\b[^,]*\b(?:small|big)?serial[248]?\b/i
-const RAW_SEQUENCE_PK = /(?:\bas\s+identity\b|\bnextval\s*\()[^,]*\bprimary\s+key\b|\bprimary\s+key\b[^,]*(?:\bas\s+identity\b|\bnextval\s*\()/i
+
+// sql.y alter_table_cmd: `ALTER opt_column column_name opt_set_data TYPE typename opt_collate opt_alter_column_using`.
+const RAW_ALTER_TYPE = /^\s*alter\s+table\b[\s\S]*\balter\s+(?:column\s+)?(?:"(?:[^"]|"")*"|[^\s,;]+)\s+(?:set\s+data\s+)?type\b/i
 
 function rawText(node: OperationNode | undefined): string {
   if (node === undefined) return ''
@@ -146,16 +152,26 @@ function tableName(node: OperationNode): string {
 const SEQUENTIAL_FIX =
   'use uuid with gen_random_uuid(), int8 with uniqueRowid(), or hash-shard the key with .$call(hashSharded())'
 
-function checkPrimaryKeys(node: RootOperationNode, index: number, sql: string, out: Draft[]): void {
-  if (node.kind === 'RawNode') {
-    if (!/^\s*create\s+table\b/i.test(sql) || /\busing\s+hash\b/i.test(sql)) return
-    if (RAW_SEQUENCE_PK.test(sql)) {
-      out.push({ rule: 'sequential-primary-key', statement: index, sql, message: 'the primary key comes from a sequence: every insert lands at the end of one range (a hot spot)', fix: SEQUENTIAL_FIX })
-    } else if (RAW_SERIAL_PK.test(sql)) {
-      out.push(serialFinding('SERIAL', index, sql))
-    }
-    return
+function sequentialFinding(name: string, sequential: { kind: 'serial' | 'sequence'; how: string }, index: number, sql: string): Draft {
+  return sequential.kind === 'serial'
+    ? serialFinding(`"${name}" ${sequential.how}`, index, sql)
+    : {
+        rule: 'sequential-primary-key',
+        statement: index,
+        sql,
+        message: `the primary key "${name}" comes from a sequence (${sequential.how}): every insert lands at the end of one range (a hot spot), and each one waits for the sequence`,
+        fix: SEQUENTIAL_FIX,
+      }
+}
+
+/** The primary-key rules on one statement of a raw string (raw-statements.ts reads the table). */
+function checkRawPrimaryKeys(statement: RawStatement, index: number, out: Draft[]): void {
+  for (const key of readRawCreateTable(statement)?.sequentialKeys ?? []) {
+    out.push(sequentialFinding(key.name, key, index, statement.sql))
   }
+}
+
+function checkPrimaryKeys(node: RootOperationNode, index: number, sql: string, out: Draft[]): void {
   if (node.kind !== 'CreateTableNode') return
   const table = node as unknown as {
     columns: readonly ColumnDef[]
@@ -172,18 +188,7 @@ function checkPrimaryKeys(node: RootOperationNode, index: number, sql: string, o
     if (column.primaryKey !== true && !keyNames.has(column.column.column.name)) continue
     const sequential = sequentialKind(column)
     if (sequential === undefined) continue
-    const name = column.column.column.name
-    out.push(
-      sequential.kind === 'serial'
-        ? serialFinding(`"${name}" ${sequential.how}`, index, sql)
-        : {
-            rule: 'sequential-primary-key',
-            statement: index,
-            sql,
-            message: `the primary key "${name}" comes from a sequence (${sequential.how}): every insert lands at the end of one range (a hot spot), and each one waits for the sequence`,
-            fix: SEQUENTIAL_FIX,
-          },
-    )
+    out.push(sequentialFinding(column.column.column.name, sequential, index, sql))
   }
 }
 
@@ -199,9 +204,38 @@ function serialFinding(what: string, index: number, sql: string): Draft {
   }
 }
 
+const BACKGROUND_FIX =
+  "it runs as a background job that backfills or rewrites the table; on a large table plan for it, then add `export const cockroachdb = { backgroundJob: '<why it is fine>' }` to the migration"
+
+const USING_HASH_FIX = "use .$call(hashSharded()) instead of .using('hash'); in raw SQL write USING HASH after the column list"
+
+/** The background-job and using-hash rules on one statement of a raw string. */
+function checkRawStatement(statement: RawStatement, index: number, createdTables: ReadonlySet<string>, out: Draft[]): void {
+  const { sql, code } = statement
+  const fix = BACKGROUND_FIX
+  if (/^\s*alter\s+table\b[\s\S]*\balter\s+primary\s+key\b/i.test(code)) {
+    out.push({ rule: 'background-job', statement: index, sql, message: 'ALTER PRIMARY KEY rewrites the whole table in a background job', fix })
+  } else if (RAW_ALTER_TYPE.test(code)) {
+    out.push({ rule: 'background-job', statement: index, sql, message: "changing a column's type rewrites the table in a background job", fix })
+  }
+  const createIndex = readRawCreateIndex(statement)
+  if (createIndex === undefined) return
+  if (createIndex.usingHashMethod) {
+    out.push({
+      rule: 'kysely-using-hash',
+      statement: index,
+      sql,
+      message: 'USING HASH before the column list is PostgreSQL\'s hash access method, which CockroachDB refuses ("unimplemented: index using hash")',
+      fix: USING_HASH_FIX,
+    })
+  }
+  if (!createdTables.has(createIndex.table)) {
+    out.push({ rule: 'background-job', statement: index, sql, message: `a new index on the existing table ${createIndex.table} is built by a background backfill`, fix })
+  }
+}
+
 function backgroundJob(node: RootOperationNode, index: number, sql: string, createdTables: ReadonlySet<string>, out: Draft[]): void {
-  const fix =
-    "it runs as a background job that backfills or rewrites the table; on a large table plan for it, then add `export const cockroachdb = { backgroundJob: '<why it is fine>' }` to the migration"
+  const fix = BACKGROUND_FIX
   if (node.kind === 'CreateIndexNode') {
     const table = tableName(node)
     if (!createdTables.has(table)) {
@@ -212,33 +246,39 @@ function backgroundJob(node: RootOperationNode, index: number, sql: string, crea
   if (node.kind === 'AlterTableNode') {
     const alter = node as unknown as {
       addConstraint?: { constraint: { kind: string; expression?: OperationNode } }
-      columnAlterations?: readonly { kind: string; alterColumn?: { dataType?: unknown } }[]
+      // Kysely's AlterColumnNode holds the new type itself: `dataType` (setDataType(type)) or, for
+      // setDataType(sql`...`), a RawNode in `dataType` too (`dataTypeExpression` is the USING).
+      columnAlterations?: readonly { kind: string; dataType?: unknown; dataTypeExpression?: unknown }[]
     }
     if (readSchemaMarker(alter.addConstraint?.constraint.expression)?.kind === 'alter-pk') {
       out.push({ rule: 'background-job', statement: index, sql, message: 'ALTER PRIMARY KEY rewrites the whole table in a background job', fix })
       return
     }
-    if (alter.columnAlterations?.some((a) => a.kind === 'AlterColumnNode' && a.alterColumn?.dataType !== undefined)) {
+    if (alter.columnAlterations?.some((a) => a.kind === 'AlterColumnNode' && (a.dataType ?? a.dataTypeExpression) !== undefined)) {
       out.push({ rule: 'background-job', statement: index, sql, message: "changing a column's type rewrites the table in a background job", fix })
     }
     return
   }
-  if (node.kind === 'RawNode') {
-    if (/\balter\s+primary\s+key\b/i.test(sql)) {
-      out.push({ rule: 'background-job', statement: index, sql, message: 'ALTER PRIMARY KEY rewrites the whole table in a background job', fix })
-    } else if (/^\s*create\s+(?:unique\s+)?(?:inverted\s+)?index\b/i.test(sql)) {
-      out.push({ rule: 'background-job', statement: index, sql, message: 'a new index on an existing table is built by a background backfill', fix })
-    }
-  }
+}
+
+/** A message as a clause: the report adds `. Fix: ...` after it (formatMigrationCheckReport). */
+function clause(text: string): string {
+  return text.trim().replace(/\.+$/, '')
 }
 
 function thrown(error: unknown): Draft {
-  const message = error instanceof Error ? error.message : String(error)
+  const message = clause(error instanceof Error ? error.message : String(error))
   if (isQueryRefusedError(error)) {
     if (error.api === "createIndex().using('hash')") {
-      return { rule: 'kysely-using-hash', message, fix: 'use .$call(hashSharded()) instead of .using(\'hash\')' }
+      // The refusal's own text names hashSharded() as its fix; the finding says it once, as the fix.
+      return {
+        rule: 'kysely-using-hash',
+        message: "createIndex().using('hash'): it prints PostgreSQL's access method, `using hash` before the column list, which CockroachDB refuses (\"unimplemented: index using hash\")",
+        fix: USING_HASH_FIX,
+      }
     }
-    return { rule: 'compile-error', message, fix: 'see the message; nothing of this migration would reach the database past this statement' }
+    // The refusal's message already ends with its fix (QueryRefusedError: `api: problem. Fix.`).
+    return { rule: 'compile-error', message, fix: 'change the statement as the message says; nothing of this migration past it would reach the database' }
   }
   return {
     rule: 'migration-threw',
@@ -255,38 +295,59 @@ export function checkDirection(record: DirectionRecord): Draft[] {
   let ddl = 0
   let firstDdl: number | undefined
   let firstDml: number | undefined
+  let firstDmlSql: string | undefined
+  // A raw string may hold several statements (sql`a; b`.execute(db) sends them as one simple
+  // query): each is checked on its own, with the number of the query that sent it.
+  const units: { index: number; sql: string; kind: RecordedStatementKind; node?: RootOperationNode; raw?: RawStatement }[] = []
   statements.forEach((query, i) => {
-    const index = i + 1
-    const node = query.node
-    if (node !== undefined) {
-      checkPrimaryKeys(node, index, query.sql, out)
-      backgroundJob(node, index, query.sql, createdTables, out)
-      if (node.kind === 'CreateTableNode') createdTables.add(tableName(node))
+    if (query.node === undefined || query.node.kind === 'RawNode') {
+      for (const raw of splitStatements(query.sql)) {
+        units.push({ index: i + 1, sql: raw.sql, kind: classifyStatement(query.node, raw.sql), raw })
+      }
+    } else {
+      units.push({ index: i + 1, sql: query.sql, kind: query.kind, node: query.node })
     }
-    if (query.kind === 'ddl') {
+  })
+  for (const unit of units) {
+    const { index, node, raw } = unit
+    if (node !== undefined) {
+      checkPrimaryKeys(node, index, unit.sql, out)
+      backgroundJob(node, index, unit.sql, createdTables, out)
+      if (node.kind === 'CreateTableNode') createdTables.add(tableName(node))
+    } else if (raw !== undefined) {
+      checkRawPrimaryKeys(raw, index, out)
+      checkRawStatement(raw, index, createdTables, out)
+      const created = readRawCreateTable(raw)
+      if (created !== undefined) createdTables.add(created.table)
+    }
+    if (unit.kind === 'txn') continue
+    if (unit.kind === 'ddl') {
       ddl++
       firstDdl ??= index
       if (ddl === 2) {
         out.push({
           rule: 'multiple-ddl',
           statement: index,
-          sql: query.sql,
-          message: `this direction makes more than one schema change (the first is statement #${firstDdl})`,
+          sql: unit.sql,
+          message:
+            firstDdl === index
+              ? 'this direction makes more than one schema change (this statement holds several)'
+              : `this direction makes more than one schema change (the first is statement #${firstDdl})`,
           fix:
             'split it into one migration per schema change: from v25.1 CockroachDB commits before each DDL (autocommit_before_ddl), ' +
             'so a failure leaves the earlier changes applied and the migration half done',
         })
       }
-    } else if (query.kind === 'dml') {
+    } else if (unit.kind === 'dml') {
       firstDml ??= index
+      firstDmlSql ??= unit.sql
     }
-  })
+  }
   if (firstDdl !== undefined && firstDml !== undefined) {
-    const dml = statements[firstDml - 1]!
     out.push({
       rule: 'ddl-and-dml',
       statement: firstDml,
-      sql: dml.sql,
+      sql: firstDmlSql,
       message: 'this direction changes both the schema and the data',
       fix: 'move the data change into a migration of its own after the schema change (CockroachDB does not run schema changes transactionally with other statements)',
     })

@@ -72,6 +72,12 @@ export async function runMigrationsCommand(
   try {
     const report = await checkMigrations({ migrations: { folder }, severity })
     io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : formatMigrationCheckReport(report))
+    if (report.migrations.length === 0) {
+      // Most likely the wrong folder (or .ts files the compiled build does not hold): say so.
+      io.stderr(
+        `kysely-cockroachdb migrations check: warning: no migrations found in ${folder} (files ending .js, .mjs, .cjs, .ts, .mts or .cts that export up()); give the migration folder.\n`,
+      )
+    }
     return report.errors.length > 0 ? 1 : 0
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)

@@ -17,7 +17,16 @@ import type {
 import { CockroachAdapter } from '../../dialect/cockroach-adapter.js'
 import { CockroachQueryCompiler } from '../../dialect/cockroach-query-compiler.js'
 
-/** What a statement is, for the migration check's rules. */
+/**
+ * What a statement is, for the migration check's rules: `ddl` a schema change, `dml` a data
+ * change, `txn` transaction control, `other` anything else (reads).
+ *
+ * ```ts
+ * import type { RecordedStatementKind } from 'kysely-cockroachdb'
+ *
+ * const changesSchema = (kind: RecordedStatementKind) => kind === 'ddl'
+ * ```
+ */
 export type RecordedStatementKind = 'ddl' | 'dml' | 'txn' | 'other'
 
 /** One statement a migration sent, as recorded. @internal */

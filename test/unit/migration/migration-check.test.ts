@@ -55,6 +55,7 @@ describe('checkMigrations', () => {
     assert.deepEqual(summary(report.warnings), [
       ['001_serial_primary_key', 'up', 'serial-primary-key', 1],
       ['006_alter_primary_key', 'up', 'background-job', 1],
+      ['009_column_type', 'up', 'background-job', 1],
     ])
     assert.deepEqual(summary(report.acknowledged), [['007_acknowledged', 'up', 'multiple-ddl', 2]])
     const usingHash = report.errors[1]!
@@ -137,7 +138,7 @@ describe('kysely-cockroachdb migrations check (CLI)', () => {
     assert.equal(failed.status, 1, failed.stderr)
     assert.match(failed.stdout, /^Errors:\n {2}002_identity_primary_key up #1 sequential-primary-key: /)
     assert.match(failed.stdout, /\nWarnings:\n {2}001_serial_primary_key up #1 serial-primary-key: /)
-    assert.match(failed.stdout, /\n8 migrations checked: 5 errors, 2 warnings, 1 acknowledged\n$/)
+    assert.match(failed.stdout, /\n9 migrations checked: 5 errors, 3 warnings, 1 acknowledged\n$/)
 
     const passed = run('check', good)
     assert.equal(passed.status, 0, passed.stderr)
@@ -146,7 +147,7 @@ describe('kysely-cockroachdb migrations check (CLI)', () => {
     const json = run('check', bad, '--json', '--off', 'migration-threw')
     assert.equal(json.status, 1)
     const report = JSON.parse(json.stdout) as { errors: { rule: string }[]; migrations: unknown[] }
-    assert.equal(report.migrations.length, 8)
+    assert.equal(report.migrations.length, 9)
     assert.deepEqual(report.errors.map((f) => f.rule), ['sequential-primary-key', 'kysely-using-hash', 'multiple-ddl', 'ddl-and-dml'])
 
     assert.equal(run('check').status, 2)
