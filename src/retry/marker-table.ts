@@ -8,6 +8,8 @@ import { CompiledQuery } from 'kysely'
 import type { Kysely } from 'kysely'
 import { detectServer } from '../introspection/introspection-rows.js'
 import { QueryRefusedError } from '../errors/query-refused-error.js'
+import { getSqlState } from '../errors/error-classifiers.js'
+import { SqlState } from '../errors/sqlstate.js'
 import { quoteIdentifier } from '../util/sql-quoting.js'
 
 /** The table withRetry's commit markers go into, in the connection's current schema. @internal */
@@ -58,21 +60,51 @@ export async function ensureMarkerTable<DB>(db: Kysely<DB>): Promise<void> {
   }
 }
 
+/**
+ * Whether a failed `CREATE TABLE IF NOT EXISTS` of the marker table lost a race with another
+ * process creating it, pure. IF NOT EXISTS sees only committed catalog entries, so the loser fails
+ * once the winner commits, and changed nothing: running the DDL again finds the table. PostgreSQL
+ * reports it as 23505 on pg_type_typname_nsp_index (the table's row type, heap.c
+ * heap_create_with_catalog), 42710 "type ... already exists" or 42P07; "tuple concurrently updated"
+ * (XX000, heapam.c simple_heap_update) is the same race on a catalog row. CockroachDB: 42P07
+ * (pkg/sql/sqlerrors/errors.go NewRelationAlreadyExistsError) or a 40001 from the concurrent schema
+ * change. The same cases as the migration lock's table (src/migration/migration-lock-retry.ts).
+ *
+ * @internal
+ */
+export function isCreationRace(error: unknown): boolean {
+  const state = getSqlState(error)
+  if (state === SqlState.DuplicateTable || state === SqlState.UniqueViolation || state === SqlState.DuplicateObject) return true
+  if (state === SqlState.SerializationFailure) return true
+  return state === SqlState.InternalError && error instanceof Error && /tuple concurrently updated/.test(error.message)
+}
+
+// Each lost race means another process's CREATE committed, so the next IF NOT EXISTS finds the
+// table; a few tries cover several racers finishing one after another.
+const CREATE_ATTEMPTS = 5
+
 async function createMarkerTable<DB>(db: Kysely<DB>): Promise<'cockroachdb' | 'postgres'> {
   const { rows } = await db.executeQuery<{ version: string }>(CompiledQuery.raw('select version() as version'))
   const server = detectServer(String(rows[0]?.version)).kind
   const ddl = markerTableDdl(server)
-  try {
-    await db.executeQuery(CompiledQuery.raw(ddl))
-  } catch (error) {
-    throw new QueryRefusedError(
-      'withRetry',
-      `resolveAmbiguousCommits needs the table ${COMMIT_MARKER_TABLE}, and creating it failed: ${error instanceof Error ? error.message : String(error)}`,
-      `create it as the table owner (${ddl}) or grant CREATE on the schema`,
-      { cause: error },
-    )
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await db.executeQuery(CompiledQuery.raw(ddl))
+      return server
+    } catch (error) {
+      if (attempt < CREATE_ATTEMPTS && isCreationRace(error)) continue
+      throw refused(error, ddl)
+    }
   }
-  return server
+}
+
+function refused(error: unknown, ddl: string): QueryRefusedError {
+  return new QueryRefusedError(
+    'withRetry',
+    `resolveAmbiguousCommits needs the table ${COMMIT_MARKER_TABLE}, and creating it failed: ${error instanceof Error ? error.message : String(error)}`,
+    `create it as the table owner (${ddl}) or grant CREATE on the schema`,
+    { cause: error },
+  )
 }
 
 let warned = false
