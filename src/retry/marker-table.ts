@@ -41,17 +41,22 @@ interface MarkerTableState {
   lastCleanup: number
 }
 
-// One creation per Kysely instance (and per process for the cleanup clock).
+// One creation per Kysely and the instances derived from it (and one cleanup clock for them), keyed
+// on the dialect's adapter: db.withSchema(), withPlugin() and withoutPlugins() return new Kysely
+// instances whose executors keep the adapter (kysely DefaultQueryExecutor.withPlugin and friends
+// pass it on) and share the connections. The raw statements here are not changed by plugins, so
+// the derived instances mean the same table.
 const tables = new WeakMap<object, MarkerTableState>()
 
 /** Creates the marker table once per Kysely instance; starts the PostgreSQL cleanup when due. @internal */
 export async function ensureMarkerTable<DB>(db: Kysely<DB>): Promise<void> {
-  let state = tables.get(db)
+  const key = db.getExecutor().adapter
+  let state = tables.get(key)
   if (state === undefined) {
     const ready = createMarkerTable(db)
     state = { ready, lastCleanup: Date.now() }
-    tables.set(db, state)
-    ready.catch(() => tables.delete(db))
+    tables.set(key, state)
+    ready.catch(() => tables.delete(key))
   }
   const server = await state.ready
   if (server === 'postgres' && Date.now() - state.lastCleanup >= CLEANUP_INTERVAL_MS) {
