@@ -66,8 +66,19 @@ describe('cluster pool end()', { timeout: 60_000 }, () => {
   it("a probe whose select 1 is never answered gives up after the connect timeout; end() resolves", { timeout: 20_000 }, async () => {
     const events: ClusterEvent[] = []
     const db = open(events)
-    // One connection per node (fewest-first), each now idle.
-    await Promise.all(Array.from({ length: 3 }, () => db.connection().execute(async (c) => void (await sql`select 1`.execute(c)))))
+    // Six connections checked out at once: two per node (fewest-first), then all idle.
+    let checkedOut = 0
+    let release!: () => void
+    const all = new Promise<void>((resolve) => (release = resolve))
+    await Promise.all(
+      Array.from({ length: 6 }, () =>
+        db.connection().execute(async (connection) => {
+          await sql`select 1`.execute(connection)
+          if (++checkedOut === 6) release()
+          await all
+        }),
+      ),
+    )
     const proxy = cluster.proxies[0]!
     const idle = proxy.sessionsThatSent((text) => text === 'select 1')
     assert.ok(idle.length > 0, 'a connection of node 0')
