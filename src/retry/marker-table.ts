@@ -3,7 +3,9 @@
 // outside any transaction, like the migration lock table. Markers only need to outlive the
 // settling of their commit (resolveTimeoutMs, seconds): CockroachDB expires them itself with
 // row-level TTL (ttl_expire_after, docs /docs/stable/row-level-ttl, v22.2 and later); on
-// PostgreSQL a background delete removes day-old rows at most once an hour per process.
+// PostgreSQL a background delete removes day-old rows: at first use (so short-lived processes clean
+// up too), then at most once an hour per process, in batches of CLEANUP_BATCH until a batch comes
+// back short.
 import { CompiledQuery } from 'kysely'
 import type { Kysely } from 'kysely'
 import { detectServer } from '../introspection/introspection-rows.js'
@@ -18,6 +20,8 @@ export const COMMIT_MARKER_TABLE = 'kysely_cockroachdb_commit_marker'
 const TABLE = quoteIdentifier(COMMIT_MARKER_TABLE)
 const COLUMNS = `("id" uuid primary key, "created_at" timestamptz not null default now())`
 const CLEANUP_INTERVAL_MS = 60 * 60 * 1000
+/** Rows per cleanup DELETE (a bounded statement; the next batch follows while one comes back full). @internal */
+export const CLEANUP_BATCH = 10_000
 
 /** The DDL per server: row-level TTL on CockroachDB. @internal */
 export function markerTableDdl(server: 'cockroachdb' | 'postgres'): string {
@@ -54,7 +58,9 @@ export async function ensureMarkerTable<DB>(db: Kysely<DB>): Promise<void> {
   let state = tables.get(key)
   if (state === undefined) {
     const ready = createMarkerTable(db)
-    state = { ready, lastCleanup: Date.now() }
+    // 0: the first use cleans up (review of issue 12, finding 3: an hour's wait meant a process
+    // that lives less than an hour never did).
+    state = { ready, lastCleanup: 0 }
     tables.set(key, state)
     ready.catch(() => tables.delete(key))
   }
@@ -116,11 +122,14 @@ let warned = false
 
 async function cleanUp<DB>(db: Kysely<DB>): Promise<void> {
   try {
-    await db.executeQuery(
-      CompiledQuery.raw(
-        `delete from ${TABLE} where "id" in (select "id" from ${TABLE} where "created_at" < now() - interval '1 day' limit 10000)`,
-      ),
-    )
+    for (;;) {
+      const result = await db.executeQuery(
+        CompiledQuery.raw(
+          `delete from ${TABLE} where "id" in (select "id" from ${TABLE} where "created_at" < now() - interval '1 day' limit ${CLEANUP_BATCH})`,
+        ),
+      )
+      if (Number(result.numAffectedRows ?? 0n) < CLEANUP_BATCH) return
+    }
   } catch (error) {
     if (!warned) {
       warned = true
