@@ -27,7 +27,8 @@ export interface ClusterOptions {
   readonly maxLifetimeMs?: number
   /**
    * Each connection lives a uniform random time in [maxLifetimeMs - lifetimeJitterMs, maxLifetimeMs],
-   * so connections opened together do not all close together. Default 10% of maxLifetimeMs.
+   * so connections opened together do not all close together. Default 10% of maxLifetimeMs, at
+   * most half of it.
    */
   readonly lifetimeJitterMs?: number
   /**
@@ -148,8 +149,14 @@ export function resolveClusterOptions(cluster: ClusterOptions | undefined, poolC
   }
   const maxLifetimeMs = milliseconds('cluster.maxLifetimeMs', options.maxLifetimeMs, DEFAULT_MAX_LIFETIME_MS)
   const lifetimeJitterMs = milliseconds('cluster.lifetimeJitterMs', options.lifetimeJitterMs, Math.round(maxLifetimeMs / 10))
-  if (lifetimeJitterMs > maxLifetimeMs) {
-    throw new QueryRefusedError(API, `cluster.lifetimeJitterMs (${lifetimeJitterMs}) exceeds cluster.maxLifetimeMs (${maxLifetimeMs})`, 'make the jitter smaller than the lifetime')
+  // At most half: each connection then lives at least half of maxLifetimeMs. A jitter equal to the
+  // lifetime would let a connection be closed next to at once after it opened.
+  if (lifetimeJitterMs > maxLifetimeMs / 2) {
+    throw new QueryRefusedError(
+      API,
+      `cluster.lifetimeJitterMs (${lifetimeJitterMs}) exceeds half of cluster.maxLifetimeMs (${maxLifetimeMs})`,
+      'make the jitter at most half the lifetime (the default is a tenth)',
+    )
   }
   const connectTimeoutMs = milliseconds('cluster.connectTimeoutMs', options.connectTimeoutMs, 5000)
   if (connectTimeoutMs === 0) {

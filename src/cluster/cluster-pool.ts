@@ -72,6 +72,10 @@ export class ClusterPool {
   #rebalanceTimer: NodeJS.Timeout | undefined
   /** Connects and probes in flight: end() waits for them, so no client outlives the pool. */
   readonly #opening = new Set<Promise<void>>()
+  /** Clients being closed: end() waits for them too. */
+  readonly #closing = new Set<Promise<void>>()
+  /** end()'s wait for the last busy client to be released and closed. */
+  #drained: (() => void) | undefined
 
   constructor(nodes: readonly ClusterNodeConfig[], clientConfig: ClientConfig, options: ResolvedClusterOptions) {
     this.#options = options
@@ -151,13 +155,26 @@ export class ClusterPool {
       clearTimeout(waiter.timer)
       waiter.reject(new Error('Cannot use a pool after calling end on the pool'))
     }
-    const ending: Promise<unknown>[] = []
     for (const node of this.#nodes) {
       clearTimeout(node.probe)
-      for (const slot of node.idle.splice(0)) ending.push(this.#close(slot))
-      // Busy clients are closed when released, as pg-pool's end() does.
+      for (const slot of node.idle.splice(0)) void this.#close(slot)
     }
-    await Promise.all([...ending, ...this.#opening])
+    await Promise.all(this.#opening)
+    // Busy clients are closed when released, and end() resolves once none is left, as pg-pool's
+    // does (pg-pool index.js `_pulseQueue`: while `this.ending`, `_endCallback()` runs only once
+    // `this._clients.length` is 0).
+    await new Promise<void>((resolve) => {
+      this.#drained = resolve
+      this.#checkDrained()
+    })
+  }
+
+  #checkDrained(): void {
+    if (this.#drained === undefined || this.#closing.size > 0 || this.#opening.size > 0) return
+    if (this.#nodes.some((node) => node.inUse.size > 0 || node.idle.length > 0)) return
+    const resolve = this.#drained
+    this.#drained = undefined
+    resolve()
   }
 
   // ---- handing out --------------------------------------------------------------------------
@@ -434,7 +451,14 @@ export class ClusterPool {
     clearTimeout(slot.idleTimer)
     clearTimeout(slot.lifetimeTimer)
     if (reason !== undefined) this.#emit({ type: 'connectionRecycled', node: slot.node.key, reason })
-    await slot.client.end().catch(() => undefined)
+    const closing = slot.client.end().catch(() => undefined)
+    this.#closing.add(closing)
+    try {
+      await closing
+    } finally {
+      this.#closing.delete(closing)
+      this.#checkDrained()
+    }
   }
 
   /** An error event on a client: idle ones are closed here, busy ones when released. */
@@ -517,12 +541,14 @@ export class ClusterPool {
     let error: unknown
     try {
       await client.connect()
-      await client.query('select 1')
+      await answerWithin(client.query('select 1'), node.config.connectionTimeoutMillis ?? 0, node.key)
     } catch (caught) {
       error = caught
     } finally {
       node.connecting--
       node.probing = false
+      // With the query still active pg's end() destroys the socket (pg 8.23 lib/client.js end():
+      // "a hung query could block end forever — force disconnect"), so a timed-out probe ends now.
       await client.end().catch(() => undefined)
     }
     if (this.#ended) return
@@ -563,6 +589,26 @@ export class ClusterPool {
     } catch (error) {
       process.emitWarning(`CockroachDialect: cluster.onEvent threw on '${event.type}': ${String(error)}`)
     }
+  }
+}
+
+/**
+ * `query`, or an error once `timeoutMs` (the node's connect timeout; 0: none) has passed with no
+ * answer: a node that accepts connections but never answers must not keep its probe, and so
+ * end(), waiting forever (review of issue 12, finding 5).
+ */
+async function answerWithin<T>(query: Promise<T>, timeoutMs: number, node: string): Promise<T> {
+  if (!(timeoutMs > 0)) return await query
+  // The query rejects once the probe's client is ended; nobody needs that rejection then.
+  query.catch(() => undefined)
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`CockroachDialect: node ${node} did not answer the health probe's select 1 within ${timeoutMs} ms`)), timeoutMs)
+  })
+  try {
+    return await Promise.race([query, timedOut])
+  } finally {
+    clearTimeout(timer)
   }
 }
 

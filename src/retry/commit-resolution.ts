@@ -11,7 +11,21 @@
 //   pkg/kv/kvserver/batcheval/cmd_push_txn.go) a STAGING record is recovered to COMMITTED or ABORTED
 //   (pkg/kv/kvserver/txnrecovery/manager.go ResolveIndeterminateCommit), then the insert re-evaluates;
 // - a conflict (23505) means the original committed: return its result, never run the callback again;
-// - success means it did not commit, and now never can: its marker key is taken. Retry as usual.
+// - success means it has ended without committing, and now never can. Retry as usual.
+//
+// The fence runs in a transaction of its own that it always rolls back (BEGIN; INSERT; ROLLBACK),
+// answered from the INSERT's reply alone. Committing the fence's row would make the fence itself
+// ambiguous: an insert saved whose reply was lost, then the next fence meets that row (23505) and
+// says "committed" for a transaction that never did (review of issue 12, finding 1). Rolled back,
+// a fence that broke before its reply saved nothing, so running it again is always safe; and a
+// successful insert already proved what it needed to: the original had ended without committing
+// when the insert took the key, and an ended transaction stays ended. PostgreSQL: the insert waited
+// for the inserter's transaction to finish (XactLockTableWait), and an aborted transaction is
+// final. CockroachDB: the pushed original is ABORTED, "If aborting the transaction, set the new
+// status" (pkg/kv/kvserver/batcheval/cmd_push_txn.go, PUSH_ABORT), and without a record "we rely
+// on markers in the timestamp cache" so that its record can never be written later (same file);
+// a STAGING one is recovered to COMMITTED or ABORTED first (txnrecovery/manager.go). Neither needs
+// the fence's own row to persist.
 //
 // A plain read could run before a slow commit lands (PostgreSQL finishes a COMMIT whose client has
 // gone; on CockroachDB the transaction may still be STAGING) and answer "absent" for a transaction
@@ -47,8 +61,8 @@ export function fenceVerdict(error: unknown, deadlineReached: boolean): FenceVer
   if (state === SqlState.UniqueViolation) return 'committed'
   // The wait ran out (lock_timeout, statement_timeout): nothing learnt; again while time remains.
   if (state === SqlState.LockNotAvailable || state === SqlState.QueryCanceled) return deadlineReached ? 'timed out' : 'again'
-  // The fence's own connection broke, or it hit a retry error (CockroachDB retries an implicit
-  // transaction itself, so a 40001 here is rare): nothing learnt either.
+  // The fence's own connection broke, or it hit a retry error: nothing learnt either, and nothing
+  // saved (the fence's transaction is never committed), so it can run again with the same id.
   if (
     isConnectionError(error) ||
     state === SqlState.SerializationFailure ||
@@ -108,7 +122,8 @@ export async function settleCommit<DB>(db: Kysely<DB>, marker: string, options: 
 
 /**
  * The fence on a connection of its own (never the broken one, never inside the failed
- * transaction). `lock_timeout` bounds the wait; the session settings are reset before the
+ * transaction), in a transaction that is always rolled back (see the top of this file): its outcome
+ * is the INSERT's. `lock_timeout` bounds the wait; the session settings are reset before the
  * connection goes back to the pool.
  */
 async function fence<DB>(db: Kysely<DB>, marker: string, remainingMs: number): Promise<void> {
@@ -117,7 +132,14 @@ async function fence<DB>(db: Kysely<DB>, marker: string, remainingMs: number): P
     await connection.executeQuery(CompiledQuery.raw(`set lock_timeout = '${remainingMs}ms'`))
     await connection.executeQuery(CompiledQuery.raw(`set statement_timeout = '${remainingMs + 1000}ms'`))
     try {
-      await connection.executeQuery(markerInsert(marker))
+      await connection.executeQuery(CompiledQuery.raw('begin'))
+      try {
+        await connection.executeQuery(markerInsert(marker))
+      } finally {
+        // Never keep the fence's row. A failed ROLLBACK (the connection broke) leaves nothing
+        // either: the server rolls back an open transaction whose session ends.
+        await connection.executeQuery(CompiledQuery.raw('rollback')).catch(() => undefined)
+      }
     } finally {
       await connection.executeQuery(CompiledQuery.raw('reset lock_timeout')).catch(() => undefined)
       await connection.executeQuery(CompiledQuery.raw('reset statement_timeout')).catch(() => undefined)

@@ -14,7 +14,7 @@ interface DB {
   item: { id: number }
 }
 
-describe('clusters on CockroachDB', { skip: cockroachSkip }, () => {
+describe('clusters on CockroachDB', { skip: cockroachSkip, timeout: 180_000 }, () => {
   let database: TestDatabase
   let db: Kysely<DB>
   let dialect: CockroachDialect

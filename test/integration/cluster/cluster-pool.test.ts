@@ -12,7 +12,7 @@ import type { TestDatabase } from '../../harness/targets.js'
 
 const APP = 'cluster-pool-test'
 
-describe('cluster pool over three proxied nodes', () => {
+describe('cluster pool over three proxied nodes', { timeout: 120_000 }, () => {
   let database: TestDatabase
   let cluster: ProxyCluster
   let db: Kysely<unknown> | undefined

@@ -35,7 +35,7 @@ describe('rolling restart under a bank workload', () => {
   })
 
   for (let round = 1; round <= ROUNDS; round++) {
-    it(`every transfer exactly once, money conserved, no error, rebalanced, nothing leaked${ROUNDS > 1 ? ` (round ${round})` : ''}`, async () => {
+    it(`every transfer exactly once, money conserved, no error, rebalanced, nothing leaked${ROUNDS > 1 ? ` (round ${round})` : ''}`, { timeout: 120_000 }, async () => {
       const cluster = await ProxyCluster.start(database.url)
       const events: ClusterEvent[] = []
       const dialect = new CockroachDialect({

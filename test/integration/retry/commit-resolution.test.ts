@@ -14,6 +14,7 @@ import { TcpProxy } from '../../harness/tcp-proxy.js'
 
 interface DB {
   item: { id: number; label: string }
+  account: { id: number; balance: number }
   kysely_cockroachdb_commit_marker: { id: string; created_at: Date }
 }
 
@@ -23,7 +24,8 @@ const ROUNDS = Number(process.env.COMMIT_RESOLUTION_ROUNDS ?? 1)
 
 for (let round = 1; round <= ROUNDS; round++)
 for (const strategy of ['restart', 'savepoint'] as const satisfies readonly RetryStrategy[]) {
-  describe(`resolveAmbiguousCommits (${strategy} strategy)${ROUNDS > 1 ? ` round ${round}` : ''}`, () => {
+  // A timeout on every case: a fence that never settles fails the case instead of hanging the run.
+  describe(`resolveAmbiguousCommits (${strategy} strategy)${ROUNDS > 1 ? ` round ${round}` : ''}`, { timeout: 120_000 }, () => {
     let database: TestDatabase
     let proxy: TcpProxy
     let db: Kysely<DB>
@@ -37,6 +39,7 @@ for (const strategy of ['restart', 'savepoint'] as const satisfies readonly Retr
         dialect: new CockroachDialect({ connectionString: proxy.url(database.url), applicationName: `commit-resolution-${strategy}` }),
       })
       await db.schema.createTable('item').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('label', 'text').execute()
+      await db.schema.createTable('account').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('balance', 'integer', (c) => c.notNull()).execute()
     })
 
     afterEach(() => proxy.clearRules())
@@ -101,8 +104,8 @@ for (const strategy of ['restart', 'savepoint'] as const satisfies readonly Retr
       await cut
       assert.equal(calls, 2)
       assert.equal(await count(id), 1)
-      // The fence's row for attempt 1, and attempt 2's marker.
-      assert.equal(await markers(), before + 2)
+      // Attempt 2's marker only: the fence rolls its insert back.
+      assert.equal(await markers(), before + 1)
     })
 
     it('cut before COMMIT reached the server, resolution off: AmbiguousCommitError, nothing applied', async () => {
@@ -114,10 +117,22 @@ for (const strategy of ['restart', 'savepoint'] as const satisfies readonly Retr
       assert.equal(await count(id), 0)
     })
 
-    it('COMMIT held until the fence waits, then delivered: applied exactly once (a plain read would have said "absent")', async () => {
+    it('COMMIT held until the fence waits, then delivered: applied exactly once (a plain read would have said "absent")', { timeout: 30_000 }, async () => {
       const id = nextId++
+      // Not idempotent: balance = balance + 1 applied twice would read 2, so a second run of the
+      // callback shows in the value, not only in the call count.
+      await db.insertInto('account').values({ id, balance: 0 }).execute()
+      calls = 0
       const held = proxy.hold(isCommit)
-      const running = insertItem(id)
+      const running = withRetry(
+        db,
+        async (trx) => {
+          calls++
+          await trx.updateTable('account').set((eb) => ({ balance: eb('balance', '+', 1) })).where('id', '=', id).execute()
+          return `credited ${id}`
+        },
+        { strategy, baseDelayMs: 1, resolveAmbiguousCommits: true },
+      )
       const session = await held
       // The client loses its connection while COMMIT is in flight; the server has not got it yet.
       session.cutClient()
@@ -132,12 +147,13 @@ for (const strategy of ['restart', 'savepoint'] as const satisfies readonly Retr
           ).rowCount === 1,
         'the fence insert to wait on the original transaction',
       )
-      // Negative control: a plain read now sees no row, although the transaction is about to commit.
-      assert.equal(await count(id), 0)
+      const balance = async () => (await db.selectFrom('account').select('balance').where('id', '=', id).executeTakeFirstOrThrow()).balance
+      // Negative control: a plain read now sees the old balance, although the transaction is about to commit.
+      assert.equal(await balance(), 0)
       session.release()
-      assert.equal(await running, `inserted ${id}`)
+      assert.equal(await running, `credited ${id}`)
       assert.equal(calls, 1)
-      assert.equal(await count(id), 1)
+      assert.equal(await balance(), 1)
     })
 
     it('a fence that cannot settle within resolveTimeoutMs: AmbiguousCommitError with resolution "timed out"', async () => {

@@ -84,7 +84,7 @@ describe('resolveClusterOptions', () => {
       assert.throws(fn, (error: unknown) => isQueryRefusedError(error) && pattern.test(error.message))
     refuses(() => resolveClusterOptions({}, { maxLifetimeSeconds: 60 }), /replaced by cluster\.maxLifetimeMs/)
     refuses(() => resolveClusterOptions({ connectTimeoutMs: 0 }, undefined), /above 0/)
-    refuses(() => resolveClusterOptions({ maxLifetimeMs: 100, lifetimeJitterMs: 200 }, undefined), /exceeds/)
+    refuses(() => resolveClusterOptions({ maxLifetimeMs: 100, lifetimeJitterMs: 200 }, undefined), /exceeds half/)
     refuses(() => resolveClusterOptions({ maxLifetime: 1 } as never, undefined), /unknown cluster option 'maxLifetime'/)
   })
 })
