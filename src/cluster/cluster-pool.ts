@@ -299,21 +299,21 @@ export class ClusterPool {
   }
 
   async #open(node: NodeRecord): Promise<void> {
-    const opening = this.#openOn(node)
-    this.#opening.add(opening)
+    await this.#tracked(this.#openOn(node))
+  }
+
+  /** Awaits `work`, counted in #opening meanwhile, so that end() waits for connects and probes in flight. */
+  async #tracked(work: Promise<void>): Promise<void> {
+    this.#opening.add(work)
     try {
-      await opening
+      await work
     } finally {
-      this.#opening.delete(opening)
+      this.#opening.delete(work)
     }
   }
 
   async #openOn(node: NodeRecord): Promise<void> {
-    node.connecting++
-    const client = new pg.Client(node.config)
-    // From the start: an 'error' event with no listener would crash the process (a server that
-    // ends the session between the connect and #track, or while end() closes it).
-    client.on('error', () => undefined)
+    const client = newClient(node)
     let error: unknown
     try {
       await client.connect()
@@ -522,22 +522,14 @@ export class ClusterPool {
 
   /** Connect, `select 1`, end. It counts toward the per-node connect limit, not toward `max`. */
   async #probe(node: NodeRecord): Promise<void> {
-    const probing = this.#probeOnce(node)
-    this.#opening.add(probing)
-    try {
-      await probing
-    } finally {
-      this.#opening.delete(probing)
-    }
+    await this.#tracked(this.#probeOnce(node))
   }
 
   async #probeOnce(node: NodeRecord): Promise<void> {
     node.probe = undefined
     if (this.#ended || node.probing) return
     node.probing = true
-    node.connecting++
-    const client = new pg.Client(node.config)
-    client.on('error', () => undefined)
+    const client = newClient(node)
     let error: unknown
     try {
       await client.connect()
@@ -614,4 +606,14 @@ async function answerWithin<T>(query: Promise<T>, timeoutMs: number, node: strin
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([key, v]) => v !== undefined && key !== 'sslmode')) as Partial<T>
+}
+
+/** A client for `node`, counted as connecting (the caller counts it down when the connect ends). */
+function newClient(node: NodeRecord): pg.Client {
+  node.connecting++
+  const client = new pg.Client(node.config)
+  // From the start: an 'error' event with no listener would crash the process (a server that
+  // ends the session between the connect and #track, or while end() closes it).
+  client.on('error', () => undefined)
+  return client
 }
