@@ -146,12 +146,12 @@ export class BatchRunner<R, Out> {
         return (await this.#runPiece(head, first)) + (await this.#runPiece(tail, first + head.length))
       }
       const committed = this.progress()
+      if (isAmbiguous(error)) throw this.#ambiguous(error, committed, rowsText, first, rows.length)
       throw new BulkWriteError(
         this.#api,
         `${this.#api}: batch ${committed.batches + 1} (${rowsText}) failed: ${describeError(error)}. ` +
-          `${committed.rows} rows in ${committed.batches} batches are committed; this batch and the rest were not written` +
-          `${isAmbiguous(error) ? ' (this batch may have been: its commit outcome is unknown)' : ''}. ` +
-          `Fix the cause, then continue from row ${committed.rows}${isAmbiguous(error) ? ' after checking whether this batch is there' : ''}.`,
+          `${committed.rows} rows in ${committed.batches} batches are committed; this batch and the rest were not written. ` +
+          `Fix the cause, then continue from row ${committed.rows}.`,
         committed,
         rows.length,
         error,
@@ -165,9 +165,34 @@ export class BatchRunner<R, Out> {
     if (this.#options.keepReturned !== false) for (const row of returned) this.returned.push(row)
     return written
   }
+
+  /**
+   * A batch whose COMMIT's outcome is unknown. The AmbiguousCommitError's own message ends with
+   * withRetry's fix (`idempotent: true`), which for insertMany and copyInto would write the batch
+   * twice: this message names the bulk fixes instead (review-14 #1).
+   */
+  #ambiguous(error: Error, committed: BulkProgress, rowsText: string, first: number, size: number): BulkWriteError {
+    const { statement, cause, resolution } = error as Error & { statement?: unknown; cause?: unknown; resolution?: unknown }
+    const settle =
+      resolution === 'timed out' || resolution === 'failed'
+        ? ` (retry.resolveAmbiguousCommits could not settle it: ${String(resolution)})`
+        : ''
+    return new BulkWriteError(
+      this.#api,
+      `${this.#api}: batch ${committed.batches + 1} (${rowsText}) failed: the outcome of its COMMIT is unknown: ` +
+        `"${String(statement)}" failed while in flight: ${describeError(cause)}${settle}. ${committed.rows} rows in ` +
+        `${committed.batches} batches are committed; this batch may or may not have been, the rest were not written. ` +
+        `Check whether ${rowsText} are there (e.g. select their keys), then continue from row ${first} or ${first + size}; ` +
+        'or load with upsertMany, which retries a lost COMMIT, or pass retry: { resolveAmbiguousCommits: true } so that ' +
+        'withRetry settles each batch\'s commit.',
+      committed,
+      size,
+      error,
+    )
+  }
 }
 
-function isAmbiguous(error: unknown): boolean {
+function isAmbiguous(error: unknown): error is Error {
   return error instanceof Error && error.name === 'AmbiguousCommitError'
 }
 
