@@ -29,6 +29,8 @@ export interface RunnerOptions {
    * wrote none (a keyset loop's last, empty batch) is not counted as a batch nor reported.
    */
   readonly count?: ((rows: readonly unknown[], returned: readonly unknown[]) => number) | undefined
+  /** A keyset loop: its batches have no input rows to name in messages. */
+  readonly loop?: boolean | undefined
   /** Keep what pieces return (the `returning` rows). Default true. */
   readonly keepReturned?: boolean | undefined
 }
