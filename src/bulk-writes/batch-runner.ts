@@ -43,6 +43,20 @@ class SplitSignal extends Error {
   }
 }
 
+/** A failure of the caller's row source (its iterator threw), carried out of pipelineBatches. */
+export class SourceFailure {
+  constructor(readonly error: unknown) {}
+}
+
+/** Reads the next batch; an error of the row source becomes a SourceFailure. */
+export async function nextBatch<T>(batches: AsyncGenerator<T>): Promise<IteratorResult<T>> {
+  try {
+    return await batches.next()
+  } catch (error) {
+    throw new SourceFailure(error)
+  }
+}
+
 /** The progress counters of one call, and the batch runner. */
 export class BatchRunner<R, Out> {
   readonly #api: BulkWriteApi
@@ -84,6 +98,27 @@ export class BatchRunner<R, Out> {
     this.#options.signal?.throwIfAborted()
     const written = await this.#runPiece(rows, first, sent)
     if (written > 0) await this.report()
+  }
+
+  /**
+   * Runs the load (`load`: pipelineBatches over nextBatch); a SourceFailure becomes a
+   * BulkWriteError with the committed count, counted once the batch in flight has settled.
+   */
+  async runLoad(load: () => Promise<void>): Promise<void> {
+    try {
+      await load()
+    } catch (thrown) {
+      if (!(thrown instanceof SourceFailure)) throw thrown
+      const committed = this.progress()
+      throw new BulkWriteError(
+        this.#api,
+        `${this.#api}: reading the rows failed after ${committed.rows} rows in ${committed.batches} batches were committed: ` +
+          `${describeError(thrown.error)}. Those rows stay; the rest were not written. Fix the row source, then continue from row ${committed.rows}.`,
+        committed,
+        0,
+        thrown.error,
+      )
+    }
   }
 
   /** Calls onBatch; an error it throws ends the load as a BulkWriteError. */

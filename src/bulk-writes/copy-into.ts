@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { DatabaseConnection, InsertObject, Kysely, Transaction } from 'kysely'
 import { QueryRefusedError } from '../errors/query-refused-error.js'
-import { BatchRunner } from './batch-runner.js'
+import { BatchRunner, nextBatch } from './batch-runner.js'
 import { DEFAULT_CHUNK_ROWS, pipelineBatches, planBatches } from './batch-planning.js'
 import { checkBytes, checkCommon, checkCount, checkTable } from './bulk-write-options.js'
 import type { BulkProgress, CopyFromFunction, CopyFromStream, CopyIntoOptions } from './bulk-write-options.js'
@@ -79,6 +79,8 @@ export async function copyInto<DB, T extends keyof DB & string>(
     throw new QueryRefusedError(API, 'rows must be an array, an iterable or an async iterable of row objects', 'Pass e.g. [{ id: 1, name: "Ada" }]')
   }
 
+  // An already aborted signal: no catalog query, no connection (review-14 #8).
+  options?.signal?.throwIfAborted()
   let plan: Awaited<ReturnType<typeof resolvePlan>> | undefined
   const prebuilt = new WeakMap<readonly Row[], string[]>()
   const encode = (chunkRowsToEncode: readonly Row[], first: number): string[] => {
@@ -114,9 +116,9 @@ export async function copyInto<DB, T extends keyof DB & string>(
     },
   )
   const batches = planBatches(rows as Iterable<Row> | AsyncIterable<Row>, { rows: chunkRows, bytes: chunkBytes })
-  await pipelineBatches(
+  await runner.runLoad(() => pipelineBatches(
     async () => {
-      const next = await batches.next()
+      const next = await nextBatch(batches)
       if (next.done === true) return undefined
       const batch = next.value
       plan ??= await resolvePlan(kysely, table, batch.rows[0]!, options)
@@ -125,7 +127,7 @@ export async function copyInto<DB, T extends keyof DB & string>(
       return batch
     },
     (batch, sent) => runner.runBatch(batch.rows, batch.first, sent),
-  )
+  ))
   return runner.progress()
 }
 
