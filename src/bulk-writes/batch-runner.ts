@@ -184,9 +184,21 @@ export class BatchRunner<R, Out> {
       }
       const committed = this.progress()
       if (isAmbiguous(error)) throw this.#ambiguous(error, committed, rowsText, first, rows.length)
+      if (this.#options.loop === true) {
+        // A keyset loop's batch has no input rows: the loop starts over on what still matches.
+        throw new BulkWriteError(
+          this.#api,
+          `${this.#api}: batch ${committed.batches + 1} failed: ${describeError(error)}${locate(error, undefined)}. ` +
+            `${committed.rows} rows in ${committed.batches} batches are committed; this batch was rolled back. ` +
+            'Fix the cause, then run it again: it continues with the rows that still match.',
+          committed,
+          0,
+          error,
+        )
+      }
       throw new BulkWriteError(
         this.#api,
-        `${this.#api}: batch ${committed.batches + 1} (${rowsText}) failed: ${describeError(error)}. ` +
+        `${this.#api}: batch ${committed.batches + 1} (${rowsText}) failed: ${describeError(error)}${locate(error, first)}. ` +
           `${committed.rows} rows in ${committed.batches} batches are committed; this batch and the rest were not written. ` +
           `Fix the cause, then continue from row ${committed.rows}.`,
         committed,
@@ -227,6 +239,22 @@ export class BatchRunner<R, Out> {
       error,
     )
   }
+}
+
+/**
+ * Where in the batch a server data error happened, from pg's error fields: COPY's context
+ * (`where`: "COPY t, line 13, column qty: ...", PostgreSQL's CopyFromErrorCallback; line 1 is the
+ * piece's first row, CSV without a header) gives the row, `column` the column (not-null and
+ * similar errors). An unnest INSERT's errors do not say which row.
+ */
+export function locate(error: unknown, first: number | undefined): string {
+  const fields = (error ?? {}) as { where?: unknown; column?: unknown }
+  const where = typeof fields.where === 'string' ? /\bCOPY [^,]+, line (\d+)(?:, column ([^:]+))?/.exec(fields.where) : null
+  const parts: string[] = []
+  if (where !== null && first !== undefined) parts.push(`row ${first + Number(where[1]) - 1}`)
+  const column = typeof fields.column === 'string' ? fields.column : where?.[2]
+  if (column !== undefined) parts.push(`column "${column}"`)
+  return parts.length === 0 ? '' : ` (at ${parts.join(', ')})`
 }
 
 function isAmbiguous(error: unknown): error is Error {

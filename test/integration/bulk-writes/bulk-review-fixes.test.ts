@@ -222,4 +222,26 @@ describe('bulk writes: the review-14 defects (PostgreSQL)', () => {
       return true
     })
   })
+
+  it('#7 a server data error names its row (COPY) and column; a loop\'s error names no input rows', async () => {
+    const rows = Array.from({ length: 20 }, (_, i) => ({ id: i + 1, name: `n${i}`, qty: (i === 12 ? 'abc' : i) as unknown as number }))
+    await assert.rejects(copyInto(db, 'item', rows, { chunkRows: 1000 }), (error: unknown) => {
+      assert.ok(isBulkWriteError(error), String(error))
+      assert.match(error.message, /^copyInto: batch 1 \(rows 0-19\) failed: .*\(at row 12, column "qty"\)/)
+      return true
+    })
+    const nulls = Array.from({ length: 5 }, (_, i) => ({ id: i + 1, name: (i === 3 ? null : 'x') as unknown as string, qty: 1 }))
+    await assert.rejects(insertMany(db, 'item', nulls), (error: unknown) => {
+      assert.ok(isBulkWriteError(error), String(error))
+      assert.match(error.message, /\(at column "name"\)/)
+      return true
+    })
+    await insertMany(db, 'item', [{ id: 1, name: 'a', qty: 0 }])
+    await assert.rejects(deleteInBatches(db, 'item', (eb) => eb(sql<number>`1 / qty`, '=', 1)), (error: unknown) => {
+      assert.ok(isBulkWriteError(error), String(error))
+      assert.doesNotMatch(error.message, /rows 0-|from row 0/)
+      assert.match(error.message, /^deleteInBatches: batch 1 failed: .*run it again/)
+      return true
+    })
+  })
 })
