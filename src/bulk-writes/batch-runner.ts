@@ -44,8 +44,10 @@ class SplitSignal extends Error {
 }
 
 /** A failure of the caller's row source (its iterator threw), carried out of pipelineBatches. */
-export class SourceFailure {
-  constructor(readonly error: unknown) {}
+export class SourceFailure extends Error {
+  constructor(readonly error: unknown) {
+    super('the row source failed')
+  }
 }
 
 /** Reads the next batch; an error of the row source becomes a SourceFailure. */

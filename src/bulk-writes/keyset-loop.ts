@@ -4,9 +4,11 @@
 // PostgreSQL runs too, which has no DELETE ... LIMIT (42601 at "limit", PostgreSQL 15):
 //
 //   with "batch" as (delete from t where (k1, k2) in (
-//       select k1, k2 from t where <where> and (k1, k2) > ($1, $2) order by k1, k2 limit $3
+//       select k1, k2 from t where <where> and (k1, k2) > (cast($1 as int8), cast($2 as timestamptz))
+//       order by k1, k2 limit $3
 //     ) returning k1, k2)
-//   select k1, k2, count(*) over () as "count" from "batch" order by k1 desc, k2 desc limit 1
+//   select k1::text as "kysely_cockroachdb_k0", k2::text as "kysely_cockroachdb_k1",
+//          count(*) over () as "kysely_cockroachdb_count" from "batch" order by k1 desc, k2 desc limit 1
 //
 // The server returns the batch's largest key (RETURNING's own order is not guaranteed, and JS
 // cannot compare keys in the server's collation) and the batch's size. The keyset narrowing keeps
