@@ -29,6 +29,8 @@ export interface RunnerOptions {
    * wrote none (a keyset loop's last, empty batch) is not counted as a batch nor reported.
    */
   readonly count?: ((rows: readonly unknown[], returned: readonly unknown[]) => number) | undefined
+  /** A keyset loop: its batches have no input rows to name in messages. */
+  readonly loop?: boolean | undefined
   /** Keep what pieces return (the `returning` rows). Default true. */
   readonly keepReturned?: boolean | undefined
 }
@@ -38,6 +40,22 @@ export interface RunnerOptions {
 class SplitSignal extends Error {
   constructor(readonly error: unknown) {
     super('split the batch')
+  }
+}
+
+/** A failure of the caller's row source (its iterator threw), carried out of pipelineBatches. */
+export class SourceFailure extends Error {
+  constructor(readonly error: unknown) {
+    super('the row source failed')
+  }
+}
+
+/** Reads the next batch; an error of the row source becomes a SourceFailure. */
+export async function nextBatch<T>(batches: AsyncGenerator<T>): Promise<IteratorResult<T>> {
+  try {
+    return await batches.next()
+  } catch (error) {
+    throw new SourceFailure(error)
   }
 }
 
@@ -82,6 +100,27 @@ export class BatchRunner<R, Out> {
     this.#options.signal?.throwIfAborted()
     const written = await this.#runPiece(rows, first, sent)
     if (written > 0) await this.report()
+  }
+
+  /**
+   * Runs the load (`load`: pipelineBatches over nextBatch); a SourceFailure becomes a
+   * BulkWriteError with the committed count, counted once the batch in flight has settled.
+   */
+  async runLoad(load: () => Promise<void>): Promise<void> {
+    try {
+      await load()
+    } catch (thrown) {
+      if (!(thrown instanceof SourceFailure)) throw thrown
+      const committed = this.progress()
+      throw new BulkWriteError(
+        this.#api,
+        `${this.#api}: reading the rows failed after ${committed.rows} rows in ${committed.batches} batches were committed: ` +
+          `${describeError(thrown.error)}. Those rows stay; the rest were not written. Fix the row source, then continue from row ${committed.rows}.`,
+        committed,
+        0,
+        thrown.error,
+      )
+    }
   }
 
   /** Calls onBatch; an error it throws ends the load as a BulkWriteError. */
@@ -146,12 +185,24 @@ export class BatchRunner<R, Out> {
         return (await this.#runPiece(head, first)) + (await this.#runPiece(tail, first + head.length))
       }
       const committed = this.progress()
+      if (isAmbiguous(error)) throw this.#ambiguous(error, committed, rowsText, first, rows.length)
+      if (this.#options.loop === true) {
+        // A keyset loop's batch has no input rows: the loop starts over on what still matches.
+        throw new BulkWriteError(
+          this.#api,
+          `${this.#api}: batch ${committed.batches + 1} failed: ${describeError(error)}${locate(error, undefined)}. ` +
+            `${committed.rows} rows in ${committed.batches} batches are committed; this batch was rolled back. ` +
+            'Fix the cause, then run it again: it continues with the rows that still match.',
+          committed,
+          0,
+          error,
+        )
+      }
       throw new BulkWriteError(
         this.#api,
-        `${this.#api}: batch ${committed.batches + 1} (${rowsText}) failed: ${describeError(error)}. ` +
-          `${committed.rows} rows in ${committed.batches} batches are committed; this batch and the rest were not written` +
-          `${isAmbiguous(error) ? ' (this batch may have been: its commit outcome is unknown)' : ''}. ` +
-          `Fix the cause, then continue from row ${committed.rows}${isAmbiguous(error) ? ' after checking whether this batch is there' : ''}.`,
+        `${this.#api}: batch ${committed.batches + 1} (${rowsText}) failed: ${describeError(error)}${locate(error, first)}. ` +
+          `${committed.rows} rows in ${committed.batches} batches are committed; this batch and the rest were not written. ` +
+          `Fix the cause, then continue from row ${committed.rows}.`,
         committed,
         rows.length,
         error,
@@ -165,9 +216,50 @@ export class BatchRunner<R, Out> {
     if (this.#options.keepReturned !== false) for (const row of returned) this.returned.push(row)
     return written
   }
+
+  /**
+   * A batch whose COMMIT's outcome is unknown. The AmbiguousCommitError's own message ends with
+   * withRetry's fix (`idempotent: true`), which for insertMany and copyInto would write the batch
+   * twice: this message names the bulk fixes instead (review-14 #1).
+   */
+  #ambiguous(error: Error, committed: BulkProgress, rowsText: string, first: number, size: number): BulkWriteError {
+    const { statement, cause, resolution } = error as Error & { statement?: unknown; cause?: unknown; resolution?: unknown }
+    const settle =
+      resolution === 'timed out' || resolution === 'failed'
+        ? ` (retry.resolveAmbiguousCommits could not settle it: ${String(resolution)})`
+        : ''
+    return new BulkWriteError(
+      this.#api,
+      `${this.#api}: batch ${committed.batches + 1} (${rowsText}) failed: the outcome of its COMMIT is unknown: ` +
+        `"${String(statement)}" failed while in flight: ${describeError(cause)}${settle}. ${committed.rows} rows in ` +
+        `${committed.batches} batches are committed; this batch may or may not have been, the rest were not written. ` +
+        `Check whether ${rowsText} are there (e.g. select their keys), then continue from row ${first} or ${first + size}; ` +
+        'or load with upsertMany, which retries a lost COMMIT, or pass retry: { resolveAmbiguousCommits: true } so that ' +
+        'withRetry settles each batch\'s commit.',
+      committed,
+      size,
+      error,
+    )
+  }
 }
 
-function isAmbiguous(error: unknown): boolean {
+/**
+ * Where in the batch a server data error happened, from pg's error fields: COPY's context
+ * (`where`: "COPY t, line 13, column qty: ...", PostgreSQL's CopyFromErrorCallback; line 1 is the
+ * piece's first row, CSV without a header) gives the row, `column` the column (not-null and
+ * similar errors). An unnest INSERT's errors do not say which row.
+ */
+export function locate(error: unknown, first: number | undefined): string {
+  const fields = (error ?? {}) as { where?: unknown; column?: unknown }
+  const where = typeof fields.where === 'string' ? /\bCOPY [^,]+, line (\d+)(?:, column ([^:]+))?/.exec(fields.where) : null
+  const parts: string[] = []
+  if (where !== null && first !== undefined) parts.push(`row ${first + Number(where[1]) - 1}`)
+  const column = typeof fields.column === 'string' ? fields.column : where?.[2]
+  if (column !== undefined) parts.push(`column "${column}"`)
+  return parts.length === 0 ? '' : ` (at ${parts.join(', ')})`
+}
+
+function isAmbiguous(error: unknown): error is Error {
   return error instanceof Error && error.name === 'AmbiguousCommitError'
 }
 

@@ -153,9 +153,10 @@ export function encodeArrayCell(type: ColumnType, value: unknown): unknown {
       }
       return scalar(type, value)
     case 'numeric':
-      if (typeof value === 'number' && !Number.isFinite(value)) {
-        return new CellRefusal(`${String(value)} is not a finite number for the numeric column`, "Pass the string 'NaN' if NaN is meant")
-      }
+      // Infinity, -Infinity and NaN go as pg sends them ('Infinity', ...), as insertInto does:
+      // PostgreSQL's numeric takes them since 14 (release notes 14, "Allow the numeric data type
+      // to store infinity"), CockroachDB's DECIMAL takes them too (pkg/sql/sem/tree eval tests:
+      // 'Infinity'::decimal, 'NaN'::decimal). A numeric(p,s) column refuses infinity server-side.
       return scalar(type, value)
     case 'datetime':
       if (value instanceof Date && Number.isNaN(value.getTime())) {
@@ -216,6 +217,9 @@ function scalar(_type: ColumnType, value: unknown): unknown {
  */
 export function jsonText(value: unknown): string | CellRefusal {
   if (typeof value === 'string') return value
+  if (typeof value === 'number' && !Number.isFinite(value)) {
+    return new CellRefusal(`${String(value)} is not JSON (JSON has no NaN or Infinity)`, 'Pass null, a finite number, or a string such as "NaN"')
+  }
   if (typeof value === 'number' || typeof value === 'boolean') return String(value)
   if (typeof value === 'object' && value !== null && !(value instanceof Date) && !ArrayBuffer.isView(value)) {
     if (typeof (value as { toPostgres?: unknown }).toPostgres === 'function') return pgValueText(value)

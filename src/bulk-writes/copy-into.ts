@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { DatabaseConnection, InsertObject, Kysely, Transaction } from 'kysely'
 import { QueryRefusedError } from '../errors/query-refused-error.js'
-import { BatchRunner } from './batch-runner.js'
+import { BatchRunner, nextBatch } from './batch-runner.js'
 import { DEFAULT_CHUNK_ROWS, pipelineBatches, planBatches } from './batch-planning.js'
 import { checkBytes, checkCommon, checkCount, checkTable } from './bulk-write-options.js'
 import type { BulkProgress, CopyFromFunction, CopyFromStream, CopyIntoOptions } from './bulk-write-options.js'
@@ -32,8 +32,8 @@ function isCopyConnection(connection: DatabaseConnection): connection is Databas
  * Loads rows with `COPY t (...) FROM STDIN WITH CSV` through pg-copy-streams, the fastest way in:
  * one COPY per chunk of `chunkRows` rows (default 10,000), each chunk its own transaction through
  * {@link withRetry} (BEGIN; COPY; COMMIT), or all in the caller's transaction. `rows` may be an
- * async iterable: it is read once, one chunk in memory at a time, so a streamed load of any size
- * keeps memory flat.
+ * async iterable: it is read once, one chunk in memory at a time, so the live heap stays flat for a
+ * streamed load of any size (peak RSS still grows as V8 collects late; figures in docs/bulk-writes.md).
  *
  * - Needs CockroachDialect with pg-copy-streams' `from` as its `copyFrom` option (or the
  *   `copyFrom` option here). The COPY runs on the dialect's own pg connection; Kysely's `log` does
@@ -42,7 +42,8 @@ function isCopyConnection(connection: DatabaseConnection): connection is Databas
  *   column default to single rows. Values are written as pg sends parameters (Dates as local time
  *   with offset, Buffers as bytea hex, json as for insertInto), every non-null value quoted.
  * - Inside an explicit transaction CockroachDB writes the whole COPY into it (pkg/sql/copy_from.go),
- *   so each chunk is atomic whatever `copy_from_atomic_enabled` says. CockroachDB runs COPY at
+ *   so each chunk is atomic whatever `copy_from_atomic_enabled` (a setting for implicit
+ *   transactions, which copyInto never uses) says. CockroachDB runs COPY at
  *   `background` quality of service by default (`copy_transaction_quality_of_service`).
  * - Abort sends CopyFail: the running chunk rolls back, committed chunks stay.
  *
@@ -79,6 +80,8 @@ export async function copyInto<DB, T extends keyof DB & string>(
     throw new QueryRefusedError(API, 'rows must be an array, an iterable or an async iterable of row objects', 'Pass e.g. [{ id: 1, name: "Ada" }]')
   }
 
+  // An already aborted signal: no catalog query, no connection (review-14 #8).
+  options?.signal?.throwIfAborted()
   let plan: Awaited<ReturnType<typeof resolvePlan>> | undefined
   const prebuilt = new WeakMap<readonly Row[], string[]>()
   const encode = (chunkRowsToEncode: readonly Row[], first: number): string[] => {
@@ -114,9 +117,9 @@ export async function copyInto<DB, T extends keyof DB & string>(
     },
   )
   const batches = planBatches(rows as Iterable<Row> | AsyncIterable<Row>, { rows: chunkRows, bytes: chunkBytes })
-  await pipelineBatches(
+  await runner.runLoad(() => pipelineBatches(
     async () => {
-      const next = await batches.next()
+      const next = await nextBatch(batches)
       if (next.done === true) return undefined
       const batch = next.value
       plan ??= await resolvePlan(kysely, table, batch.rows[0]!, options)
@@ -125,7 +128,7 @@ export async function copyInto<DB, T extends keyof DB & string>(
       return batch
     },
     (batch, sent) => runner.runBatch(batch.rows, batch.first, sent),
-  )
+  ))
   return runner.progress()
 }
 

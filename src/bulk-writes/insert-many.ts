@@ -1,7 +1,7 @@
 import type { CompiledQuery, InsertObject, Kysely, Selectable, Transaction } from 'kysely'
 import { CockroachIntrospector } from '../dialect/cockroach-introspector.js'
 import { QueryRefusedError } from '../errors/query-refused-error.js'
-import { BatchRunner } from './batch-runner.js'
+import { BatchRunner, nextBatch } from './batch-runner.js'
 import { DEFAULT_BATCH_SIZE, pipelineBatches, planBatches } from './batch-planning.js'
 import { checkBytes, checkCommon, checkCount, checkTable } from './bulk-write-options.js'
 import type { BulkResult, BulkWriteOptions, UpsertManyOptions } from './bulk-write-options.js'
@@ -9,7 +9,7 @@ import type { ColumnType } from './column-encoding.js'
 import { checkSameKeys, definedKeys } from './key-sets.js'
 import { buildStatements } from './row-writer.js'
 import type { AnyDB, Row, WriteShape } from './row-writer.js'
-import { loadTableColumns } from './table-columns.js'
+import { loadTableColumns, serverColumnName } from './table-columns.js'
 
 /**
  * Inserts many rows, fast: one statement per batch that sends one array per column (`insert into
@@ -141,6 +141,8 @@ async function writeMany(
     throw new QueryRefusedError(api, 'rows must be an array, an iterable or an async iterable of row objects', 'Pass e.g. [{ id: 1, name: "Ada" }]')
   }
 
+  // An already aborted signal: no catalog query, no connection (review-14 #8).
+  options?.signal?.throwIfAborted()
   let shape: WriteShape | undefined
   let reference: string[] | undefined
   const prebuilt = new WeakMap<readonly Row[], CompiledQuery[]>()
@@ -163,9 +165,9 @@ async function writeMany(
     },
   )
   const batches = planBatches(rows, { rows: batchSize, bytes: maxBatchBytes })
-  await pipelineBatches(
+  await runner.runLoad(() => pipelineBatches(
     async () => {
-      const next = await batches.next()
+      const next = await nextBatch(batches)
       if (next.done === true) return undefined
       const batch = next.value
       checkRows(api, batch.rows, batch.first)
@@ -178,7 +180,7 @@ async function writeMany(
       return batch
     },
     (batch, sent) => runner.runBatch(batch.rows, batch.first, sent),
-  )
+  ))
   return Object.freeze({ ...runner.progress(), returned: runner.returned })
 }
 
@@ -224,6 +226,25 @@ async function resolveShape(
     const conflict: readonly string[] = conflictColumns ?? known.primaryKey
     if (conflict.length === 0) {
       throw new QueryRefusedError(api, `found no primary key for ${JSON.stringify(table)}`, "Pass the unique columns that identify a row: { conflictColumns: ['id'] }")
+    }
+    // Every row must carry every conflict column: without one, ON CONFLICT cannot match (a serial
+    // key left out inserts, then 23505; conflictColumns the rows lack insert NULLs), and on a table
+    // without a primary key CockroachDB's key is the hidden rowid (unique_rowid() default), so an
+    // UPSERT would insert new rows every time. (All rows of upsertMany have the same keys.)
+    const rowColumns = new Set([...columns].map((column) => serverColumnName(db as unknown as Kysely<unknown>, column)))
+    const absent = conflict.filter((column) => !rowColumns.has(serverColumnName(db as unknown as Kysely<unknown>, column)))
+    if (absent.length > 0) {
+      const hidden = conflictColumns === undefined && absent.includes('rowid') && server.kind === 'cockroachdb'
+      throw new QueryRefusedError(
+        api,
+        `the rows have no ${absent.map((column) => JSON.stringify(column)).join(', ')}, ` +
+          (hidden
+            ? `the key of ${JSON.stringify(table)}: a table without a primary key is keyed by CockroachDB's hidden rowid, so every upsert would insert new rows`
+            : `which ${conflictColumns === undefined ? 'is the primary key' : 'conflictColumns names'}: rows without it cannot match a stored row and would be inserted as new ones`),
+        hidden
+          ? 'Give the table a primary key (or a unique index and pass conflictColumns), or use insertMany'
+          : `Give every row ${absent.map((column) => JSON.stringify(column)).join(', ')}, pass conflictColumns the rows have, or use insertMany for new rows`,
+      )
     }
     const isPrimaryKey =
       conflictColumns === undefined ||

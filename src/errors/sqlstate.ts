@@ -39,6 +39,8 @@ export const SqlState = Object.freeze({
   UndefinedColumn: '42703',
   /** 42710 duplicate_object. */
   DuplicateObject: '42710',
+  /** 42P01 undefined_table (also an unknown name cast to regclass). */
+  UndefinedTable: '42P01',
   /** 42P07 duplicate_table. */
   DuplicateTable: '42P07',
   /** 53400 configuration_limit_exceeded (CockroachDB: a transaction over its lock-tracking budget). */
