@@ -202,7 +202,7 @@ function checkPackage(path) {
   check('attw', () => run(process.execPath, [...attw, ...colorArgs({ isTTY: process.stdout.isTTY, env: process.env })]))
 }
 
-/** A check that is not a test file (lint, publint, attw): one passed or failed entry in the totals. */
+/** A check that is not a test file (lint, format, publint, attw): one passed or failed entry in the totals. */
 function check(name, fn) {
   try {
     fn()
@@ -264,6 +264,9 @@ async function runAll() {
     log('[test] linting with ESLint (eslint.config.js)')
     // Keep going on failure: the test results are worth seeing too; the run still fails at the end.
     check('lint', () => run(process.execPath, [join('node_modules', 'eslint', 'bin', 'eslint.js'), '.']))
+    // One formatting for the tree (.prettierrc.json, .prettierignore); `npm run format` applies it.
+    log('[test] checking the formatting with Prettier (npm run format fixes it)')
+    check('format', () => run(process.execPath, [join('node_modules', 'prettier', 'bin', 'prettier.cjs'), '--check', '--log-level=warn', '.']))
   }
 
   if (tests) {
@@ -317,7 +320,7 @@ async function runAll() {
   }
 }
 const parts = [...legs]
-if (checks.passed || checks.failed) parts.push({ label: 'checks (lint, publint, attw, and any step that failed)', totals: checks })
+if (checks.passed || checks.failed) parts.push({ label: 'checks (lint, format, publint, attw, and any step that failed)', totals: checks })
 const total = addTotals(parts.map((p) => p.totals))
 log(`\n[test] totals over ${legs.length} leg(s) and the checks:`)
 for (const { label, totals } of parts) log(legLine(label, totals))
