@@ -57,10 +57,7 @@ export default defineConfig(
     rules: {
       // tsc already reports unused locals and parameters (noUnusedLocals/noUnusedParameters);
       // this keeps the `_`-prefixed escape hatch consistent for destructuring and catch bindings.
-      '@typescript-eslint/no-unused-vars': [
-        'error',
-        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' },
-      ],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' }],
       // Flags defensive casts and `match[1]!` on regexp groups, which document intent while
       // tsconfig leaves noUncheckedIndexedAccess off; it fired across most new files.
       '@typescript-eslint/no-unnecessary-type-assertion': 'off',
@@ -121,11 +118,11 @@ export default defineConfig(
       'no-restricted-syntax': [
         'error',
         {
-          selector: "ImportExpression[source.value=/^kysely-codegen(\\u002F|$)/]",
+          selector: 'ImportExpression[source.value=/^kysely-codegen(\\u002F|$)/]',
           message: 'Only src/codegen/ may import kysely-codegen (an optional peer dependency).',
         },
         {
-          selector: "TSImportType[argument.literal.value=/^kysely-codegen(\\u002F|$)/]",
+          selector: 'TSImportType[argument.literal.value=/^kysely-codegen(\\u002F|$)/]',
           message: 'Only src/codegen/ may import kysely-codegen (an optional peer dependency).',
         },
       ],

@@ -14,7 +14,17 @@ import type { BenchContext, ChartBar, TargetCheck, Workload } from './bench-type
 import { markdownTable } from './stats.js'
 
 /** Suite order; workloads not listed here run after these, by file name. */
-const ORDER = ['point-select', 'compile', 'bulk-insert', 'bulk-stream', 'bulk-delete', 'streaming', 'retry-contention', 'introspection', 'failover']
+const ORDER = [
+  'point-select',
+  'compile',
+  'bulk-insert',
+  'bulk-stream',
+  'bulk-delete',
+  'streaming',
+  'retry-contention',
+  'introspection',
+  'failover',
+]
 
 interface Options {
   readonly pgUrl: string
@@ -38,7 +48,11 @@ export interface WorkloadReport {
   readonly chart: readonly ChartBar[]
   readonly error?: string
   /** Set when the workload comes from another run than the rest (merged in by hand after an --only run). */
-  readonly run?: { readonly command: string; readonly generatedAt: string; readonly loadAverage: { readonly start: number; readonly end: number } }
+  readonly run?: {
+    readonly command: string
+    readonly generatedAt: string
+    readonly loadAverage: { readonly start: number; readonly end: number }
+  }
 }
 
 export interface Machine {
@@ -79,7 +93,10 @@ function parseOptions(argv: readonly string[]): Options {
   return {
     pgUrl,
     quick: argv.includes('--quick'),
-    only: (value('only') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    only: (value('only') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     out: value('out') ?? 'bench',
     kyselyPackage: value('kysely-package') ?? 'kysely',
   }
@@ -87,7 +104,9 @@ function parseOptions(argv: readonly string[]): Options {
 
 async function loadWorkloads(dir: string): Promise<LoadedWorkload[]> {
   const loaded: LoadedWorkload[] = []
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.js')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.js'))
+    .sort()) {
     const module = (await import(pathToFileURL(join(dir, file)).href)) as { workload?: Workload }
     if (module.workload === undefined) {
       continue // a helper module next to the workloads

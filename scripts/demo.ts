@@ -72,7 +72,10 @@ try {
     ])
     .returning(['id', 'name'])
     .execute()
-  show('Inserted', [alice, bob].map((row) => `${row!.name} (id ${row!.id})`))
+  show(
+    'Inserted',
+    [alice, bob].map((row) => `${row!.name} (id ${row!.id})`),
+  )
 
   const upsert = upsertInto(db, 'accounts').values({ id: bob!.id, name: 'bob', balance: 300n })
   show('UPSERT compiles to', [upsert.compile().sql])
@@ -86,7 +89,9 @@ try {
       .values({ id: bob!.id, name: 'bob', balance: 300n })
       .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ balance: eb.ref('excluded.balance') })))
       .executeTakeFirstOrThrow()
-    show(`UPSERT is CockroachDB-only: on PostgreSQL, INSERT ... ON CONFLICT (id) DO UPDATE wrote ${plural(result.numInsertedOrUpdatedRows ?? 0n, 'row')} instead`)
+    show(
+      `UPSERT is CockroachDB-only: on PostgreSQL, INSERT ... ON CONFLICT (id) DO UPDATE wrote ${plural(result.numInsertedOrUpdatedRows ?? 0n, 'row')} instead`,
+    )
   }
 
   show('Accounts', accountLines(await db.selectFrom('accounts').select(['name', 'balance']).orderBy('name').execute()))
@@ -100,8 +105,16 @@ try {
       // effects outside the database in here.
       const from = await trx.selectFrom('accounts').select('balance').where('id', '=', alice!.id).executeTakeFirstOrThrow()
       if (from.balance < amount) throw new Error('insufficient funds')
-      await trx.updateTable('accounts').set((eb) => ({ balance: eb('balance', '-', amount) })).where('id', '=', alice!.id).execute()
-      await trx.updateTable('accounts').set((eb) => ({ balance: eb('balance', '+', amount) })).where('id', '=', bob!.id).execute()
+      await trx
+        .updateTable('accounts')
+        .set((eb) => ({ balance: eb('balance', '-', amount) }))
+        .where('id', '=', alice!.id)
+        .execute()
+      await trx
+        .updateTable('accounts')
+        .set((eb) => ({ balance: eb('balance', '+', amount) }))
+        .where('id', '=', bob!.id)
+        .execute()
       return trx.selectFrom('accounts').select(['name', 'balance']).orderBy('name').execute()
     },
     { onRetry: () => void retries++ },

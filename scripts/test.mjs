@@ -70,12 +70,25 @@ function listTests(dir) {
  */
 async function runUnitTests() {
   log('[test] unit tests: incremental tsc into .build, then node --test over .build/test/unit (no servers, no pack, no lint)')
-  run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json', '--incremental', '--tsBuildInfoFile', '.build/tsconfig.tsbuildinfo'])
+  run(process.execPath, [
+    require.resolve('typescript/bin/tsc'),
+    '-p',
+    'tsconfig.json',
+    '--incremental',
+    '--tsBuildInfoFile',
+    '.build/tsconfig.tsbuildinfo',
+  ])
   let files = listTests('.build/test/unit')
   if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)))
   if (files.length === 0) throw new Error(`no unit test files${filters.length ? ` match ${filters.join(', ')}` : ''}`)
   // No server here: a unit test that reaches for one fails instead of finding the developer's own.
-  const env = { ...process.env, PG_URL: '', COCKROACH_URL: '', COCKROACH_SKIP_REASON: 'unit tests run without servers', PACKAGE_TARBALL: '' }
+  const env = {
+    ...process.env,
+    PG_URL: '',
+    COCKROACH_URL: '',
+    COCKROACH_SKIP_REASON: 'unit tests run without servers',
+    PACKAGE_TARBALL: '',
+  }
   for (const entry of matrix()) {
     log(`\n[test] ${entry.label}, unit: ${files.length} test files`)
     const { code, totals } = await runTests(entry, files, { ...env, KYSELY_CRDB_TEST_LABEL: entry.label }, { timeoutMs: 60_000 })
@@ -103,7 +116,11 @@ function matrix() {
     current: () =>
       nodeMajor(process.execPath) >= 22
         ? { label: `Node ${process.versions.node} + kysely 0.29`, node: process.execPath, preload: [] }
-        : { label: `Node ${process.versions.node} + kysely 0.28`, node: process.execPath, preload: ['--import', './scripts/lib/kysely-0.28.mjs'] },
+        : {
+            label: `Node ${process.versions.node} + kysely 0.28`,
+            node: process.execPath,
+            preload: ['--import', './scripts/lib/kysely-0.28.mjs'],
+          },
   }
   if (matrixArg === 'full') return [pairs.node22(), pairs.node20()]
   if (!(matrixArg in pairs)) throw new Error(`unknown --matrix=${matrixArg}; use full, node22, node20 or current`)
@@ -266,7 +283,9 @@ async function runAll() {
     check('lint', () => run(process.execPath, [join('node_modules', 'eslint', 'bin', 'eslint.js'), '.']))
     // One formatting for the tree (.prettierrc.json, .prettierignore); `npm run format` applies it.
     log('[test] checking the formatting with Prettier (npm run format fixes it)')
-    check('format', () => run(process.execPath, [join('node_modules', 'prettier', 'bin', 'prettier.cjs'), '--check', '--log-level=warn', '.']))
+    check('format', () =>
+      run(process.execPath, [join('node_modules', 'prettier', 'bin', 'prettier.cjs'), '--check', '--log-level=warn', '.']),
+    )
   }
 
   if (tests) {
@@ -324,7 +343,8 @@ if (checks.passed || checks.failed) parts.push({ label: 'checks (lint, format, p
 const total = addTotals(parts.map((p) => p.totals))
 log(`\n[test] totals over ${legs.length} leg(s) and the checks:`)
 for (const { label, totals } of parts) log(legLine(label, totals))
-if (cockroachSkipped) log(`[test] counted as skipped: the CockroachDB suites (${cockroachSkipped.replace(/^CockroachDB suite skipped: /, '')})`)
+if (cockroachSkipped)
+  log(`[test] counted as skipped: the CockroachDB suites (${cockroachSkipped.replace(/^CockroachDB suite skipped: /, '')})`)
 if (failed && total.failed === 0) total.failed = 1 // a leg failed without a failing test to show for it
 log(failed ? '[test] FAILED' : '[test] all passed')
 // The last line, alone, in the form CI reads.

@@ -14,7 +14,13 @@ export { MigrationLeaseLostError, isMigrationLeaseLostError } from './errors/mig
 export { MigrationLockTimeoutError, isMigrationLockTimeoutError } from './errors/migration-lock-timeout-error.js'
 export { CockroachIntrospector } from './dialect/cockroach-introspector.js'
 export type { CockroachIntrospectorOptions } from './dialect/cockroach-introspector.js'
-export type { CockroachColumnMetadata, CockroachTableMetadata, GeneratedKind, IdentityKind, ServerInfo } from './introspection/introspection-rows.js'
+export type {
+  CockroachColumnMetadata,
+  CockroachTableMetadata,
+  GeneratedKind,
+  IdentityKind,
+  ServerInfo,
+} from './introspection/introspection-rows.js'
 export type { HiddenColumnKind, RowLevelTtlMetadata, TableLocality } from './introspection/table-options.js'
 
 // Connecting

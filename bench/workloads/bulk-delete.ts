@@ -26,13 +26,14 @@ export const workload: Workload = {
     const raw = rawPool(database.url, 1)
     const db: Kysely<DB> = cockroachKysely<DB>(database.url, 1)
     try {
-      await raw.query('create table del_items (id integer primary key, sku text not null, quantity integer not null, price numeric(10, 2) not null)')
+      await raw.query(
+        'create table del_items (id integer primary key, sku text not null, quantity integer not null, price numeric(10, 2) not null)',
+      )
       const refill = async () => {
         await raw.query('truncate del_items')
-        await raw.query(
-          `insert into del_items select i, 'SKU-' || i, i % 500, (i % 10000) / 100.0 from generate_series(1, $1) as i`,
-          [total],
-        )
+        await raw.query(`insert into del_items select i, 'SKU-' || i, i % 500, (i % 10000) / 100.0 from generate_series(1, $1) as i`, [
+          total,
+        ])
         await raw.query('vacuum analyze del_items')
       }
       const timed = (remove: () => Promise<unknown>) => async () => {
@@ -59,11 +60,16 @@ export const workload: Workload = {
           if (n < BATCH) break
         }
       }
-      context.log(`bulk-delete: ${formatNumber(matching)} of ${formatNumber(total)} rows, batches of ${BATCH}, ${warmup} warm-up + ${rounds} rounds`)
+      context.log(
+        `bulk-delete: ${formatNumber(matching)} of ${formatNumber(total)} rows, batches of ${BATCH}, ${warmup} warm-up + ${rounds} rounds`,
+      )
       const samples = await runRounds(
         [
           { name: 'raw pg keyset loop', run: timed(rawKeyset) },
-          { name: 'deleteInBatches', run: timed(() => deleteInBatches(db, 'del_items', (eb) => eb(eb('quantity', '%', 2), '=', 0), { batchSize: BATCH })) },
+          {
+            name: 'deleteInBatches',
+            run: timed(() => deleteInBatches(db, 'del_items', (eb) => eb(eb('quantity', '%', 2), '=', 0), { batchSize: BATCH })),
+          },
           { name: 'single DELETE (reference)', run: timed(() => raw.query('delete from del_items where quantity % 2 = 0')) },
         ],
         { warmup, rounds, collectGarbage: true },

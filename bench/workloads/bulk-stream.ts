@@ -88,7 +88,10 @@ export const workload: Workload = {
           `on the fly: copyInto in COPY chunks of 10,000 rows, insertMany in batches of 1,000. Peak RSS is the child's maxrss; ` +
           `the baseline is taken after connecting, before the load. The last column is the peak of the same streamed load of ` +
           `${formatNumber(small)} rows, and the ratio of the two peaks: flat memory keeps it near 1. Medians.`,
-        markdownTable(['Load', 'Time', 'Rows/s', 'Baseline RSS', 'Peak RSS', 'Peak minus baseline', `Peak RSS at ${formatNumber(small)} rows`], table),
+        markdownTable(
+          ['Load', 'Time', 'Rows/s', 'Baseline RSS', 'Peak RSS', 'Peak minus baseline', `Peak RSS at ${formatNumber(small)} rows`],
+          table,
+        ),
       ]
       return {
         markdown: markdown.join('\n\n'),

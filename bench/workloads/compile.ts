@@ -3,7 +3,15 @@
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, createQueryId, sql } from 'kysely'
 import type { QueryCompiler, QueryId, RootOperationNode } from 'kysely'
 import { jsonArrayFrom, jsonObjectFrom } from 'kysely/helpers/postgres'
-import { CockroachQueryCompiler, asOfSystemTime, followerReadTimestamp, indexHint, joinHint, upsertInto, withMaxStaleness } from '../../src/index.js'
+import {
+  CockroachQueryCompiler,
+  asOfSystemTime,
+  followerReadTimestamp,
+  indexHint,
+  joinHint,
+  upsertInto,
+  withMaxStaleness,
+} from '../../src/index.js'
 import type { BenchContext, Workload, WorkloadResult } from '../bench-types.js'
 import { formatNumber, formatRatioSummary, formatSummary, markdownTable, pairedRatio, runRounds, summarize } from '../stats.js'
 
@@ -45,7 +53,13 @@ export function sharedCorpus(db: Kysely<DB>): CorpusQuery[] {
       db
         .selectFrom('person')
         .select(['id', 'first_name', 'last_name', 'email'])
-        .where((eb) => eb.and([eb('org_id', '=', 7), eb('deleted_at', 'is', null), eb.or([eb('first_name', 'ilike', 'a%'), eb('last_name', 'ilike', 'a%')])]))
+        .where((eb) =>
+          eb.and([
+            eb('org_id', '=', 7),
+            eb('deleted_at', 'is', null),
+            eb.or([eb('first_name', 'ilike', 'a%'), eb('last_name', 'ilike', 'a%')]),
+          ]),
+        )
         .orderBy('last_name')
         .orderBy('id', 'desc')
         .limit(20)
@@ -116,16 +130,20 @@ export function sharedCorpus(db: Kysely<DB>): CorpusQuery[] {
       db
         .selectFrom('person as p')
         .select(['p.id', 'p.email'])
-        .where((eb) => eb.exists(eb.selectFrom('orders as o').select('o.id').whereRef('o.person_id', '=', 'p.id').where('o.status', '=', 'refunded'))),
+        .where((eb) =>
+          eb.exists(eb.selectFrom('orders as o').select('o.id').whereRef('o.person_id', '=', 'p.id').where('o.status', '=', 'refunded')),
+        ),
     ],
     [
       'scalar subquery in select',
-      db
-        .selectFrom('person as p')
-        .select((eb) => [
-          'p.id',
-          eb.selectFrom('orders as o').select((eb2) => eb2.fn.max('o.created_at').as('last')).whereRef('o.person_id', '=', 'p.id').as('last_order_at'),
-        ]),
+      db.selectFrom('person as p').select((eb) => [
+        'p.id',
+        eb
+          .selectFrom('orders as o')
+          .select((eb2) => eb2.fn.max('o.created_at').as('last'))
+          .whereRef('o.person_id', '=', 'p.id')
+          .as('last_order_at'),
+      ]),
     ],
     [
       'nested JSON (jsonArrayFrom, jsonObjectFrom)',
@@ -135,24 +153,41 @@ export function sharedCorpus(db: Kysely<DB>): CorpusQuery[] {
           'p.id',
           jsonObjectFrom(eb.selectFrom('org').select(['org.id', 'org.name']).whereRef('org.id', '=', 'p.org_id')).as('org'),
           jsonArrayFrom(
-            eb.selectFrom('orders as o').select(['o.id', 'o.total', 'o.status']).whereRef('o.person_id', '=', 'p.id').orderBy('o.created_at', 'desc').limit(5),
+            eb
+              .selectFrom('orders as o')
+              .select(['o.id', 'o.total', 'o.status'])
+              .whereRef('o.person_id', '=', 'p.id')
+              .orderBy('o.created_at', 'desc')
+              .limit(5),
           ).as('orders'),
         ])
         .where('p.id', '=', 42),
     ],
     [
       'window function',
+      db.selectFrom('orders').select((eb) => [
+        'id',
+        'person_id',
+        'total',
+        eb.fn
+          .agg<number>('row_number')
+          .over((ob) => ob.partitionBy('person_id').orderBy('created_at', 'desc'))
+          .as('rank'),
+        eb.fn
+          .sum<string>('total')
+          .over((ob) => ob.partitionBy('person_id'))
+          .as('person_total'),
+      ]),
+    ],
+    [
+      'DISTINCT ON',
       db
         .selectFrom('orders')
-        .select((eb) => [
-          'id',
-          'person_id',
-          'total',
-          eb.fn.agg<number>('row_number').over((ob) => ob.partitionBy('person_id').orderBy('created_at', 'desc')).as('rank'),
-          eb.fn.sum<string>('total').over((ob) => ob.partitionBy('person_id')).as('person_total'),
-        ]),
+        .distinctOn('person_id')
+        .select(['person_id', 'id', 'created_at'])
+        .orderBy('person_id')
+        .orderBy('created_at', 'desc'),
     ],
-    ['DISTINCT ON', db.selectFrom('orders').distinctOn('person_id').select(['person_id', 'id', 'created_at']).orderBy('person_id').orderBy('created_at', 'desc')],
     [
       'UNION ALL',
       db
@@ -163,24 +198,27 @@ export function sharedCorpus(db: Kysely<DB>): CorpusQuery[] {
     ],
     [
       'CASE expression',
-      db.selectFrom('orders').select((eb) => [
-        'id',
-        eb
-          .case()
-          .when('total', '>', '1000')
-          .then('large')
-          .when('total', '>', '100')
-          .then('medium')
-          .else('small')
-          .end()
-          .as('size'),
-      ]),
+      db
+        .selectFrom('orders')
+        .select((eb) => [
+          'id',
+          eb.case().when('total', '>', '1000').then('large').when('total', '>', '100').then('medium').else('small').end().as('size'),
+        ]),
     ],
     ['IN list of 50 parameters', db.selectFrom('product').select(['id', 'sku', 'price']).where('id', 'in', ids)],
-    ['BETWEEN dates', db.selectFrom('orders').selectAll().where((eb) => eb.between('created_at', since, new Date('2024-02-01T00:00:00Z')))],
+    [
+      'BETWEEN dates',
+      db
+        .selectFrom('orders')
+        .selectAll()
+        .where((eb) => eb.between('created_at', since, new Date('2024-02-01T00:00:00Z'))),
+    ],
     [
       'array containment (tags @>)',
-      db.selectFrom('product').select(['id', 'name']).where('tags', '@>', sql<string[]>`${sql.val(['sale', 'new'])}::string[]`),
+      db
+        .selectFrom('product')
+        .select(['id', 'name'])
+        .where('tags', '@>', sql<string[]>`${sql.val(['sale', 'new'])}::string[]`),
     ],
     [
       'SELECT ... FOR UPDATE SKIP LOCKED',
@@ -191,7 +229,14 @@ export function sharedCorpus(db: Kysely<DB>): CorpusQuery[] {
       db
         .selectFrom('person as p')
         .innerJoinLateral(
-          (eb) => eb.selectFrom('orders as o').select(['o.id', 'o.total']).whereRef('o.person_id', '=', 'p.id').orderBy('o.created_at', 'desc').limit(3).as('last3'),
+          (eb) =>
+            eb
+              .selectFrom('orders as o')
+              .select(['o.id', 'o.total'])
+              .whereRef('o.person_id', '=', 'p.id')
+              .orderBy('o.created_at', 'desc')
+              .limit(3)
+              .as('last3'),
           (join) => join.onTrue(),
         )
         .select(['p.email', 'last3.id', 'last3.total']),
@@ -200,7 +245,15 @@ export function sharedCorpus(db: Kysely<DB>): CorpusQuery[] {
       'insert one row, returning',
       db
         .insertInto('person')
-        .values({ id: 1, org_id: 1, first_name: 'Ada', last_name: 'Lovelace', email: 'ada@example.com', created_at: since, deleted_at: null })
+        .values({
+          id: 1,
+          org_id: 1,
+          first_name: 'Ada',
+          last_name: 'Lovelace',
+          email: 'ada@example.com',
+          created_at: since,
+          deleted_at: null,
+        })
         .returning(['id', 'created_at']),
     ],
     [
@@ -215,17 +268,35 @@ export function sharedCorpus(db: Kysely<DB>): CorpusQuery[] {
       db
         .insertInto('inventory')
         .values({ product_id: 1, warehouse: 'ams', qty: 5, updated_at: since })
-        .onConflict((oc) => oc.columns(['product_id', 'warehouse']).doUpdateSet((eb) => ({ qty: eb('inventory.qty', '+', eb.ref('excluded.qty')), updated_at: eb.ref('excluded.updated_at') }))),
+        .onConflict((oc) =>
+          oc
+            .columns(['product_id', 'warehouse'])
+            .doUpdateSet((eb) => ({ qty: eb('inventory.qty', '+', eb.ref('excluded.qty')), updated_at: eb.ref('excluded.updated_at') })),
+        ),
     ],
-    ['ON CONFLICT DO NOTHING', db.insertInto('product').values({ id: 1, sku: 'A-1', name: 'Widget', price: '1.00', tags: ['new'] }).onConflict((oc) => oc.column('sku').doNothing())],
+    [
+      'ON CONFLICT DO NOTHING',
+      db
+        .insertInto('product')
+        .values({ id: 1, sku: 'A-1', name: 'Widget', price: '1.00', tags: ['new'] })
+        .onConflict((oc) => oc.column('sku').doNothing()),
+    ],
     [
       'INSERT ... SELECT',
       db
         .insertInto('audit_log')
         .columns(['entity', 'entity_id', 'payload', 'at'])
-        .expression((eb) => eb.selectFrom('orders').select((eb2) => [sql.lit('order').as('entity'), 'id', sql`to_jsonb(orders.*)`.as('payload'), eb2.val(since).as('at')]).where('status', '=', 'paid')),
+        .expression((eb) =>
+          eb
+            .selectFrom('orders')
+            .select((eb2) => [sql.lit('order').as('entity'), 'id', sql`to_jsonb(orders.*)`.as('payload'), eb2.val(since).as('at')])
+            .where('status', '=', 'paid'),
+        ),
     ],
-    ['update with where, returning', db.updateTable('orders').set({ status: 'shipped' }).where('id', '=', 9).where('status', '=', 'paid').returning(['id', 'status'])],
+    [
+      'update with where, returning',
+      db.updateTable('orders').set({ status: 'shipped' }).where('id', '=', 9).where('status', '=', 'paid').returning(['id', 'status']),
+    ],
     [
       'update ... from',
       db
@@ -235,12 +306,22 @@ export function sharedCorpus(db: Kysely<DB>): CorpusQuery[] {
         .whereRef('orders.person_id', '=', 'person.id')
         .where('person.deleted_at', 'is not', null),
     ],
-    ['update with arithmetic', db.updateTable('inventory').set((eb) => ({ qty: eb('qty', '-', 1), updated_at: sql`now()` })).where('product_id', '=', 5).where('qty', '>', 0)],
+    [
+      'update with arithmetic',
+      db
+        .updateTable('inventory')
+        .set((eb) => ({ qty: eb('qty', '-', 1), updated_at: sql`now()` }))
+        .where('product_id', '=', 5)
+        .where('qty', '>', 0),
+    ],
     [
       'delete with IN subquery',
       db.deleteFrom('order_item').where('order_id', 'in', (eb) => eb.selectFrom('orders').select('id').where('status', '=', 'cancelled')),
     ],
-    ['delete ... using', db.deleteFrom('orders').using('person').whereRef('orders.person_id', '=', 'person.id').where('person.deleted_at', '<', since)],
+    [
+      'delete ... using',
+      db.deleteFrom('orders').using('person').whereRef('orders.person_id', '=', 'person.id').where('person.deleted_at', '<', since),
+    ],
     ['delete returning', db.deleteFrom('audit_log').where('at', '<', since).returning(['id', 'entity'])],
     [
       'CTE with data-modifying statement',
@@ -248,22 +329,35 @@ export function sharedCorpus(db: Kysely<DB>): CorpusQuery[] {
         .with('moved', (qb) => qb.deleteFrom('orders').where('status', '=', 'archived').returningAll())
         .insertInto('audit_log')
         .columns(['entity', 'entity_id', 'payload', 'at'])
-        .expression((eb) => eb.selectFrom('moved').select([sql.lit('order').as('entity'), 'id', sql`to_jsonb(moved.*)`.as('payload'), 'created_at'])),
+        .expression((eb) =>
+          eb.selectFrom('moved').select([sql.lit('order').as('entity'), 'id', sql`to_jsonb(moved.*)`.as('payload'), 'created_at']),
+        ),
     ],
     [
       'date_trunc report with raw SQL expressions',
       db
         .selectFrom('orders')
-        .select((eb) => [sql<Date>`date_trunc('day', ${eb.ref('created_at')})`.as('day'), eb.fn.coalesce(eb.fn.sum<string>('total'), sql.lit('0')).as('revenue')])
+        .select((eb) => [
+          sql<Date>`date_trunc('day', ${eb.ref('created_at')})`.as('day'),
+          eb.fn.coalesce(eb.fn.sum<string>('total'), sql.lit('0')).as('revenue'),
+        ])
         .where('created_at', '>=', since)
         .groupBy(sql`1`)
         .orderBy(sql`1`),
     ],
     [
       'index hint as a raw table reference',
-      db.selectFrom(sql<DB['person']>`person@person_email_idx`.as('p')).select(['p.id', 'p.org_id']).where('p.email', '=', 'ada@example.com'),
+      db
+        .selectFrom(sql<DB['person']>`person@person_email_idx`.as('p'))
+        .select(['p.id', 'p.org_id'])
+        .where('p.email', '=', 'ada@example.com'),
     ],
-    ['count with filter', db.selectFrom('orders').select((eb) => [eb.fn.countAll<number>().filterWhere('status', '=', 'paid').as('paid'), eb.fn.countAll<number>().as('all')])],
+    [
+      'count with filter',
+      db
+        .selectFrom('orders')
+        .select((eb) => [eb.fn.countAll<number>().filterWhere('status', '=', 'paid').as('paid'), eb.fn.countAll<number>().as('all')]),
+    ],
   ]
   return q.map(([label, query]) => ({ label, node: query.toOperationNode() }))
 }
@@ -281,11 +375,18 @@ export function cockroachCorpus(db: Kysely<DB>): CorpusQuery[] {
     [
       'upsertInto from a CTE',
       upsertInto(
-        db.with('totals', (qb) => qb.selectFrom('order_item').select((eb) => ['product_id', eb.fn.sum<number>('qty').as('qty')]).groupBy('product_id')),
+        db.with('totals', (qb) =>
+          qb
+            .selectFrom('order_item')
+            .select((eb) => ['product_id', eb.fn.sum<number>('qty').as('qty')])
+            .groupBy('product_id'),
+        ),
         'inventory',
       )
         .columns(['product_id', 'warehouse', 'qty', 'updated_at'])
-        .expression((eb) => eb.selectFrom('totals').select(['product_id', sql.lit('all').as('warehouse'), 'qty', sql<Date>`now()`.as('updated_at')])),
+        .expression((eb) =>
+          eb.selectFrom('totals').select(['product_id', sql.lit('all').as('warehouse'), 'qty', sql<Date>`now()`.as('updated_at')]),
+        ),
     ],
     [
       "asOfSystemTime('-10s') on a join",
@@ -296,12 +397,25 @@ export function cockroachCorpus(db: Kysely<DB>): CorpusQuery[] {
         .where('person.id', '=', 42)
         .$call(asOfSystemTime('-10s')),
     ],
-    ['asOfSystemTime(followerReadTimestamp())', db.selectFrom('product').select(['id', 'sku', 'price']).$call(asOfSystemTime(followerReadTimestamp()))],
+    [
+      'asOfSystemTime(followerReadTimestamp())',
+      db.selectFrom('product').select(['id', 'sku', 'price']).$call(asOfSystemTime(followerReadTimestamp())),
+    ],
     [
       "asOfSystemTime(withMaxStaleness('10s'))",
-      db.selectFrom('product').selectAll().where('id', '=', 7).$call(asOfSystemTime(withMaxStaleness('10s'))),
+      db
+        .selectFrom('product')
+        .selectAll()
+        .where('id', '=', 7)
+        .$call(asOfSystemTime(withMaxStaleness('10s'))),
     ],
-    ['indexHint by name', db.selectFrom(indexHint(db, 'person', 'person_email_idx').as('p')).select(['p.id', 'p.org_id']).where('p.email', '=', 'ada@example.com')],
+    [
+      'indexHint by name',
+      db
+        .selectFrom(indexHint(db, 'person', 'person_email_idx').as('p'))
+        .select(['p.id', 'p.org_id'])
+        .where('p.email', '=', 'ada@example.com'),
+    ],
     [
       'indexHint options on a joined table',
       db
@@ -309,7 +423,13 @@ export function cockroachCorpus(db: Kysely<DB>): CorpusQuery[] {
         .innerJoin(indexHint(db, 'person', { noFullScan: true }), 'person.id', 'orders.person_id')
         .select(['orders.id', 'person.email']),
     ],
-    ["joinHint('hash')", db.selectFrom('person').innerJoin(joinHint('hash', db, 'orders'), 'orders.person_id', 'person.id').select(['person.id', 'orders.total'])],
+    [
+      "joinHint('hash')",
+      db
+        .selectFrom('person')
+        .innerJoin(joinHint('hash', db, 'orders'), 'orders.person_id', 'person.id')
+        .select(['person.id', 'orders.total']),
+    ],
     [
       "joinHint('lookup') on an indexHint table",
       db
@@ -390,7 +510,12 @@ export const workload: Workload = {
       markdownTable(
         ['Compiler', 'CPU time per query', 'Queries/s (one core)', 'vs PostgresQueryCompiler'],
         [
-          ['CockroachQueryCompiler', formatSummary(summarize(crdb), ' µs'), formatNumber(1e6 / summarize(crdb).median), formatRatioSummary(ratio)],
+          [
+            'CockroachQueryCompiler',
+            formatSummary(summarize(crdb), ' µs'),
+            formatNumber(1e6 / summarize(crdb).median),
+            formatRatioSummary(ratio),
+          ],
           ['PostgresQueryCompiler', formatSummary(summarize(pg), ' µs'), formatNumber(1e6 / summarize(pg).median), 'baseline'],
         ],
       ),

@@ -146,10 +146,7 @@ export const workload: Workload = {
         `introspectors alternating; queries counted with Kysely's \`log\` option. Kysely's PostgresIntrospector calls ` +
         '`pg_get_serial_sequence` and `col_description` for every column; on CockroachDB the first fails as soon as a ' +
         'view exists, so this comparison can only be run on PostgreSQL.',
-      markdownTable(
-        ['Relations', 'CockroachIntrospector', 'PostgresIntrospector', 'Ratio', 'Queries (ours)', 'Queries (Kysely)'],
-        rows,
-      ),
+      markdownTable(['Relations', 'CockroachIntrospector', 'PostgresIntrospector', 'Ratio', 'Queries (ours)', 'Queries (Kysely)'], rows),
     ]
     return {
       markdown: markdown.join('\n\n'),

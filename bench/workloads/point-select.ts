@@ -6,16 +6,7 @@ import { Kysely, PostgresDialect } from 'kysely'
 import type { PostgresPool } from 'kysely'
 import { CockroachDialect } from '../../src/index.js'
 import type { BenchContext, ChartBar, TargetCheck, Workload, WorkloadResult } from '../bench-types.js'
-import {
-  formatNumber,
-  formatRatioSummary,
-  formatSummary,
-  markdownTable,
-  nowMs,
-  pairedRatio,
-  runRounds,
-  summarize,
-} from '../stats.js'
+import { formatNumber, formatRatioSummary, formatSummary, markdownTable, nowMs, pairedRatio, runRounds, summarize } from '../stats.js'
 import type { Contender, Summary } from '../stats.js'
 import { cockroachClusterKysely, createBenchDatabase, createContenders } from '../support.js'
 
@@ -65,7 +56,7 @@ async function measure(query: Query, durationMs: number, concurrency: number, id
   const start = nowMs()
   const deadline = start + durationMs
   const worker = async () => {
-    for (let sent = nowMs(); sent < deadline; ) {
+    for (let sent = nowMs(); sent < deadline;) {
       const id = ids[next++ % ids.length]!
       const row = await query(id)
       const done = nowMs()

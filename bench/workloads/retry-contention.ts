@@ -67,7 +67,11 @@ async function transferBody(trx: Kysely<DB>, from: number, to: number, amount: n
   // Rows are written in id order, as careful applications do, so no two transfers wait for each
   // other in a cycle: the conflicts are serialization failures, not deadlocks.
   for (const id of [from, to].sort((a, b) => a - b)) {
-    await trx.updateTable('account').set({ balance: String(balance.get(id)! + delta.get(id)!) }).where('id', '=', id).execute()
+    await trx
+      .updateTable('account')
+      .set({ balance: String(balance.get(id)! + delta.get(id)!) })
+      .where('id', '=', id)
+      .execute()
   }
 }
 
@@ -102,7 +106,6 @@ function withRetryTransfer(options: WithRetryOptions): Transfer {
     return attempts
   }
 }
-
 
 /** `workers` closed-loop workers doing transfers for `durationMs`; unfinished transfers complete. */
 async function measure(db: Kysely<DB>, transfer: Transfer, workers: number, durationMs: number): Promise<Sample> {
@@ -214,9 +217,7 @@ export const workload: Workload = {
         { name: `withRetry restart (defaults: ${defaults})`, transfer: withRetryTransfer({ strategy: 'restart' }) },
         // A savepoint transfer that conflicts spends all its attempts (seconds of backoff) before
         // giving up on PostgreSQL; quick mode cannot afford that tail.
-        ...(context.quick
-          ? []
-          : [{ name: 'withRetry savepoint (same defaults)', transfer: withRetryTransfer({ strategy: 'savepoint' }) }]),
+        ...(context.quick ? [] : [{ name: 'withRetry savepoint (same defaults)', transfer: withRetryTransfer({ strategy: 'savepoint' }) }]),
       ]
       const byWorkers = new Map<number, Map<string, Aggregate>>()
       const sections: string[] = []
@@ -229,7 +230,13 @@ export const workload: Workload = {
           return new Map([...samples].map(([name, s]) => [name, aggregate(s)]))
         })
         byWorkers.set(workers, results)
-        sections.push(`**${workers} workers**\n\n` + markdownTable(HEADER, [...results].map(([name, a]) => row(name, a))))
+        sections.push(
+          `**${workers} workers**\n\n` +
+            markdownTable(
+              HEADER,
+              [...results].map(([name, a]) => row(name, a)),
+            ),
+        )
       }
 
       // The defaults: the base delay at low and high contention, attempts effectively unlimited, so
@@ -240,25 +247,26 @@ export const workload: Workload = {
       for (const workers of sweepWorkers) {
         const sweep = await withDatabase(database.url, workers, async (db) => {
           const samples = await runRounds(
-            sweepDelays.map(
-              (baseDelayMs): Contender<Sample> => ({
-                name: `restart, baseDelayMs ${baseDelayMs}`,
-                run: () =>
-                  measure(
-                    db,
-                    withRetryTransfer({ strategy: 'restart', baseDelayMs, maxDelayMs: Math.max(1000, baseDelayMs), maxAttempts: 10_000 }),
-                    workers,
-                    durationMs,
-                  ),
-              }),
-            ),
+            sweepDelays.map((baseDelayMs): Contender<Sample> => ({
+              name: `restart, baseDelayMs ${baseDelayMs}`,
+              run: () =>
+                measure(
+                  db,
+                  withRetryTransfer({ strategy: 'restart', baseDelayMs, maxDelayMs: Math.max(1000, baseDelayMs), maxAttempts: 10_000 }),
+                  workers,
+                  durationMs,
+                ),
+            })),
             { warmup: 0, rounds, log: (message) => context.log(message), label: `retry-contention sweep ${workers} workers` },
           )
           return new Map([...samples].map(([name, s]) => [name, aggregate(s)]))
         })
         sections.push(
           `**Base delay sweep, ${workers} workers, restart strategy, maxDelayMs 1000, attempts unlimited**\n\n` +
-            markdownTable(HEADER, [...sweep].map(([name, a]) => row(name, a))),
+            markdownTable(
+              HEADER,
+              [...sweep].map(([name, a]) => row(name, a)),
+            ),
         )
       }
 

@@ -27,7 +27,14 @@ export const PEER_CONSUMERS = Object.freeze([
   {
     name: 'kysely-0.28-floor',
     node: 'system',
-    peers: { kysely: '0.28.0', pg: '8.11.0', 'pg-cursor': '2.10.0', 'pg-copy-streams': '6.0.1', '@types/pg': '8.11.0', 'kysely-codegen': '0.20.0' },
+    peers: {
+      kysely: '0.28.0',
+      pg: '8.11.0',
+      'pg-cursor': '2.10.0',
+      'pg-copy-streams': '6.0.1',
+      '@types/pg': '8.11.0',
+      'kysely-codegen': '0.20.0',
+    },
   },
   {
     name: 'kysely-0.28-newest',
@@ -42,7 +49,14 @@ export const PEER_CONSUMERS = Object.freeze([
   {
     name: 'kysely-0.29-newest',
     node: 'node22',
-    peers: { kysely: '0.29.9', pg: '8.23.1', 'pg-cursor': '2.22.1', 'pg-copy-streams': '7.0.0', '@types/pg': '8.23.1', 'kysely-codegen': '0.20.0' },
+    peers: {
+      kysely: '0.29.9',
+      pg: '8.23.1',
+      'pg-cursor': '2.22.1',
+      'pg-copy-streams': '7.0.0',
+      '@types/pg': '8.23.1',
+      'kysely-codegen': '0.20.0',
+    },
   },
 ])
 
@@ -69,7 +83,11 @@ function cachedInstall(name, dependencies, log) {
   const key = createHash('sha256').update(JSON.stringify(dependencies)).digest('hex').slice(0, 12)
   const dir = join(CACHE_DIR, `${name}-${key}`)
   if (existsSync(join(dir, 'node_modules'))) return dir
-  log(`[peers] installing ${Object.entries(dependencies).map(([n, v]) => `${n}@${v}`).join(' ')} into ${dir}`)
+  log(
+    `[peers] installing ${Object.entries(dependencies)
+      .map(([n, v]) => `${n}@${v}`)
+      .join(' ')} into ${dir}`,
+  )
   const staging = `${dir}.${process.pid}.tmp`
   rmSync(staging, { recursive: true, force: true })
   mkdirSync(staging, { recursive: true })

@@ -404,7 +404,10 @@ async function startIn({ binDir, user, baseDir, dataDir, log, maxConnections }) 
   }
   process.once('exit', stop)
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`
-  const version = execFileSync(join(binDir, 'pg_ctl'), ['--version']).toString().trim().replace(/^pg_ctl \(PostgreSQL\) /, '')
+  const version = execFileSync(join(binDir, 'pg_ctl'), ['--version'])
+    .toString()
+    .trim()
+    .replace(/^pg_ctl \(PostgreSQL\) /, '')
   log(`[postgres] throwaway PostgreSQL ${version} on ${url} (data in ${dataDir})`)
   return { url, port, dataDir, stop }
 }

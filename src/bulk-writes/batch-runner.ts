@@ -15,7 +15,12 @@ import { isBatchTooLarge } from './split-decision.js'
  * What runs one piece of a batch: the statements of `rows`, on `executor` (a transaction).
  * `sent` says the piece's data is on its way to the server (see pipelineBatches).
  */
-export type PieceRunner<R, Out> = (executor: Kysely<unknown>, rows: R[], signal: AbortSignal | undefined, sent: () => void) => Promise<Out[]>
+export type PieceRunner<R, Out> = (
+  executor: Kysely<unknown>,
+  rows: R[],
+  signal: AbortSignal | undefined,
+  sent: () => void,
+) => Promise<Out[]>
 
 export interface RunnerOptions {
   readonly retry?: Omit<WithRetryOptions, 'signal'> | undefined
@@ -235,7 +240,7 @@ export class BatchRunner<R, Out> {
         `${committed.batches} batches are committed; this batch may or may not have been, the rest were not written. ` +
         `Check whether ${rowsText} are there (e.g. select their keys), then continue from row ${first} or ${first + size}; ` +
         'or load with upsertMany, which retries a lost COMMIT, or pass retry: { resolveAmbiguousCommits: true } so that ' +
-        'withRetry settles each batch\'s commit.',
+        "withRetry settles each batch's commit.",
       committed,
       size,
       error,

@@ -135,8 +135,10 @@ export interface CopyFromStream {
  * await copyInto(db, 'person', [{ id: 1, name: 'Ada' }], options)
  * ```
  */
-export interface CopyIntoOptions<DB, T extends keyof DB & string>
-  extends Omit<BulkWriteOptions<DB, T>, 'batchSize' | 'maxBatchBytes' | 'form'> {
+export interface CopyIntoOptions<DB, T extends keyof DB & string> extends Omit<
+  BulkWriteOptions<DB, T>,
+  'batchSize' | 'maxBatchBytes' | 'form'
+> {
   /** Columns to copy, in order. Default: the keys of the first row. */
   readonly columns?: readonly (keyof Insertable<DB[T]> & string)[]
   /** Rows per COPY statement (and per transaction). Default 10,000. */
@@ -190,7 +192,11 @@ export function checkCount(api: string, name: string, value: unknown, fallback: 
 export function checkBytes(api: string, name: string, value: unknown): number {
   if (value === undefined) return DEFAULT_MAX_BATCH_BYTES
   if (typeof value !== 'number' || !(value >= 1)) {
-    throw new QueryRefusedError(api, `${name} must be a positive number of bytes, got ${String(value)}`, `Pass e.g. { ${name}: ${DEFAULT_MAX_BATCH_BYTES} }`)
+    throw new QueryRefusedError(
+      api,
+      `${name} must be a positive number of bytes, got ${String(value)}`,
+      `Pass e.g. { ${name}: ${DEFAULT_MAX_BATCH_BYTES} }`,
+    )
   }
   return value
 }
@@ -219,7 +225,11 @@ export function checkCommon(
     throw new QueryRefusedError(api, 'signal must be an AbortSignal', 'Pass e.g. { signal: AbortSignal.timeout(60_000) }')
   }
   if (options.retry !== undefined && (typeof options.retry !== 'object' || options.retry === null || 'signal' in options.retry)) {
-    throw new QueryRefusedError(api, 'retry must be an object of withRetry options without signal', 'Pass the signal as the signal option of the call')
+    throw new QueryRefusedError(
+      api,
+      'retry must be an object of withRetry options without signal',
+      'Pass the signal as the signal option of the call',
+    )
   }
 }
 

@@ -104,8 +104,7 @@ export function columnTypeFromCatalog(row: CatalogColumnType): ColumnType {
 // A type name of the `types` option: an identifier or a quoted one, optionally schema-qualified,
 // optionally with a type modifier and a trailing [] (design-14 §2.2). Only names that match are
 // rendered into SQL text.
-const TYPE_NAME =
-  /^(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_]*)(?:\.(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_]*))?(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])?$/
+const TYPE_NAME = /^(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_]*)(?:\.(?:"[^"]+"|[A-Za-z_][A-Za-z0-9_]*))?(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])?$/
 
 /** The column type the `types` option names, or undefined if the name is not one it accepts. */
 export function columnTypeFromName(name: string): ColumnType | undefined {
@@ -134,7 +133,13 @@ export class CellRefusal {
 }
 
 const describe = (value: unknown) =>
-  value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? (value.constructor?.name ?? 'an object') : typeof value
+  value === null
+    ? 'null'
+    : Array.isArray(value)
+      ? 'an array'
+      : typeof value === 'object'
+        ? (value.constructor?.name ?? 'an object')
+        : typeof value
 
 /**
  * The element the array parameter gets for `value` (not null/undefined), as pg will serialise it
@@ -218,7 +223,10 @@ function scalar(_type: ColumnType, value: unknown): unknown {
 export function jsonText(value: unknown): string | CellRefusal {
   if (typeof value === 'string') return value
   if (typeof value === 'number' && !Number.isFinite(value)) {
-    return new CellRefusal(`${String(value)} is not JSON (JSON has no NaN or Infinity)`, 'Pass null, a finite number, or a string such as "NaN"')
+    return new CellRefusal(
+      `${String(value)} is not JSON (JSON has no NaN or Infinity)`,
+      'Pass null, a finite number, or a string such as "NaN"',
+    )
   }
   if (typeof value === 'number' || typeof value === 'boolean') return String(value)
   if (typeof value === 'object' && value !== null && !(value instanceof Date) && !ArrayBuffer.isView(value)) {

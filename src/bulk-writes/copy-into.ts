@@ -67,17 +67,29 @@ export async function copyInto<DB, T extends keyof DB & string>(
 ): Promise<BulkProgress> {
   const kysely = db as unknown as Kysely<AnyDB>
   if (typeof kysely !== 'object' || kysely === null || typeof kysely.getExecutor !== 'function') {
-    throw new QueryRefusedError(API, 'the first argument must be a Kysely instance or a transaction', 'Pass db (or trx inside a transaction)')
+    throw new QueryRefusedError(
+      API,
+      'the first argument must be a Kysely instance or a transaction',
+      'Pass db (or trx inside a transaction)',
+    )
   }
   checkTable(API, table)
   checkCommon(API, options)
   const chunkRows = checkCount(API, 'chunkRows', options?.chunkRows, DEFAULT_CHUNK_ROWS)
   const chunkBytes = checkBytes(API, 'chunkBytes', options?.chunkBytes)
   if (options?.copyFrom !== undefined && typeof options.copyFrom !== 'function') {
-    throw new QueryRefusedError(API, 'copyFrom must be the from function of pg-copy-streams', "Pass { copyFrom: from } after import { from } from 'pg-copy-streams'")
+    throw new QueryRefusedError(
+      API,
+      'copyFrom must be the from function of pg-copy-streams',
+      "Pass { copyFrom: from } after import { from } from 'pg-copy-streams'",
+    )
   }
   if (rows === null || typeof rows !== 'object' || !(Symbol.iterator in rows || Symbol.asyncIterator in rows)) {
-    throw new QueryRefusedError(API, 'rows must be an array, an iterable or an async iterable of row objects', 'Pass e.g. [{ id: 1, name: "Ada" }]')
+    throw new QueryRefusedError(
+      API,
+      'rows must be an array, an iterable or an async iterable of row objects',
+      'Pass e.g. [{ id: 1, name: "Ada" }]',
+    )
   }
 
   // An already aborted signal: no catalog query, no connection (review-14 #8).
@@ -117,18 +129,20 @@ export async function copyInto<DB, T extends keyof DB & string>(
     },
   )
   const batches = planBatches(rows as Iterable<Row> | AsyncIterable<Row>, { rows: chunkRows, bytes: chunkBytes })
-  await runner.runLoad(() => pipelineBatches(
-    async () => {
-      const next = await nextBatch(batches)
-      if (next.done === true) return undefined
-      const batch = next.value
-      plan ??= await resolvePlan(kysely, table, batch.rows[0]!, options)
-      checkCopyRows(API, batch.rows, batch.first, plan.columns)
-      prebuilt.set(batch.rows, encode(batch.rows, batch.first))
-      return batch
-    },
-    (batch, sent) => runner.runBatch(batch.rows, batch.first, sent),
-  ))
+  await runner.runLoad(() =>
+    pipelineBatches(
+      async () => {
+        const next = await nextBatch(batches)
+        if (next.done === true) return undefined
+        const batch = next.value
+        plan ??= await resolvePlan(kysely, table, batch.rows[0]!, options)
+        checkCopyRows(API, batch.rows, batch.first, plan.columns)
+        prebuilt.set(batch.rows, encode(batch.rows, batch.first))
+        return batch
+      },
+      (batch, sent) => runner.runBatch(batch.rows, batch.first, sent),
+    ),
+  )
   return runner.progress()
 }
 
@@ -168,12 +182,21 @@ async function resolvePlan<DB, T extends keyof DB & string>(
       'Install it (npm install pg-copy-streams) and pass its from function: new CockroachDialect({ ..., copyFrom }) or copyInto(db, table, rows, { copyFrom })',
     )
   }
-  const known = await loadTableColumns(API, db as unknown as Kysely<unknown>, table, columns, { types: options?.types, introspect: options?.introspect }, false)
+  const known = await loadTableColumns(
+    API,
+    db as unknown as Kysely<unknown>,
+    table,
+    columns,
+    { types: options?.types, introspect: options?.introspect },
+    false,
+  )
   const types = columns.map((column) => known.types.get(column) ?? UNKNOWN_TYPE)
   // Identifiers through Kysely (CamelCasePlugin and WithSchemaPlugin apply, see compileTableName); the legacy `WITH CSV` spelling, which
   // CockroachDB's copy_stmt (pkg/sql/parser/sql.y, opt_with_copy_options: copy_options) and
   // PostgreSQL 15 (its pre-9.0 COPY syntax) both accept.
-  const text = sql`copy ${sql.raw(known.qualifiedName)} (${sql.join(columns.map((column) => sql.id(column)))}) from stdin with csv`.compile(db).sql
+  const text = sql`copy ${sql.raw(known.qualifiedName)} (${sql.join(columns.map((column) => sql.id(column)))}) from stdin with csv`.compile(
+    db,
+  ).sql
   return Object.freeze({ text, columns, types, encoders: types.map(csvEncoder), copyFrom })
 }
 

@@ -135,10 +135,18 @@ async function writeMany(
   }
   const returning = options?.returning
   if (returning !== undefined && (!Array.isArray(returning) || returning.length === 0 || returning.some((c) => typeof c !== 'string'))) {
-    throw new QueryRefusedError(api, 'returning must be a non-empty array of column names', "Pass e.g. { returning: ['id'] }, or leave it out")
+    throw new QueryRefusedError(
+      api,
+      'returning must be a non-empty array of column names',
+      "Pass e.g. { returning: ['id'] }, or leave it out",
+    )
   }
   if (rows === null || typeof rows !== 'object' || !(Symbol.iterator in rows || Symbol.asyncIterator in rows)) {
-    throw new QueryRefusedError(api, 'rows must be an array, an iterable or an async iterable of row objects', 'Pass e.g. [{ id: 1, name: "Ada" }]')
+    throw new QueryRefusedError(
+      api,
+      'rows must be an array, an iterable or an async iterable of row objects',
+      'Pass e.g. [{ id: 1, name: "Ada" }]',
+    )
   }
 
   // An already aborted signal: no catalog query, no connection (review-14 #8).
@@ -149,7 +157,13 @@ async function writeMany(
   const runner = new BatchRunner<Row, unknown>(
     api,
     db as unknown as Kysely<unknown>,
-    { retry: options?.retry, splitTooLarge: options?.splitTooLarge, onBatch: options?.onBatch, signal: options?.signal, idempotent: api === 'upsertMany' },
+    {
+      retry: options?.retry,
+      splitTooLarge: options?.splitTooLarge,
+      onBatch: options?.onBatch,
+      signal: options?.signal,
+      idempotent: api === 'upsertMany',
+    },
     async (executor, pieceRows, _signal, sent) => {
       const statements = prebuilt.get(pieceRows) ?? buildStatements(executor as unknown as Kysely<AnyDB>, shape!, pieceRows, 0)
       const returned: unknown[] = []
@@ -165,28 +179,34 @@ async function writeMany(
     },
   )
   const batches = planBatches(rows, { rows: batchSize, bytes: maxBatchBytes })
-  await runner.runLoad(() => pipelineBatches(
-    async () => {
-      const next = await nextBatch(batches)
-      if (next.done === true) return undefined
-      const batch = next.value
-      checkRows(api, batch.rows, batch.first)
-      if (api === 'upsertMany') {
-        reference ??= definedKeys(batch.rows[0]!)
-        checkSameKeys(api, batch.rows, batch.first, reference)
-      }
-      shape ??= await resolveShape(api, db, table, batch.rows, options, form, returning)
-      prebuilt.set(batch.rows, buildStatements(db, shape, batch.rows, batch.first))
-      return batch
-    },
-    (batch, sent) => runner.runBatch(batch.rows, batch.first, sent),
-  ))
+  await runner.runLoad(() =>
+    pipelineBatches(
+      async () => {
+        const next = await nextBatch(batches)
+        if (next.done === true) return undefined
+        const batch = next.value
+        checkRows(api, batch.rows, batch.first)
+        if (api === 'upsertMany') {
+          reference ??= definedKeys(batch.rows[0]!)
+          checkSameKeys(api, batch.rows, batch.first, reference)
+        }
+        shape ??= await resolveShape(api, db, table, batch.rows, options, form, returning)
+        prebuilt.set(batch.rows, buildStatements(db, shape, batch.rows, batch.first))
+        return batch
+      },
+      (batch, sent) => runner.runBatch(batch.rows, batch.first, sent),
+    ),
+  )
   return Object.freeze({ ...runner.progress(), returned: runner.returned })
 }
 
 function checkDb(api: string, db: unknown): void {
   if (typeof db !== 'object' || db === null || typeof (db as { insertInto?: unknown }).insertInto !== 'function') {
-    throw new QueryRefusedError(api, 'the first argument must be a Kysely instance or a transaction', 'Pass db (or trx inside a transaction)')
+    throw new QueryRefusedError(
+      api,
+      'the first argument must be a Kysely instance or a transaction',
+      'Pass db (or trx inside a transaction)',
+    )
   }
 }
 
@@ -194,7 +214,11 @@ function checkRows(api: string, rows: readonly unknown[], first: number): void {
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]
     if (typeof row !== 'object' || row === null || Array.isArray(row)) {
-      throw new QueryRefusedError(api, `row ${first + i} is ${row === null ? 'null' : Array.isArray(row) ? 'an array' : typeof row}, not a row object`, 'Pass objects such as { id: 1, name: "Ada" }')
+      throw new QueryRefusedError(
+        api,
+        `row ${first + i} is ${row === null ? 'null' : Array.isArray(row) ? 'an array' : typeof row}, not a row object`,
+        'Pass objects such as { id: 1, name: "Ada" }',
+      )
     }
   }
 }
@@ -213,19 +237,42 @@ async function resolveShape(
   for (const row of firstBatch) for (const key of definedKeys(row)) columns.add(key)
   const conflictColumns: readonly string[] | undefined = options?.conflictColumns
   if (conflictColumns !== undefined && (!Array.isArray(conflictColumns) || conflictColumns.length === 0)) {
-    throw new QueryRefusedError(api, 'conflictColumns must be a non-empty array of column names', "Pass e.g. { conflictColumns: ['id'] }, or leave it out for the primary key")
+    throw new QueryRefusedError(
+      api,
+      'conflictColumns must be a non-empty array of column names',
+      "Pass e.g. { conflictColumns: ['id'] }, or leave it out for the primary key",
+    )
   }
   const needKey = api === 'upsertMany' && conflictColumns === undefined
   const wantTypes = form === 'auto' && options?.introspect !== false
-  const known = wantTypes || needKey
-    ? await loadTableColumns(api, db as unknown as Kysely<unknown>, table, [...columns], { types: options?.types, introspect: wantTypes }, needKey)
-    : await loadTableColumns(api, db as unknown as Kysely<unknown>, table, [...columns], { types: options?.types, introspect: false }, false)
+  const known =
+    wantTypes || needKey
+      ? await loadTableColumns(
+          api,
+          db as unknown as Kysely<unknown>,
+          table,
+          [...columns],
+          { types: options?.types, introspect: wantTypes },
+          needKey,
+        )
+      : await loadTableColumns(
+          api,
+          db as unknown as Kysely<unknown>,
+          table,
+          [...columns],
+          { types: options?.types, introspect: false },
+          false,
+        )
   let upsert: WriteShape['upsert']
   if (api === 'upsertMany') {
     const server = await new CockroachIntrospector(db).getServerInfo()
     const conflict: readonly string[] = conflictColumns ?? known.primaryKey
     if (conflict.length === 0) {
-      throw new QueryRefusedError(api, `found no primary key for ${JSON.stringify(table)}`, "Pass the unique columns that identify a row: { conflictColumns: ['id'] }")
+      throw new QueryRefusedError(
+        api,
+        `found no primary key for ${JSON.stringify(table)}`,
+        "Pass the unique columns that identify a row: { conflictColumns: ['id'] }",
+      )
     }
     // Every row must carry every conflict column: without one, ON CONFLICT cannot match (a serial
     // key left out inserts, then 23505; conflictColumns the rows lack insert NULLs), and on a table

@@ -56,13 +56,24 @@ export async function runKeysetLoop(
     throw new QueryRefusedError(api, 'where must be a function of the expression builder', "Pass e.g. (eb) => eb('status', '=', 'done')")
   }
   if (api === 'updateInBatches' && (typeof set !== 'object' || set === null || Object.keys(set).length === 0)) {
-    throw new QueryRefusedError(api, 'change.set must be an object of the columns to set', "Pass e.g. { set: { status: 'archived' }, where: (eb) => eb('status', '=', 'done') }")
+    throw new QueryRefusedError(
+      api,
+      'change.set must be an object of the columns to set',
+      "Pass e.g. { set: { status: 'archived' }, where: (eb) => eb('status', '=', 'done') }",
+    )
   }
   let batchSize = checkCount(api, 'batchSize', options?.batchSize, DEFAULT_BATCH_SIZE)
-  const maxBatches = options?.maxBatches === undefined ? Number.POSITIVE_INFINITY : checkCount(api, 'maxBatches', options.maxBatches, 100, Number.MAX_SAFE_INTEGER)
+  const maxBatches =
+    options?.maxBatches === undefined
+      ? Number.POSITIVE_INFINITY
+      : checkCount(api, 'maxBatches', options.maxBatches, 100, Number.MAX_SAFE_INTEGER)
   const given = options?.key as readonly string[] | undefined
   if (given !== undefined && (!Array.isArray(given) || given.length === 0 || given.some((k) => typeof k !== 'string' || k.length === 0))) {
-    throw new QueryRefusedError(api, 'key must be a non-empty array of column names', "Pass e.g. { key: ['id'] }, or leave it out for the primary key")
+    throw new QueryRefusedError(
+      api,
+      'key must be a non-empty array of column names',
+      "Pass e.g. { key: ['id'] }, or leave it out for the primary key",
+    )
   }
   if (given !== undefined && set !== undefined) checkSetKeepsKey(api, db, set, given)
   options?.signal?.throwIfAborted()
@@ -77,7 +88,11 @@ export async function runKeysetLoop(
   const key = keyColumns.map((column) => {
     const type = known.types.get(column)
     if (type === undefined) {
-      throw new QueryRefusedError(api, `the key column "${column}" is not a column of ${JSON.stringify(table)}`, "Pass the table's unique key: { key: ['id'] }, or leave it out for the primary key")
+      throw new QueryRefusedError(
+        api,
+        `the key column "${column}" is not a column of ${JSON.stringify(table)}`,
+        "Pass the table's unique key: { key: ['id'] }, or leave it out for the primary key",
+      )
     }
     // type.cast / type.parameter are rendered type names (column-encoding.ts: built-in names or a
     // quoted "schema"."name"), never caller text.
@@ -140,7 +155,6 @@ function isSplittable(error: unknown): boolean {
   return error instanceof Error && error.name === 'BulkWriteError' && isBatchTooLarge(cause) !== false
 }
 
-
 /** Refuses a `set` that writes a key column: the cursor would skip or re-visit the rows it moves. */
 function checkSetKeepsKey(api: Api, db: Kysely<AnyDB>, set: Readonly<Record<string, unknown>>, key: readonly string[]): void {
   const keyNames = new Set(key.map((column) => serverColumnName(db as unknown as Kysely<unknown>, column)))
@@ -174,7 +188,10 @@ function batchQuery(
   const columns = key.map(({ column }) => column)
   const refs = sql.join(columns.map((column) => sql.ref(column)))
   const tuple = key.length === 1 ? refs : sql`(${refs})`
-  let select = db.selectFrom(table).select(columns as never).where(where as never)
+  let select = db
+    .selectFrom(table)
+    .select(columns as never)
+    .where(where as never)
   if (last !== undefined) {
     const values = sql.join(last.map((value, i) => sql`cast(${value} as ${sql.raw(key[i]!.type)})`))
     select = select.where(sql<SqlBool>`${tuple} > ${key.length === 1 ? values : sql`(${values})`}`)
@@ -184,9 +201,18 @@ function batchQuery(
   const inBatch = sql<SqlBool>`${tuple} in (${select})`
   const change =
     api === 'deleteInBatches'
-      ? db.deleteFrom(table).where(inBatch).returning(columns as never)
-      : db.updateTable(table).set(set as never).where(inBatch).returning(columns as never)
+      ? db
+          .deleteFrom(table)
+          .where(inBatch)
+          .returning(columns as never)
+      : db
+          .updateTable(table)
+          .set(set as never)
+          .where(inBatch)
+          .returning(columns as never)
   const texts = sql.join(key.map(({ column, alias }) => sql`${sql.ref(column)}::text as ${sql.id(alias)}`))
   const descending = sql.join(columns.map((column) => sql`${sql.ref(column)} desc`))
-  return sql<Record<string, unknown>>`with "batch" as (${change}) select ${texts}, count(*) over () as ${sql.id(COUNT)} from "batch" order by ${descending} limit 1`
+  return sql<
+    Record<string, unknown>
+  >`with "batch" as (${change}) select ${texts}, count(*) over () as ${sql.id(COUNT)} from "batch" order by ${descending} limit 1`
 }

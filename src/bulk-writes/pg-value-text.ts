@@ -27,7 +27,8 @@ function prepare(value: unknown, seen: unknown[] | undefined): string {
     case 'boolean':
       return String(value)
     case 'object': {
-      if (value === null) throw new KyselyCockroachError('pgValueText: null has no text; the caller writes NULL itself. This is a bug: please report it.')
+      if (value === null)
+        throw new KyselyCockroachError('pgValueText: null has no text; the caller writes NULL itself. This is a bug: please report it.')
       if (ArrayBuffer.isView(value)) return `\\x${viewHex(value)}`
       if (value instanceof Date) {
         return (pg.defaults as { parseInputDatesAsUTC?: boolean }).parseInputDatesAsUTC ? dateToStringUTC(value) : dateToString(value)

@@ -86,7 +86,11 @@ function arrayStatement(
       }
       const element = encode(value)
       if (element instanceof CellRefusal) {
-        throw new QueryRefusedError(shape.api, `row ${first + batch.indexOf(rows[r]!)}, column "${column}": ${element.problem}`, element.fix)
+        throw new QueryRefusedError(
+          shape.api,
+          `row ${first + batch.indexOf(rows[r]!)}, column "${column}": ${element.problem}`,
+          element.fix,
+        )
       }
       values[r] = element
     }
@@ -96,7 +100,9 @@ function arrayStatement(
     select.push(type.cast === undefined ? `u.c${c + 1}` : `u.c${c + 1}::${type.cast}`)
   }
   const source = sql`select ${sql.raw(select.join(', '))} from unnest(${sql.join(parameters)}) as u(${sql.raw(aliases.join(', '))})`
-  let query = start(db, shape).columns(columns as never).expression(source)
+  let query = start(db, shape)
+    .columns(columns as never)
+    .expression(source)
   query = conflict(query, shape, columns)
   if (shape.returning !== undefined) query = query.returning(shape.returning as never) as unknown as typeof query
   return query.compile()

@@ -29,7 +29,10 @@ const SELECT_ALL_FROM = 'select * from '
  */
 export function compileTableName(db: Kysely<unknown>, table: string): string {
   const text = (db as unknown as Kysely<Record<string, Record<string, unknown>>>).selectFrom(table).selectAll().compile().sql
-  if (!text.startsWith(SELECT_ALL_FROM)) throw new KyselyCockroachError(`insertMany/copyInto: could not compile the table name ${JSON.stringify(table)}. This is a bug: please report it.`)
+  if (!text.startsWith(SELECT_ALL_FROM))
+    throw new KyselyCockroachError(
+      `insertMany/copyInto: could not compile the table name ${JSON.stringify(table)}. This is a bug: please report it.`,
+    )
   return text.slice(SELECT_ALL_FROM.length)
 }
 
@@ -77,7 +80,12 @@ export async function loadTableColumns(
       // regclass cast is expected to answer the same code (not confirmed here: another code
       // passes through unwrapped, as before).
       if (getSqlState(error) === SqlState.UndefinedTable) {
-        throw new QueryRefusedError(api, `the table ${JSON.stringify(table)} does not exist (looked up as ${qualifiedName})`, 'Create it first, or check the name and its schema (WithSchemaPlugin, search_path)', { cause: error })
+        throw new QueryRefusedError(
+          api,
+          `the table ${JSON.stringify(table)} does not exist (looked up as ${qualifiedName})`,
+          'Create it first, or check the name and its schema (WithSchemaPlugin, search_path)',
+          { cause: error },
+        )
       }
       throw error
     }

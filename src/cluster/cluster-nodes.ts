@@ -65,7 +65,11 @@ export function parseClusterNodes(
     // list in sight, the single-host parser gives its own careful, password-free message.
     const parsed = parseConnectionString(base)
     if (nodes !== undefined) {
-      throw new QueryRefusedError(API, 'nodes needs a connection string whose host part can be replaced', 'percent-encode the user name and password')
+      throw new QueryRefusedError(
+        API,
+        'nodes needs a connection string whose host part can be replaced',
+        'percent-encode the user name and password',
+      )
     }
     return freezeNodes([parsed])
   }
@@ -77,7 +81,11 @@ export function parseClusterNodes(
       throw new QueryRefusedError(API, `nodes must be an array, got ${typeof nodes}`, "list the nodes, e.g. ['n1:26257', 'n2:26257']")
     }
     if (authorityHosts.length > 1 || (hostListParameter?.hosts.length ?? 0) > 1) {
-      throw new QueryRefusedError(API, 'the connection string lists several hosts and nodes is given too', 'give the nodes either in connectionString or in nodes, not both')
+      throw new QueryRefusedError(
+        API,
+        'the connection string lists several hosts and nodes is given too',
+        'give the nodes either in connectionString or in nodes, not both',
+      )
     }
     if (nodes.length === 0) {
       throw new QueryRefusedError(API, 'nodes must list at least one node', "list them, e.g. ['n1:26257', 'n2:26257']")
@@ -86,7 +94,11 @@ export function parseClusterNodes(
     template = (entry) => `${split.scheme}://${split.userinfo}${entry}${split.rest}`
   } else if (hostListParameter !== undefined && hostListParameter.hosts.length > 1) {
     if (authorityHosts.length > 1) {
-      throw new QueryRefusedError(API, 'the connection string lists hosts both before the path and in host=', 'give the host list in one place')
+      throw new QueryRefusedError(
+        API,
+        'the connection string lists hosts both before the path and in host=',
+        'give the host list in one place',
+      )
     }
     const { hosts, ports } = hostListParameter
     if (ports.length > 1 && ports.length !== hosts.length) {
@@ -99,11 +111,10 @@ export function parseClusterNodes(
     const withoutHostPort = split.querySegments.filter((segment) => !['host', 'port'].includes(segmentKey(segment)))
     entries = hosts.map((host, i) => {
       checkEntry(host)
-      const port = ports.length === 0 ? '' : (ports.length === 1 ? ports[0] : ports[i]) as string
+      const port = ports.length === 0 ? '' : ((ports.length === 1 ? ports[0] : ports[i]) as string)
       return `host=${encodeURIComponent(host)}${port === '' ? '' : `&port=${encodeURIComponent(port)}`}`
     })
-    template = (entry) =>
-      `${split.scheme}://${split.userinfo}${split.hostPort}${split.path}?${[...withoutHostPort, entry].join('&')}`
+    template = (entry) => `${split.scheme}://${split.userinfo}${split.hostPort}${split.path}?${[...withoutHostPort, entry].join('&')}`
   } else if (authorityHosts.length > 1) {
     authorityHosts.forEach(checkEntry)
     entries = authorityHosts
@@ -147,7 +158,11 @@ function refuseHostSelectionParameters(segments: readonly string[]): void {
     throw new QueryRefusedError(API, 'target_session_attrs is not supported: every CockroachDB node serves reads and writes', 'remove it')
   }
   if (keys.includes('load_balance_hosts')) {
-    throw new QueryRefusedError(API, "load_balance_hosts is not supported: the dialect's pool balances across the nodes itself", 'remove it')
+    throw new QueryRefusedError(
+      API,
+      "load_balance_hosts is not supported: the dialect's pool balances across the nodes itself",
+      'remove it',
+    )
   }
 }
 
@@ -171,7 +186,11 @@ function nodeEntry(node: ClusterNodeAddress, index: number): string {
     return node
   }
   if (typeof node !== 'object' || node === null || typeof node.host !== 'string') {
-    throw new QueryRefusedError(API, `nodes[${index}] is neither a string nor { host, port }`, "give 'host:port' or { host: 'n1', port: 26257 }")
+    throw new QueryRefusedError(
+      API,
+      `nodes[${index}] is neither a string nor { host, port }`,
+      "give 'host:port' or { host: 'n1', port: 26257 }",
+    )
   }
   if (node.port !== undefined && !(Number.isInteger(node.port) && node.port >= 1 && node.port <= 65535)) {
     throw new QueryRefusedError(API, `nodes[${index}].port must be an integer from 1 to 65535, got ${String(node.port)}`, 'fix the port')
@@ -188,7 +207,11 @@ function nodeEntry(node: ClusterNodeAddress, index: number): string {
  */
 function checkEntry(entry: string): void {
   if (entry === '') {
-    throw new QueryRefusedError(API, 'the host list of connectionString has an empty entry (two commas in a row, or a trailing comma)', 'remove the empty entry')
+    throw new QueryRefusedError(
+      API,
+      'the host list of connectionString has an empty entry (two commas in a row, or a trailing comma)',
+      'remove the empty entry',
+    )
   }
   const match = /^(\[[^\]]*\]|[^:[\]]*)(?::(\d+))?$/s.exec(entry)
   const host = match === null ? '' : (match[1] as string).replace(/^\[(.*)\]$/s, '$1')

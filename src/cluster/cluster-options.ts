@@ -118,7 +118,15 @@ interface PoolLimits {
 
 /** pg-pool options that are the pool's, not the client's: not passed to pg.Client. @internal */
 export const POOL_ONLY_OPTIONS: readonly string[] = Object.freeze([
-  'max', 'min', 'idleTimeoutMillis', 'allowExitOnIdle', 'maxUses', 'maxLifetimeSeconds', 'log', 'Promise', 'Client',
+  'max',
+  'min',
+  'idleTimeoutMillis',
+  'allowExitOnIdle',
+  'maxUses',
+  'maxLifetimeSeconds',
+  'log',
+  'Promise',
+  'Client',
 ])
 
 const API = 'CockroachDialect'
@@ -160,7 +168,11 @@ export function resolveClusterOptions(cluster: ClusterOptions | undefined, poolC
   }
   const connectTimeoutMs = milliseconds('cluster.connectTimeoutMs', options.connectTimeoutMs, 5000)
   if (connectTimeoutMs === 0) {
-    throw new QueryRefusedError(API, 'cluster.connectTimeoutMs must be above 0', 'give a bound such as 5000: a node that never answers must time out to be marked down')
+    throw new QueryRefusedError(
+      API,
+      'cluster.connectTimeoutMs must be above 0',
+      'give a bound such as 5000: a node that never answers must time out to be marked down',
+    )
   }
   const initial = milliseconds('cluster.probeBackoffMs.initial', options.probeBackoffMs?.initial, 250)
   const max = milliseconds('cluster.probeBackoffMs.max', options.probeBackoffMs?.max, Math.max(10_000, initial))

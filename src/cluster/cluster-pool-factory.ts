@@ -38,12 +38,18 @@ export function planClusterPool(settings: ClusterPoolSettings): ClusterPoolPlan 
   const poolConfig = settings.poolConfig ?? {}
   for (const key of ['host', 'port'] as const) {
     if (poolConfig[key] !== undefined) {
-      throw new QueryRefusedError('CockroachDialect', `poolConfig.${key} cannot be used with a cluster: each node has its own`, 'give the nodes in connectionString or nodes')
+      throw new QueryRefusedError(
+        'CockroachDialect',
+        `poolConfig.${key} cannot be used with a cluster: each node has its own`,
+        'give the nodes in connectionString or nodes',
+      )
     }
   }
   const options = resolveClusterOptions(settings.cluster, poolConfig)
   const clientConfig = Object.fromEntries(
-    Object.entries(poolConfig).filter(([key, value]) => value !== undefined && !POOL_ONLY_OPTIONS.includes(key) && key !== 'connectionTimeoutMillis'),
+    Object.entries(poolConfig).filter(
+      ([key, value]) => value !== undefined && !POOL_ONLY_OPTIONS.includes(key) && key !== 'connectionTimeoutMillis',
+    ),
   ) as ClientConfig
   return Object.freeze({
     nodes,

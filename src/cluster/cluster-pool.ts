@@ -81,7 +81,11 @@ export class ClusterPool {
     this.#options = options
     this.#nodes = nodes.map((node) => ({
       key: node.key,
-      config: Object.freeze({ ...stripUndefined(node.options), ...clientConfig, connectionTimeoutMillis: options.connectTimeoutFor(node.options) }),
+      config: Object.freeze({
+        ...stripUndefined(node.options),
+        ...clientConfig,
+        connectionTimeoutMillis: options.connectTimeoutFor(node.options),
+      }),
       health: new NodeHealth({ baseDelayMs: options.probeBackoffMs.initial, maxDelayMs: options.probeBackoffMs.max }),
       idle: [],
       inUse: new Set(),
@@ -181,7 +185,7 @@ export class ClusterPool {
 
   #pump(): void {
     // Idle clients first, in waiter order (a waiter that avoids a node skips its clients).
-    for (let i = 0; i < this.#waiters.length; ) {
+    for (let i = 0; i < this.#waiters.length;) {
       const waiter = this.#waiters[i] as Waiter
       const avoided = this.#avoidedBy(waiter)
       const slot = this.#takeIdle(avoided)
@@ -293,9 +297,7 @@ export class ClusterPool {
     }
     if (this.#nodes.some((node) => node.connecting > 0)) return undefined
     const tried = (this.#waiters[0] as Waiter).failed
-    return ordered
-      .filter((node) => !tried.has(node.key))
-      .sort((a, b) => (a.health.nextProbeAt ?? 0) - (b.health.nextProbeAt ?? 0))[0]
+    return ordered.filter((node) => !tried.has(node.key)).sort((a, b) => (a.health.nextProbeAt ?? 0) - (b.health.nextProbeAt ?? 0))[0]
   }
 
   async #open(node: NodeRecord): Promise<void> {
@@ -595,7 +597,10 @@ async function answerWithin<T>(query: Promise<T>, timeoutMs: number, node: strin
   query.catch(() => undefined)
   let timer: NodeJS.Timeout | undefined
   const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`CockroachDialect: node ${node} did not answer the health probe's select 1 within ${timeoutMs} ms`)), timeoutMs)
+    timer = setTimeout(
+      () => reject(new Error(`CockroachDialect: node ${node} did not answer the health probe's select 1 within ${timeoutMs} ms`)),
+      timeoutMs,
+    )
   })
   try {
     return await Promise.race([query, timedOut])

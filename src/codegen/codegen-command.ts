@@ -65,7 +65,9 @@ async function importKyselyCodegen(io: CodegenCommandIo): Promise<typeof import(
     // Only kysely-codegen itself missing; a dependency of kysely-codegen missing is a broken install.
     if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && /['"]kysely-codegen['"]/.test(String(message))) {
       const range = readManifest().peerDependencies?.['kysely-codegen'] ?? 'latest'
-      io.stderr(`kysely-cockroachdb codegen: kysely-codegen is not installed; install it with \`npm install --save-dev kysely-codegen@${range}\`.\n`)
+      io.stderr(
+        `kysely-cockroachdb codegen: kysely-codegen is not installed; install it with \`npm install --save-dev kysely-codegen@${range}\`.\n`,
+      )
       return undefined
     }
     throw error
@@ -165,7 +167,11 @@ export async function runCodegenCommand(
   } catch (error) {
     // A refusal of this command names it already; anything else (kysely-codegen's, the database's) gets the name.
     const message = error instanceof Error ? error.message : String(error)
-    io.stderr(isQueryRefusedError(error) && error.api === 'kysely-cockroachdb codegen' ? `${message}\n` : `kysely-cockroachdb codegen: ${message}\n`)
+    io.stderr(
+      isQueryRefusedError(error) && error.api === 'kysely-cockroachdb codegen'
+        ? `${message}\n`
+        : `kysely-cockroachdb codegen: ${message}\n`,
+    )
     return 1
   } finally {
     await db?.destroy()

@@ -42,7 +42,6 @@ export class CockroachCodegenDialect extends PostgresDialect {
 // What a query returns for INT8 under each mode (src/connection/int8-type-parsers.ts); what may be written stays
 // as broad as node-postgres accepts.
 function int8Definition(mode: Int8Mode): ColumnTypeNode {
-  const writable = () =>
-    new UnionExpressionNode([new IdentifierNode('string'), new IdentifierNode('number'), new IdentifierNode('bigint')])
+  const writable = () => new UnionExpressionNode([new IdentifierNode('string'), new IdentifierNode('number'), new IdentifierNode('bigint')])
   return new ColumnTypeNode(new IdentifierNode(mode), writable(), writable())
 }

@@ -79,10 +79,7 @@ export function createInt8TypeOverrides(mode: Int8Mode): PgTypeOverrides {
         if (oid === INT8_OID) return parseInt8
         if (oid === INT8_ARRAY_OID) return parseInt8Array
       }
-      return (pg.types.getTypeParser as (oid: number, format: 'text' | 'binary') => (value: string) => unknown)(
-        oid,
-        format,
-      )
+      return (pg.types.getTypeParser as (oid: number, format: 'text' | 'binary') => (value: string) => unknown)(oid, format)
     },
   })
 }

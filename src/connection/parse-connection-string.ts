@@ -91,12 +91,40 @@ const SUPPORTED_PARAMETERS = [
 // libpq's other connection parameters (libpq docs, "Parameter Key Words") and node-postgres' own:
 // names that are certainly not part of a password, so an error may show them.
 const OTHER_LIBPQ_PARAMETERS: readonly string[] = [
-  'hostaddr', 'passfile', 'require_auth', 'channel_binding', 'client_encoding', 'encoding',
-  'fallback_application_name', 'keepalives', 'keepalives_idle', 'keepalives_interval', 'keepalives_count',
-  'tcp_user_timeout', 'replication', 'gssencmode', 'sslcompression', 'sslpassword', 'sslcertmode', 'sslcrl',
-  'sslcrldir', 'sslsni', 'requirepeer', 'ssl_min_protocol_version', 'ssl_max_protocol_version',
-  'min_protocol_version', 'max_protocol_version', 'krbsrvname', 'gsslib', 'gssdelegation', 'service',
-  'target_session_attrs', 'load_balance_hosts', 'requiressl', 'ssl', 'db',
+  'hostaddr',
+  'passfile',
+  'require_auth',
+  'channel_binding',
+  'client_encoding',
+  'encoding',
+  'fallback_application_name',
+  'keepalives',
+  'keepalives_idle',
+  'keepalives_interval',
+  'keepalives_count',
+  'tcp_user_timeout',
+  'replication',
+  'gssencmode',
+  'sslcompression',
+  'sslpassword',
+  'sslcertmode',
+  'sslcrl',
+  'sslcrldir',
+  'sslsni',
+  'requirepeer',
+  'ssl_min_protocol_version',
+  'ssl_max_protocol_version',
+  'min_protocol_version',
+  'max_protocol_version',
+  'krbsrvname',
+  'gsslib',
+  'gssdelegation',
+  'service',
+  'target_session_attrs',
+  'load_balance_hosts',
+  'requiressl',
+  'ssl',
+  'db',
 ]
 
 const FORM = "'postgresql://user:password@host:26257/database?sslmode=verify-full'"
@@ -196,10 +224,7 @@ export function readConnectionString(connectionString: string, api: string): Par
 
   const host = params.get('host') ?? view.host
   if (!isHostName(host)) {
-    fail(
-      `the host in connection string ${view.prefix} is not a host name, an IP address or a Unix socket directory`,
-      ENCODE_HINT,
-    )
+    fail(`the host in connection string ${view.prefix} is not a host name, an IP address or a Unix socket directory`, ENCODE_HINT)
   }
   const socket = host.startsWith('/')
   const rootCert = params.get('sslrootcert')
@@ -261,10 +286,9 @@ export function readConnectionString(connectionString: string, api: string): Par
   try {
     config = parseWithPg(`${view.beforeQuery}?${forwarded.join('&')}`, { useLibpqCompat: true })
   } catch (error) {
-    throw certificateError(error, params, effectiveRootCert, api) ?? refused(
-      api,
-      `connectionString is not a valid URL: ${view.prefix}`,
-      `use the form ${FORM} (${ENCODE_HINT})`,
+    throw (
+      certificateError(error, params, effectiveRootCert, api) ??
+      refused(api, `connectionString is not a valid URL: ${view.prefix}`, `use the form ${FORM} (${ENCODE_HINT})`)
     )
   }
 
@@ -359,7 +383,9 @@ interface SafeView {
  * decides whether any of it can be shown. `unsafe` explains, without echoing, why not: what it
  * names (the scheme, the host after the last '@') cannot hold the password.
  */
-function inspectConnectionString(text: string): SafeView | { readonly unsafe: readonly [problem: string, fix: string]; readonly scheme?: string } {
+function inspectConnectionString(
+  text: string,
+): SafeView | { readonly unsafe: readonly [problem: string, fix: string]; readonly scheme?: string } {
   const schemeMatch = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text)
   if (schemeMatch === null) {
     const near = /^(postgres(?:ql)?|cockroachdb)(?!:\/\/)/i.exec(text)
@@ -409,10 +435,7 @@ function inspectConnectionString(text: string): SafeView | { readonly unsafe: re
   const querySegments = query === '' ? [] : query.split('&')
   const hasPasswordParameter = querySegments.some((segment) => segmentKey(segment) === 'password')
   const user = userinfo === undefined ? '' : `${userinfo.replace(/:.*$/s, userinfo.includes(':') ? ':****' : '')}@`
-  const maskedQuery = query.replace(
-    new RegExp(`(^|&)password=.*?(?=&(?:${SUPPORTED_PARAMETERS.join('|')})=|$)`, 'gs'),
-    '$1password=****',
-  )
+  const maskedQuery = query.replace(new RegExp(`(^|&)password=.*?(?=&(?:${SUPPORTED_PARAMETERS.join('|')})=|$)`, 'gs'), '$1password=****')
   const path = queryStart === -1 ? after : after.slice(0, queryStart)
   return {
     scheme,
@@ -541,8 +564,19 @@ function certificateError(
   const path = (error as { path?: unknown } | null)?.path
   if (typeof path !== 'string' || !(error instanceof Error)) return undefined
   const parameter =
-    path === params.get('sslcert') ? 'sslcert' : path === params.get('sslkey') ? 'sslkey' : path === rootCert && params.get('sslrootcert') === undefined ? 'default root certificate (~/.postgresql/root.crt)' : 'sslrootcert'
-  return refused(api, `cannot read the ${parameter} file '${path}': ${error.message}`, 'check that the file exists and this process may read it', error)
+    path === params.get('sslcert')
+      ? 'sslcert'
+      : path === params.get('sslkey')
+        ? 'sslkey'
+        : path === rootCert && params.get('sslrootcert') === undefined
+          ? 'default root certificate (~/.postgresql/root.crt)'
+          : 'sslrootcert'
+  return refused(
+    api,
+    `cannot read the ${parameter} file '${path}': ${error.message}`,
+    'check that the file exists and this process may read it',
+    error,
+  )
 }
 
 function refused(api: string, problem: string, fix: string, cause?: unknown): QueryRefusedError {

@@ -37,14 +37,26 @@ export function validatePoolConfig(config: CockroachDialectConfig, checked: { re
     )
   }
   if (hasPool && typeof config.pool !== 'function' && typeof (config.pool as PostgresPool).connect !== 'function') {
-    throw new QueryRefusedError('CockroachDialect', '`pool` must be a pg.Pool or an async function returning one', 'pass the pool the application built, or give connectionString instead')
+    throw new QueryRefusedError(
+      'CockroachDialect',
+      '`pool` must be a pg.Pool or an async function returning one',
+      'pass the pool the application built, or give connectionString instead',
+    )
   }
   if (config.int8 !== undefined && !INT8_MODES.includes(config.int8)) {
-    throw new QueryRefusedError('CockroachDialect', `unknown int8 mode ${describeValue(config.int8)}`, `use one of: ${INT8_MODES.join(', ')}`)
+    throw new QueryRefusedError(
+      'CockroachDialect',
+      `unknown int8 mode ${describeValue(config.int8)}`,
+      `use one of: ${INT8_MODES.join(', ')}`,
+    )
   }
   if (config.applicationName !== undefined) {
     if (typeof config.applicationName !== 'string' || /[\0-\x1f]/.test(config.applicationName)) {
-      throw new QueryRefusedError('CockroachDialect', 'applicationName must be a string without control characters', 'give a printable name such as \'billing-worker\'')
+      throw new QueryRefusedError(
+        'CockroachDialect',
+        'applicationName must be a string without control characters',
+        "give a printable name such as 'billing-worker'",
+      )
     }
   }
   // A cluster's connection string (several hosts, or with `nodes`) was parsed node by node by

@@ -77,7 +77,11 @@ export class CockroachAdapter extends DialectAdapterBase {
     super()
     this.options = resolveMigrationLeaseOptions(options)
     if (pool !== undefined && typeof pool !== 'function' && (typeof pool !== 'object' || pool === null)) {
-      throw new QueryRefusedError('CockroachAdapter', `\`pool\` must be a pg.Pool or an async function returning one, got ${describeValue(pool)}`, 'pass the pool the application built')
+      throw new QueryRefusedError(
+        'CockroachAdapter',
+        `\`pool\` must be a pg.Pool or an async function returning one, got ${describeValue(pool)}`,
+        'pass the pool the application built',
+      )
     }
     this.#lock = new MigrationLeaseLock(this.options, pool)
   }

@@ -203,11 +203,7 @@ export class CockroachConnection implements DatabaseConnection {
     await this.#control.controlQuery(statement, () => this.#running === running)
   }
 
-  streamQuery<R>(
-    compiledQuery: CompiledQuery,
-    chunkSize: number,
-    options?: ExecuteOptions,
-  ): AsyncIterableIterator<QueryResult<R>> {
+  streamQuery<R>(compiledQuery: CompiledQuery, chunkSize: number, options?: ExecuteOptions): AsyncIterableIterator<QueryResult<R>> {
     // readSqlCursor refuses a statement-level AS OF SYSTEM TIME itself; outside a transaction it is valid.
     if (this.#inTransaction) {
       return readSqlCursor<R>((query) => this.#inner.executeQuery(query, options), compiledQuery, chunkSize, 'stream()')

@@ -45,7 +45,11 @@ export class CockroachDialect implements Dialect {
     }
     this.#config = Object.freeze({ ...config })
     if (this.#config.pool !== undefined && (this.#config.nodes !== undefined || this.#config.cluster !== undefined)) {
-      throw new QueryRefusedError('CockroachDialect', '`nodes` and `cluster` configure the pool the dialect builds; they do not apply with `pool`', 'drop them, or give connectionString instead of pool')
+      throw new QueryRefusedError(
+        'CockroachDialect',
+        '`nodes` and `cluster` configure the pool the dialect builds; they do not apply with `pool`',
+        'drop them, or give connectionString instead of pool',
+      )
     }
     // Several hosts, `nodes` or `cluster`: the cluster pool (src/cluster/), whose parser reads the
     // host list (and refuses a bad one here, at construction).

@@ -1,11 +1,5 @@
 import { CompiledQuery, PostgresDriver } from 'kysely'
-import type {
-  DatabaseConnection,
-  PostgresCursorConstructor,
-  PostgresPool,
-  PostgresPoolClient,
-  TransactionSettings,
-} from 'kysely'
+import type { DatabaseConnection, PostgresCursorConstructor, PostgresPool, PostgresPoolClient, TransactionSettings } from 'kysely'
 import { CockroachConnection } from './cockroach-connection.js'
 import { cursorClass } from '../streaming/cockroach-cursor.js'
 import { CockroachPool, CockroachPoolClient } from './cockroach-pool.js'
@@ -116,7 +110,9 @@ export class CockroachDriver extends PostgresDriver {
     if (this.#handOff.takeBack() !== undefined) {
       client.release()
       await acquiring
-      throw new KyselyCockroachError('CockroachDriver: PostgresDriver did not take the client it was handed. This is a bug: please report it.')
+      throw new KyselyCockroachError(
+        'CockroachDriver: PostgresDriver did not take the client it was handed. This is a bug: please report it.',
+      )
     }
     const inner = await acquiring
     let connection = this.#connections.get(inner)
@@ -234,7 +230,9 @@ class HandOff {
   take(): CockroachPoolClient {
     const client = this.takeBack()
     if (client === undefined) {
-      throw new KyselyCockroachError('CockroachDriver: PostgresDriver asked for a client outside acquireConnection. This is a bug: please report it.')
+      throw new KyselyCockroachError(
+        'CockroachDriver: PostgresDriver asked for a client outside acquireConnection. This is a bug: please report it.',
+      )
     }
     return client
   }

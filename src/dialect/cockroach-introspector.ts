@@ -92,9 +92,7 @@ export class CockroachIntrospector extends PostgresIntrospector implements Datab
   }
 
   /** Tables, views and materialized views of user schemas, with their columns. */
-  override async getTables(
-    options: DatabaseMetadataOptions = { withInternalKyselyTables: false },
-  ): Promise<CockroachTableMetadata[]> {
+  override async getTables(options: DatabaseMetadataOptions = { withInternalKyselyTables: false }): Promise<CockroachTableMetadata[]> {
     const server = await this.getServerInfo()
     const { rows } = await columnsQuery(server).execute(this.#db)
     const tables = mapIntrospectionRows(rows, {

@@ -16,11 +16,7 @@ interface ControlClient {
 }
 
 interface QueryConfigClient {
-  query<R>(config: {
-    text: string
-    values: ReadonlyArray<unknown>
-    types: PgTypeOverrides
-  }): Promise<PostgresQueryResult<R>>
+  query<R>(config: { text: string; values: ReadonlyArray<unknown>; types: PgTypeOverrides }): Promise<PostgresQueryResult<R>>
 }
 
 /**

@@ -236,10 +236,18 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
 
   #checkWrite(endModifiers: ReadonlyArray<OperationNode> | undefined, statement: string): void {
     if (this.#topLevelAsOf !== undefined) {
-      throw new QueryRefusedError('asOfSystemTime()', `AS OF SYSTEM TIME statements are read-only: ${statement} cannot appear in them`, 'run the write as a statement of its own')
+      throw new QueryRefusedError(
+        'asOfSystemTime()',
+        `AS OF SYSTEM TIME statements are read-only: ${statement} cannot appear in them`,
+        'run the write as a statement of its own',
+      )
     }
     if (endModifiers !== undefined && endModifiers.some(isAsOfSystemTimeMarker)) {
-      throw new QueryRefusedError('asOfSystemTime()', `AS OF SYSTEM TIME is for reads only; CockroachDB refuses it on ${statement}`, 'drop asOfSystemTime() from the write')
+      throw new QueryRefusedError(
+        'asOfSystemTime()',
+        `AS OF SYSTEM TIME is for reads only; CockroachDB refuses it on ${statement}`,
+        'drop asOfSystemTime() from the write',
+      )
     }
   }
 
@@ -258,4 +266,3 @@ export class CockroachQueryCompiler extends PostgresQueryCompiler {
 function isUpsertNode(node: OperationNode | undefined): boolean {
   return node !== undefined && node.kind === 'InsertQueryNode' && (node as InsertQueryNode).replace === true
 }
-

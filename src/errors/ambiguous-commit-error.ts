@@ -95,7 +95,9 @@ export class AmbiguousCommitError extends KyselyCockroachError {
       `withRetry: the transaction may or may not have committed: "${details.statement}" failed while in flight ` +
         `(attempt ${details.attempt}): ${describeError(cause)}.${settling} withRetry did not run the callback again, because ` +
         "that could apply its writes twice. Check whether the transaction's writes are there" +
-        (resolution === 'timed out' ? ', or raise resolveTimeoutMs.' : ', or pass `idempotent: true` if running the callback again is safe.'),
+        (resolution === 'timed out'
+          ? ', or raise resolveTimeoutMs.'
+          : ', or pass `idempotent: true` if running the callback again is safe.'),
       { cause },
     )
     this.attempt = details.attempt

@@ -45,10 +45,7 @@ export class MigrationLeaseLostError extends KyselyCockroachError {
   }) {
     const now = details.currentHolder === undefined ? 'nobody holds it now' : `it is now held by '${details.currentHolder}'`
     const failedRenewals = details.failedRenewals ?? 0
-    const renewal =
-      details.cause === undefined
-        ? ''
-        : ` The last ${failedRenewals} renewal(s) failed: ${describeError(details.cause)}.`
+    const renewal = details.cause === undefined ? '' : ` The last ${failedRenewals} renewal(s) failed: ${describeError(details.cause)}.`
     super(
       `CockroachAdapter.releaseMigrationLock: the migration lock lease of '${details.owner}' on ${details.lockTable} was ` +
         `lost while migrations ran (${now}): it expired before it was renewed, or someone cleared the lock row. Another ` +

@@ -217,10 +217,7 @@ export function hiddenColumnKind(column: {
 }
 
 /** The tables with the options read for them (matched by schema and name). @internal */
-export function applyTableOptions(
-  tables: readonly CockroachTableMetadata[],
-  options: readonly TableOptions[],
-): CockroachTableMetadata[] {
+export function applyTableOptions(tables: readonly CockroachTableMetadata[], options: readonly TableOptions[]): CockroachTableMetadata[] {
   const byKey = new Map<string, TableOptions>()
   for (const option of options) {
     byKey.set(JSON.stringify([option.schema ?? 'public', option.name]), option)

@@ -254,7 +254,6 @@ function createOwnerId(): string {
   return `${hostname().slice(0, 180)}/pid ${process.pid}/${randomBytes(6).toString('hex')}`
 }
 
-
 function timeoutError(
   table: MigrationLockTable,
   holder: LeaseHolder | undefined,

@@ -80,7 +80,11 @@ export function resolveMigrationLeaseOptions(options: unknown): ResolvedMigratio
     options = {}
   }
   if (typeof options !== 'object' || Array.isArray(options)) {
-    throw new QueryRefusedError('CockroachDialect', `\`migrationLock\` must be an object, not ${describeValue(options)}`, 'give one such as { leaseDurationMs: 30000 }')
+    throw new QueryRefusedError(
+      'CockroachDialect',
+      `\`migrationLock\` must be an object, not ${describeValue(options)}`,
+      'give one such as { leaseDurationMs: 30000 }',
+    )
   }
   const given = options as Record<string, unknown>
   assertKnownKeys('CockroachDialect', given, KNOWN_OPTIONS, '`migrationLock` option')

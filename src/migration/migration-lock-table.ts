@@ -44,10 +44,7 @@ export class MigrationLockTable {
    * database) address the same table.
    */
   static async resolve(runner: LeaseSqlRunner, options: MigrationLockOptions): Promise<MigrationLockTable> {
-    const [row] = await runner.query(
-      'select current_database() as database, current_schema() as schema, version() as version',
-      [],
-    )
+    const [row] = await runner.query('select current_database() as database, current_schema() as schema, version() as version', [])
     const schema = options.lockTableSchema ?? row?.schema
     if (typeof schema !== 'string' || schema === '') {
       throw new KyselyCockroachError(

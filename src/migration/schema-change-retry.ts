@@ -55,7 +55,11 @@ export interface SchemaChangeRetryOptions {
 }
 
 /** 250 ms doubling to 8 s, for at most 2 minutes. @internal */
-export const DEFAULT_SCHEMA_CHANGE_RETRY: SchemaChangeRetryOptions = Object.freeze({ initialDelayMs: 250, maxDelayMs: 8_000, timeoutMs: 120_000 })
+export const DEFAULT_SCHEMA_CHANGE_RETRY: SchemaChangeRetryOptions = Object.freeze({
+  initialDelayMs: 250,
+  maxDelayMs: 8_000,
+  timeoutMs: 120_000,
+})
 
 /**
  * The delay before retry `attempt` (0-based): the package's backoff with equal jitter (the upper

@@ -133,7 +133,9 @@ async function cleanUp<DB>(db: Kysely<DB>): Promise<void> {
   } catch (error) {
     if (!warned) {
       warned = true
-      process.emitWarning(`withRetry: cleaning up old rows of ${COMMIT_MARKER_TABLE} failed: ${error instanceof Error ? error.message : String(error)}`)
+      process.emitWarning(
+        `withRetry: cleaning up old rows of ${COMMIT_MARKER_TABLE} failed: ${error instanceof Error ? error.message : String(error)}`,
+      )
     }
   }
 }

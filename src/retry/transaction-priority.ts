@@ -105,7 +105,11 @@ export interface PrioritizableTransaction {
 export async function setTransactionPriority(trx: PrioritizableTransaction, priority: TransactionPriority): Promise<void> {
   const query = transactionPriorityQuery(priority)
   if (typeof trx !== 'object' || trx === null || typeof trx.executeQuery !== 'function') {
-    throw new QueryRefusedError('setTransactionPriority', 'the first argument must be the transaction (`trx`) of db.transaction()', 'pass the `trx` of db.transaction().execute(async (trx) => ...)')
+    throw new QueryRefusedError(
+      'setTransactionPriority',
+      'the first argument must be the transaction (`trx`) of db.transaction()',
+      'pass the `trx` of db.transaction().execute(async (trx) => ...)',
+    )
   }
   if (!trx.isTransaction) {
     throw new QueryRefusedError(

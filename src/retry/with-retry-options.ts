@@ -220,7 +220,11 @@ const KNOWN_OPTIONS: readonly (keyof WithRetryOptions)[] = [
  */
 export function resolveRetryOptions(options: WithRetryOptions = {}): ResolvedRetryOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new QueryRefusedError('withRetry', `options must be an object, got ${describeValue(options)}`, 'give one such as { maxAttempts: 5 }')
+    throw new QueryRefusedError(
+      'withRetry',
+      `options must be an object, got ${describeValue(options)}`,
+      'give one such as { maxAttempts: 5 }',
+    )
   }
   assertKnownKeys('withRetry', options, KNOWN_OPTIONS)
   const maxAttempts = options.maxAttempts ?? DEFAULT_RETRY_OPTIONS.maxAttempts
@@ -233,7 +237,11 @@ export function resolveRetryOptions(options: WithRetryOptions = {}): ResolvedRet
   }
   const maxElapsedMs = options.maxElapsedMs
   if (maxElapsedMs !== undefined && !(typeof maxElapsedMs === 'number' && Number.isFinite(maxElapsedMs) && maxElapsedMs > 0)) {
-    throw new QueryRefusedError('withRetry', `maxElapsedMs must be a positive, finite number of milliseconds, got ${describeValue(maxElapsedMs)}`, 'give one such as 10_000')
+    throw new QueryRefusedError(
+      'withRetry',
+      `maxElapsedMs must be a positive, finite number of milliseconds, got ${describeValue(maxElapsedMs)}`,
+      'give one such as 10_000',
+    )
   }
   if (maxAttempts === Infinity && maxElapsedMs === undefined && options.signal === undefined) {
     throw new QueryRefusedError(
@@ -247,11 +255,19 @@ export function resolveRetryOptions(options: WithRetryOptions = {}): ResolvedRet
   const maxDelayMs = options.maxDelayMs ?? Math.max(DEFAULT_RETRY_OPTIONS.maxDelayMs, baseDelayMs)
   checkDelay('maxDelayMs', maxDelayMs)
   if (maxDelayMs < baseDelayMs) {
-    throw new QueryRefusedError('withRetry', `maxDelayMs (${maxDelayMs}) must not be smaller than baseDelayMs (${baseDelayMs})`, 'raise maxDelayMs or lower baseDelayMs')
+    throw new QueryRefusedError(
+      'withRetry',
+      `maxDelayMs (${maxDelayMs}) must not be smaller than baseDelayMs (${baseDelayMs})`,
+      'raise maxDelayMs or lower baseDelayMs',
+    )
   }
   const strategy = options.strategy ?? DEFAULT_RETRY_OPTIONS.strategy
   if (!RETRY_STRATEGIES.includes(strategy)) {
-    throw new QueryRefusedError('withRetry', `strategy must be 'restart' or 'savepoint', got ${describeValue(strategy)}`, "use one of them (default 'restart')")
+    throw new QueryRefusedError(
+      'withRetry',
+      `strategy must be 'restart' or 'savepoint', got ${describeValue(strategy)}`,
+      "use one of them (default 'restart')",
+    )
   }
   if (options.isolationLevel !== undefined && !TRANSACTION_ISOLATION_LEVELS.includes(options.isolationLevel)) {
     throw new QueryRefusedError(
@@ -261,7 +277,11 @@ export function resolveRetryOptions(options: WithRetryOptions = {}): ResolvedRet
     )
   }
   if (options.accessMode !== undefined && !TRANSACTION_ACCESS_MODES.includes(options.accessMode)) {
-    throw new QueryRefusedError('withRetry', `accessMode must be 'read only' or 'read write', got ${describeValue(options.accessMode)}`, 'use one of them, or leave it out')
+    throw new QueryRefusedError(
+      'withRetry',
+      `accessMode must be 'read only' or 'read write', got ${describeValue(options.accessMode)}`,
+      'use one of them, or leave it out',
+    )
   }
   if (options.priority !== undefined) {
     assertTransactionPriority(options.priority, 'withRetry', 'priority')
@@ -270,16 +290,28 @@ export function resolveRetryOptions(options: WithRetryOptions = {}): ResolvedRet
     throw new QueryRefusedError('withRetry', 'signal must be an AbortSignal', 'give one such as AbortSignal.timeout(5000)')
   }
   if (options.idempotent !== undefined && typeof options.idempotent !== 'boolean') {
-    throw new QueryRefusedError('withRetry', `idempotent must be true or false, got ${describeValue(options.idempotent)}`, 'use idempotent: true only if running the callback twice is safe')
+    throw new QueryRefusedError(
+      'withRetry',
+      `idempotent must be true or false, got ${describeValue(options.idempotent)}`,
+      'use idempotent: true only if running the callback twice is safe',
+    )
   }
   const resolveAmbiguousCommits = options.resolveAmbiguousCommits ?? false
   if (typeof resolveAmbiguousCommits !== 'boolean') {
-    throw new QueryRefusedError('withRetry', `resolveAmbiguousCommits must be true or false, got ${String(resolveAmbiguousCommits)}`, 'pass true or false')
+    throw new QueryRefusedError(
+      'withRetry',
+      `resolveAmbiguousCommits must be true or false, got ${String(resolveAmbiguousCommits)}`,
+      'pass true or false',
+    )
   }
   const resolveTimeoutMs = options.resolveTimeoutMs ?? DEFAULT_RETRY_OPTIONS.resolveTimeoutMs
   if (options.resolveTimeoutMs !== undefined) {
     if (!resolveAmbiguousCommits) {
-      throw new QueryRefusedError('withRetry', 'resolveTimeoutMs only applies with resolveAmbiguousCommits: true', 'add it or drop resolveTimeoutMs')
+      throw new QueryRefusedError(
+        'withRetry',
+        'resolveTimeoutMs only applies with resolveAmbiguousCommits: true',
+        'add it or drop resolveTimeoutMs',
+      )
     }
     if (!(Number.isInteger(resolveTimeoutMs) && resolveTimeoutMs >= 1000)) {
       throw new QueryRefusedError(
@@ -298,7 +330,11 @@ export function resolveRetryOptions(options: WithRetryOptions = {}): ResolvedRet
   }
   for (const name of ['random', 'sleep', 'now', 'onRetry'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {
-      throw new QueryRefusedError('withRetry', `${name} must be a function, got ${describeValue(options[name])}`, `give ${name} a function or leave it out`)
+      throw new QueryRefusedError(
+        'withRetry',
+        `${name} must be a function, got ${describeValue(options[name])}`,
+        `give ${name} a function or leave it out`,
+      )
     }
   }
   const retryOn: readonly unknown[] | undefined =
@@ -359,18 +395,30 @@ export function fullJitterDelay(
   api: 'retryDelay' | 'withRetry',
 ): number {
   if (!Number.isInteger(retry) || retry < 1) {
-    throw new QueryRefusedError(api, `retry must be a positive integer, got ${describeValue(retry)}`, 'pass 1 for the wait after the first failed attempt')
+    throw new QueryRefusedError(
+      api,
+      `retry must be a positive integer, got ${describeValue(retry)}`,
+      'pass 1 for the wait after the first failed attempt',
+    )
   }
   const r = random()
   if (!(typeof r === 'number' && r >= 0 && r < 1)) {
-    throw new QueryRefusedError(api, `random() must return a number in [0, 1), returned ${describeValue(r)}`, 'give a function like Math.random')
+    throw new QueryRefusedError(
+      api,
+      `random() must return a number in [0, 1), returned ${describeValue(r)}`,
+      'give a function like Math.random',
+    )
   }
   return backoffDelay(retry - 1, { baseDelayMs: limits.baseDelayMs, maxDelayMs: limits.maxDelayMs, jitter: 'full' }, r)
 }
 
 function checkDelay(name: string, value: unknown): void {
   if (!(typeof value === 'number' && Number.isFinite(value) && value >= 0)) {
-    throw new QueryRefusedError('withRetry', `${name} must be a finite number of milliseconds >= 0, got ${describeValue(value)}`, 'give one such as 100')
+    throw new QueryRefusedError(
+      'withRetry',
+      `${name} must be a finite number of milliseconds >= 0, got ${describeValue(value)}`,
+      'give one such as 100',
+    )
   }
 }
 

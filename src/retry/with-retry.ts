@@ -267,8 +267,7 @@ async function keepForRetryInPlace<DB>(
   if (trx === undefined) {
     return undefined
   }
-  const inPlace =
-    options.strategy === 'savepoint' && (phase === 'fn' || phase === 'commit') && !isConnectionError(error)
+  const inPlace = options.strategy === 'savepoint' && (phase === 'fn' || phase === 'commit') && !isConnectionError(error)
   if (inPlace) {
     try {
       await trx.executeQuery(ROLLBACK_TO)

@@ -59,7 +59,11 @@ export function alterPrimaryKey(table: string, columns: readonly string[], optio
   let data: object = {}
   if (hash !== undefined) {
     if (hash !== true && (typeof hash !== 'object' || hash === null)) {
-      throw new QueryRefusedError(api, `hashSharded must be true or { bucketCount }, got ${describeValue(hash)}`, 'write { hashSharded: { bucketCount: 8 } }')
+      throw new QueryRefusedError(
+        api,
+        `hashSharded must be true or { bucketCount }, got ${describeValue(hash)}`,
+        'write { hashSharded: { bucketCount: 8 } }',
+      )
     }
     if (hash !== true) assertOptionKeys(hash, ['bucketCount'], api)
     const bucketCount = hash === true ? undefined : checkBucketCount(hash.bucketCount, api)

@@ -58,7 +58,11 @@ export function addRegion(database: string, region: string, options: AddRegionOp
   }
   assertOptionKeys(options, ['ifNotExists'], api)
   if (options.ifNotExists !== undefined && typeof options.ifNotExists !== 'boolean') {
-    throw new QueryRefusedError(api, `ifNotExists must be true or false, got ${describeValue(options.ifNotExists)}`, 'write { ifNotExists: true }')
+    throw new QueryRefusedError(
+      api,
+      `ifNotExists must be true or false, got ${describeValue(options.ifNotExists)}`,
+      'write { ifNotExists: true }',
+    )
   }
   const db = quoteRegionName(database, api, 'the database')
   const name = quoteRegionName(region, api, 'the region')

@@ -64,7 +64,10 @@ export function checkBucketCount(value: unknown, api: string): number | undefine
 }
 
 /** `using hash` and, with a bucket count, `with (bucket_count = n)`, as the compiler prints them. @internal */
-export function renderHashSharding(bucketCount: number | undefined): { readonly usingHash: string; readonly withClause: string | undefined } {
+export function renderHashSharding(bucketCount: number | undefined): {
+  readonly usingHash: string
+  readonly withClause: string | undefined
+} {
   return { usingHash: 'using hash', withClause: bucketCount === undefined ? undefined : `with (bucket_count = ${bucketCount})` }
 }
 

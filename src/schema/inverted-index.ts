@@ -63,7 +63,11 @@ const OPCLASSES: Readonly<Record<InvertedOpclass, string>> = Object.freeze({ gin
 export function invertedIndex(options: InvertedIndexOptions = {}): CreateIndexCall {
   const api = 'invertedIndex()'
   if (typeof options !== 'object' || options === null) {
-    throw new QueryRefusedError(api, `options must be an object, got ${describeValue(options)}`, "write invertedIndex({ opclass: 'gin_trgm_ops' })")
+    throw new QueryRefusedError(
+      api,
+      `options must be an object, got ${describeValue(options)}`,
+      "write invertedIndex({ opclass: 'gin_trgm_ops' })",
+    )
   }
   assertOptionKeys(options, ['opclass'], api)
   const opclass: unknown = options.opclass

@@ -29,14 +29,16 @@ import type { TableOptionCall } from './row-level-ttl.js'
  * ```
  */
 export type LocalitySpec =
-  | { readonly regionalByTable: true | string }
-  | { readonly regionalByRow: true | { readonly as: string } }
-  | { readonly global: true }
+  { readonly regionalByTable: true | string } | { readonly regionalByRow: true | { readonly as: string } } | { readonly global: true }
 
 /** The name of a region or database, quoted for SQL text. @internal */
 export function quoteRegionName(name: unknown, api: string, what: string): string {
   if (typeof name !== 'string' || name.trim() === '' || name.includes('\0')) {
-    throw new QueryRefusedError(api, `${what} must be a non-empty name, got ${describeValue(name)}`, `give it as a string such as 'us-east1'`)
+    throw new QueryRefusedError(
+      api,
+      `${what} must be a non-empty name, got ${describeValue(name)}`,
+      `give it as a string such as 'us-east1'`,
+    )
   }
   return quoteIdentifier(name)
 }

@@ -144,7 +144,11 @@ const RESET_KEYS: Readonly<Record<RowLevelTtlKey, string>> = Object.freeze({
 } as Record<RowLevelTtlKey, string>)
 
 /** The storage parameter keys rowLevelTtl() prints, and those resetRowLevelTtl() resets (the compiler re-checks markers against them). @internal */
-export const TTL_PARAMETER_KEYS: ReadonlySet<string> = new Set(['ttl_expire_after', 'ttl_expiration_expression', ...OPTION_KEYS.map(([, key]) => key)])
+export const TTL_PARAMETER_KEYS: ReadonlySet<string> = new Set([
+  'ttl_expire_after',
+  'ttl_expiration_expression',
+  ...OPTION_KEYS.map(([, key]) => key),
+])
 /** @internal */
 export const TTL_RESET_KEYS: ReadonlySet<string> = new Set(Object.values(RESET_KEYS))
 
@@ -183,13 +187,21 @@ export function renderTtlInterval(value: unknown, api: string, what: string): st
     return quoteLiteral(text)
   }
   if (typeof value === 'object' && value !== null) {
-    assertOptionKeys(value, PART_WORDS.map(([key]) => key), api)
+    assertOptionKeys(
+      value,
+      PART_WORDS.map(([key]) => key),
+      api,
+    )
     const parts: string[] = []
     for (const [key, word] of PART_WORDS) {
       const amount = (value as IntervalParts)[key]
       if (amount === undefined) continue
       if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount < 0) {
-        throw new QueryRefusedError(api, `${what}.${key} must be a non-negative integer, got ${describeValue(amount)}`, 'use a smaller unit instead of a fraction')
+        throw new QueryRefusedError(
+          api,
+          `${what}.${key} must be a non-negative integer, got ${describeValue(amount)}`,
+          'use a smaller unit instead of a fraction',
+        )
       }
       if (amount > 0) parts.push(`${amount} ${word}`)
     }
@@ -217,7 +229,11 @@ function renderOption(option: string, kind: 'int' | 'bool' | 'cron' | 'interval'
       const text = typeof value === 'string' ? value.trim() : ''
       const fields = text.split(/\s+/)
       if (!(CRON_DESCRIPTOR.test(text) || (fields.length === 5 && fields.every((f) => CRON_FIELD.test(f))))) {
-        throw new QueryRefusedError(api, `jobCron must be a cron expression, got ${describeValue(value)}`, "use one such as '@daily' or '0 3 * * *'")
+        throw new QueryRefusedError(
+          api,
+          `jobCron must be a cron expression, got ${describeValue(value)}`,
+          "use one such as '@daily' or '0 3 * * *'",
+        )
       }
       return quoteLiteral(fields.join(' '))
     }
@@ -234,13 +250,21 @@ export function renderRowLevelTtlParameters(expiry: unknown, options: unknown, a
   const parameters: string[] = []
   if (expiry !== null) {
     if (typeof expiry !== 'object' || expiry === undefined) {
-      throw new QueryRefusedError(api, 'give exactly one of { expireAfter } or { expirationExpression }', "write rowLevelTtl({ expireAfter: '30 days' })")
+      throw new QueryRefusedError(
+        api,
+        'give exactly one of { expireAfter } or { expirationExpression }',
+        "write rowLevelTtl({ expireAfter: '30 days' })",
+      )
     }
     const hasAfter = 'expireAfter' in expiry
     const hasExpression = 'expirationExpression' in expiry
     assertOptionKeys(expiry, ['expireAfter', 'expirationExpression'], api)
     if (hasAfter === hasExpression) {
-      throw new QueryRefusedError(api, 'give exactly one of { expireAfter } or { expirationExpression }', "write rowLevelTtl({ expireAfter: '30 days' })")
+      throw new QueryRefusedError(
+        api,
+        'give exactly one of { expireAfter } or { expirationExpression }',
+        "write rowLevelTtl({ expireAfter: '30 days' })",
+      )
     }
     if (hasAfter) {
       parameters.push(`ttl_expire_after = ${renderTtlInterval((expiry as { expireAfter: unknown }).expireAfter, api, 'expireAfter')}`)
@@ -250,7 +274,7 @@ export function renderRowLevelTtlParameters(expiry: unknown, options: unknown, a
         throw new QueryRefusedError(
           api,
           `expirationExpression must be SQL text giving a TIMESTAMPTZ, got ${describeValue(expression)}`,
-          "write it such as \"created_at + interval '30 days'\"",
+          'write it such as "created_at + interval \'30 days\'"',
         )
       }
       parameters.push(`ttl_expiration_expression = ${quoteLiteral(expression)}`)
@@ -260,14 +284,18 @@ export function renderRowLevelTtlParameters(expiry: unknown, options: unknown, a
     if (typeof options !== 'object' || options === null) {
       throw new QueryRefusedError(api, `options must be an object, got ${describeValue(options)}`, "write { jobCron: '@daily' }")
     }
-    assertOptionKeys(options, OPTION_KEYS.map(([option]) => option), api)
+    assertOptionKeys(
+      options,
+      OPTION_KEYS.map(([option]) => option),
+      api,
+    )
     for (const [option, key, kind] of OPTION_KEYS) {
       const value = (options as Record<string, unknown>)[option]
       if (value !== undefined) parameters.push(`${key} = ${renderOption(option, kind, value, api)}`)
     }
   }
   if (parameters.length === 0) {
-    throw new QueryRefusedError(api, 'nothing to set', "give an expiry or at least one option, e.g. rowLevelTtl(null, { pause: true })")
+    throw new QueryRefusedError(api, 'nothing to set', 'give an expiry or at least one option, e.g. rowLevelTtl(null, { pause: true })')
   }
   return parameters
 }
@@ -337,7 +365,11 @@ export function resetRowLevelTtl(keys: readonly RowLevelTtlKey[] = ['ttl']): Alt
   }
   const names = keys.map((key: unknown) => {
     if (typeof key !== 'string' || !Object.hasOwn(RESET_KEYS, key)) {
-      throw new QueryRefusedError(api, `unknown key ${describeValue(key)}`, `use 'ttl' or one of ${Object.keys(RESET_KEYS).slice(1).join(', ')}`)
+      throw new QueryRefusedError(
+        api,
+        `unknown key ${describeValue(key)}`,
+        `use 'ttl' or one of ${Object.keys(RESET_KEYS).slice(1).join(', ')}`,
+      )
     }
     return RESET_KEYS[key as RowLevelTtlKey]
   })

@@ -59,7 +59,8 @@ const ACCESS_METHODS: ReadonlySet<string> = new Set(['btree', 'gin', 'gist', 'cs
 // alter-primary-key.ts), else the marker is refused. The refs are printed by Kysely as references.
 const TTL_VALUE = /^(?:'(?:[^']|'')*'|[1-9]\d*|true|false)$/
 const REGION = /^"(?:[^"\0]|"")+"$/
-const LOCALITIES = /^(?:global|regional by table in primary region|regional by row|regional by row as|regional by table in "(?:[^"\0]|"")+")$/
+const LOCALITIES =
+  /^(?:global|regional by table in primary region|regional by row|regional by row as|regional by table in "(?:[^"\0]|"")+")$/
 const INVERTED: Readonly<Record<string, string | undefined>> = Object.freeze({ gin_trgm_ops: 'gin', gist_trgm_ops: 'gist' })
 
 function onlyKeys(data: Readonly<Record<string, unknown>>, keys: readonly string[]): boolean {
@@ -77,7 +78,8 @@ function validBucketCount(value: unknown): boolean {
 
 function isMarkerDataValid(marker: SchemaMarker): boolean {
   const { data, refs } = marker
-  const strings = (value: unknown): value is string[] => Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string')
+  const strings = (value: unknown): value is string[] =>
+    Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string')
   switch (marker.kind) {
     case 'hash':
       return onlyKeys(data, ['bucketCount']) && validBucketCount(data.bucketCount) && refs.length === 0
@@ -264,12 +266,20 @@ export function rewriteCreateIndex(node: CreateIndexNode): CreateIndexNode | und
   const visibility = markers.get('visibility')
   checkUsing(node.using, inverted !== undefined)
   if (rest.length === 0) {
-    throw new QueryRefusedError(HELPER[[...markers.keys()][0]!], 'the index has no columns', "add them with .column('name') or .columns([...])")
+    throw new QueryRefusedError(
+      HELPER[[...markers.keys()][0]!],
+      'the index has no columns',
+      "add them with .column('name') or .columns([...])",
+    )
   }
   const isInverted = inverted !== undefined || invertedUsing
   if (hash !== undefined && isInverted) {
     // The INVERTED INDEX forms of create_index_stmt and index_def have no opt_hash_sharded.
-    throw new QueryRefusedError('hashSharded()', 'an inverted index cannot be hash-sharded in CockroachDB', 'remove hashSharded() or invertedIndex()')
+    throw new QueryRefusedError(
+      'hashSharded()',
+      'an inverted index cannot be hash-sharded in CockroachDB',
+      'remove hashSharded() or invertedIndex()',
+    )
   }
   checkInverted(node, isInverted, storing !== undefined)
   let indexColumns = rest
@@ -351,7 +361,11 @@ function localityNode(marker: SchemaMarker, prefix: string): RawNode {
 // - alter_table_cmd has no ADD INDEX (Kysely's alterTable().addIndex() prints MySQL's form).
 function refuseNullsNotDistinct(node: { readonly nullsNotDistinct?: boolean } | undefined, api: string): void {
   if (node?.nullsNotDistinct === true) {
-    throw new QueryRefusedError(api, "CockroachDB's UNIQUE has no NULLS NOT DISTINCT (col_qualification_elem and constraint_elem in its grammar)", 'remove it')
+    throw new QueryRefusedError(
+      api,
+      "CockroachDB's UNIQUE has no NULLS NOT DISTINCT (col_qualification_elem and constraint_elem in its grammar)",
+      'remove it',
+    )
   }
 }
 
@@ -451,9 +465,8 @@ function hashPrimaryKey(
   }
   if (pkColumns.length === 1) {
     const target = pkColumns[0]!
-    const columns = node.columns.map(
-      (c): ColumnDefinitionNode =>
-        c !== target ? c : { ...c, primaryKey: false, endModifiers: [raw(`primary key ${clause}`), ...(c.endModifiers ?? [])] },
+    const columns = node.columns.map((c): ColumnDefinitionNode =>
+      c !== target ? c : { ...c, primaryKey: false, endModifiers: [raw(`primary key ${clause}`), ...(c.endModifiers ?? [])] },
     )
     return { columns, constraints: node.constraints }
   }
@@ -518,7 +531,11 @@ export function rewriteAlterTable(node: AlterTableNode): AlterTableNode | undefi
       break
     }
     default:
-      throw new QueryRefusedError(HELPER[marker.kind], 'it cannot be used on alterTable', 'use it on db.schema.createIndex(...) or createTable(...)')
+      throw new QueryRefusedError(
+        HELPER[marker.kind],
+        'it cannot be used on alterTable',
+        'use it on db.schema.createIndex(...) or createTable(...)',
+      )
   }
   return { ...node, addConstraint: undefined, columnAlterations: [command as never] }
 }

@@ -96,7 +96,11 @@ export interface ExplainableQuery {
  */
 export async function explain(query: ExplainableQuery, options: CockroachExplainOptions = {}): Promise<ExplainRow[]> {
   if (typeof query?.explain !== 'function') {
-    throw new QueryRefusedError('explain()', 'the first argument must be a query builder (db.selectFrom(...), db.updateTable(...), ...)', 'pass the query, as in explain(db.selectFrom(...))')
+    throw new QueryRefusedError(
+      'explain()',
+      'the first argument must be a query builder (db.selectFrom(...), db.updateTable(...), ...)',
+      'pass the query, as in explain(db.selectFrom(...))',
+    )
   }
   const words = explainWords(options)
   // The words come from the fixed lists above; nothing the caller wrote is copied into the SQL.
@@ -114,7 +118,11 @@ function explainWords(options: CockroachExplainOptions): string[] {
   }
   const list: readonly unknown[] | undefined = options.options
   if (list !== undefined && (!Array.isArray(list) || !list.every((word): word is string => typeof word === 'string'))) {
-    throw new QueryRefusedError('explain()', 'options.options must be an array of words', `use some of ${[...MODES, ...FLAGS].map((w) => `'${w}'`).join(', ')}`)
+    throw new QueryRefusedError(
+      'explain()',
+      'options.options must be an array of words',
+      `use some of ${[...MODES, ...FLAGS].map((w) => `'${w}'`).join(', ')}`,
+    )
   }
   const given = (list ?? []) as readonly string[]
   const words = options.analyze === true ? ['analyze', ...given] : [...given]
@@ -140,7 +148,7 @@ function checkFormat(format: string | undefined, where: string): void {
     throw new QueryRefusedError(
       where,
       'CockroachDB has no EXPLAIN (FORMAT JSON). Its JSON output is the distributed plan, EXPLAIN (DISTSQL, JSON)',
-      "run that with sql`explain (distsql, json) ...`; for the plan as text use explain(query) or " +
+      'run that with sql`explain (distsql, json) ...`; for the plan as text use explain(query) or ' +
         "explain(query, { options: ['verbose'] }) from kysely-cockroachdb",
     )
   }
@@ -197,7 +205,11 @@ function renderExplainOptions(words: readonly string[], where: string): string {
       analyze = true
     } else if ((MODES as readonly string[]).includes(word)) {
       if (mode !== undefined && mode !== word) {
-        throw new QueryRefusedError(where, `CockroachDB takes one EXPLAIN mode, got ${mode.toUpperCase()} and ${word.toUpperCase()}`, 'keep one of them')
+        throw new QueryRefusedError(
+          where,
+          `CockroachDB takes one EXPLAIN mode, got ${mode.toUpperCase()} and ${word.toUpperCase()}`,
+          'keep one of them',
+        )
       }
       mode = word
     } else if ((FLAGS as readonly string[]).includes(word)) {
@@ -209,12 +221,20 @@ function renderExplainOptions(words: readonly string[], where: string): string {
     }
   }
   if (analyze && (mode === 'opt' || mode === 'vec')) {
-    throw new QueryRefusedError(where, `EXPLAIN ANALYZE cannot be used with ${mode.toUpperCase()} (CockroachDB's MakeExplain)`, `drop analyze or ${mode}`)
+    throw new QueryRefusedError(
+      where,
+      `EXPLAIN ANALYZE cannot be used with ${mode.toUpperCase()} (CockroachDB's MakeExplain)`,
+      `drop analyze or ${mode}`,
+    )
   }
   // EXPLAIN ANALYZE takes PLAN, VERBOSE, TYPES, DEBUG, REDACT and DISTSQL (docs
   // /docs/stable/explain-analyze, synopsis).
   if (analyze && flags.includes('env')) {
-    throw new QueryRefusedError(where, 'EXPLAIN ANALYZE has no ENV option', "drop analyze: ENV goes with EXPLAIN (OPT, ENV), { options: ['opt', 'env'] }")
+    throw new QueryRefusedError(
+      where,
+      'EXPLAIN ANALYZE has no ENV option',
+      "drop analyze: ENV goes with EXPLAIN (OPT, ENV), { options: ['opt', 'env'] }",
+    )
   }
   if (!analyze && mode === 'debug') {
     throw new QueryRefusedError(where, 'DEBUG only works with EXPLAIN ANALYZE', "use { analyze: true, options: ['debug'] }")

@@ -20,21 +20,16 @@ import { QueryRefusedError } from '../errors/query-refused-error.js'
  * the others keep their values (unlike MySQL's REPLACE, which deletes the row and inserts a new
  * one). For a conflict on another unique index, use `insertInto(...).onConflict(...)`.
  */
-export function upsertInto<DB, T extends keyof DB & string>(
-  db: Kysely<DB>,
-  table: T,
-): InsertQueryBuilder<DB, T, InsertResult>
+export function upsertInto<DB, T extends keyof DB & string>(db: Kysely<DB>, table: T): InsertQueryBuilder<DB, T, InsertResult>
 /** The same on a `QueryCreator`, e.g. `upsertInto(db.with('src', ...), 'account')`. */
-export function upsertInto<DB, T extends keyof DB & string>(
-  db: QueryCreator<DB>,
-  table: T,
-): InsertQueryBuilder<DB, T, InsertResult>
-export function upsertInto<DB, T extends keyof DB & string>(
-  db: QueryCreator<DB>,
-  table: T,
-): InsertQueryBuilder<DB, T, InsertResult> {
+export function upsertInto<DB, T extends keyof DB & string>(db: QueryCreator<DB>, table: T): InsertQueryBuilder<DB, T, InsertResult>
+export function upsertInto<DB, T extends keyof DB & string>(db: QueryCreator<DB>, table: T): InsertQueryBuilder<DB, T, InsertResult> {
   if (typeof (db as { replaceInto?: unknown } | undefined)?.replaceInto !== 'function') {
-    throw new QueryRefusedError('upsertInto()', 'the first argument must be a Kysely instance, a transaction or a QueryCreator', "call it as upsertInto(db, 'account')")
+    throw new QueryRefusedError(
+      'upsertInto()',
+      'the first argument must be a Kysely instance, a transaction or a QueryCreator',
+      "call it as upsertInto(db, 'account')",
+    )
   }
   if (typeof table !== 'string' || table.length === 0) {
     throw new QueryRefusedError('upsertInto()', 'the table must be a non-empty string', "give a name such as 'account'")

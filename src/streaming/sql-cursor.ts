@@ -60,7 +60,11 @@ export async function* readSqlCursor<R>(
   api: 'stream()' | 'streamWithSqlCursor()',
 ): AsyncIterableIterator<QueryResult<R>> {
   if (!Number.isInteger(chunkSize) || chunkSize <= 0) {
-    throw new QueryRefusedError(api, `chunkSize must be a positive integer, got ${describeValue(chunkSize)}`, 'give one such as { chunkSize: 1000 }')
+    throw new QueryRefusedError(
+      api,
+      `chunkSize must be a positive integer, got ${describeValue(chunkSize)}`,
+      'give one such as { chunkSize: 1000 }',
+    )
   }
   // A SQL cursor lives in a transaction, where CockroachDB refuses a statement-level AS OF SYSTEM
   // TIME; and the DECLARE below is raw SQL, which the connection's own guard cannot read. Checked

@@ -19,7 +19,11 @@ export interface BankOptions {
 }
 
 export async function createBank(db: Kysely<BankDB>, options: BankOptions): Promise<void> {
-  await db.schema.createTable('account').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('balance', 'integer', (c) => c.notNull()).execute()
+  await db.schema
+    .createTable('account')
+    .addColumn('id', 'integer', (c) => c.primaryKey())
+    .addColumn('balance', 'integer', (c) => c.notNull())
+    .execute()
   await db.schema
     .createTable('transfer')
     .addColumn('id', 'uuid', (c) => c.primaryKey())
@@ -52,7 +56,10 @@ export interface BankRun {
 }
 
 /** Starts `workers` workers that transfer until stop(). */
-export function runBank(db: Kysely<BankDB>, options: BankOptions & { readonly workers: number; readonly retry: WithRetryOptions }): BankRun {
+export function runBank(
+  db: Kysely<BankDB>,
+  options: BankOptions & { readonly workers: number; readonly retry: WithRetryOptions },
+): BankRun {
   const acknowledged: Acknowledged[] = []
   const errors: unknown[] = []
   const runs = { count: 0 }
@@ -70,8 +77,16 @@ export function runBank(db: Kysely<BankDB>, options: BankOptions & { readonly wo
         // Read-modify-write, so that concurrent transfers conflict (40001 under serializable).
         const a = await trx.selectFrom('account').select('balance').where('id', '=', from).executeTakeFirstOrThrow()
         const b = await trx.selectFrom('account').select('balance').where('id', '=', to).executeTakeFirstOrThrow()
-        await trx.updateTable('account').set({ balance: a.balance - amount }).where('id', '=', from).execute()
-        await trx.updateTable('account').set({ balance: b.balance + amount }).where('id', '=', to).execute()
+        await trx
+          .updateTable('account')
+          .set({ balance: a.balance - amount })
+          .where('id', '=', from)
+          .execute()
+        await trx
+          .updateTable('account')
+          .set({ balance: b.balance + amount })
+          .where('id', '=', to)
+          .execute()
         await trx.insertInto('transfer').values({ id, from_id: from, to_id: to, amount }).execute()
       },
       options.retry,

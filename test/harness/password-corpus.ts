@@ -131,10 +131,12 @@ export function connectionStringCorpus(options: CorpusOptions): CorpusEntry[] {
         ['bad connect_timeout', 'connect_timeout=soon', "'soon'"],
         ['missing certificate file', 'sslmode=verify-full&sslrootcert=/nonexistent/ca.crt', '/nonexistent/ca.crt'],
       ] as const
-    ).map(
-      ([label, query, names]): Make =>
-        (_, enc) => ({ kind: 'malformed', label, connectionString: `${scheme()}://${user()}:${enc}@${host()}/${db()}?${query}`, names }),
-    ),
+    ).map(([label, query, names]): Make => (_, enc) => ({
+      kind: 'malformed',
+      label,
+      connectionString: `${scheme()}://${user()}:${enc}@${host()}/${db()}?${query}`,
+      names,
+    })),
     (_, enc) => ({
       kind: 'malformed',
       label: 'host list',

@@ -37,7 +37,9 @@ export function recordingKysely<DB>(sent: string[], options: RecordingKyselyOpti
       sent.push(query.sql)
     },
   }
-  const cockroach = options.cockroachConnection ? new CockroachConnection(recorder, { client: undefined, controlQuery: async () => {} }) : undefined
+  const cockroach = options.cockroachConnection
+    ? new CockroachConnection(recorder, { client: undefined, controlQuery: async () => {} })
+    : undefined
   const run = async (text: string) => void sent.push(text)
   const driver: Driver = {
     init: async () => {},

@@ -58,7 +58,10 @@ export interface TestDatabase {
 
 /** Creates an empty database named after `label` with a random suffix. */
 export async function createTestDatabase(target: Target, label: string): Promise<TestDatabase> {
-  const name = `t_${label.replace(/[^a-z0-9]+/gi, '_').toLowerCase().slice(0, 40)}_${randomBytes(4).toString('hex')}`
+  const name = `t_${label
+    .replace(/[^a-z0-9]+/gi, '_')
+    .toLowerCase()
+    .slice(0, 40)}_${randomBytes(4).toString('hex')}`
   await adminQuery(target, `create database ${name}`)
   const url = new URL(target.adminUrl)
   url.pathname = `/${name}`

@@ -539,7 +539,7 @@ class ProxyConnection {
   }
 
   #forward(message: Buffer, sql: string | undefined): void {
-    if (!this.#startup && (message[0] === 0x51 /* Q */ || message[0] === 0x53 /* S */)) this.#outstanding++
+    if (!this.#startup && (message[0] === 0x51 /* Q */ || message[0] === 0x53) /* S */) this.#outstanding++
     this.#upstream.write(message)
     if (sql !== undefined) {
       this.sent.push(sql)
@@ -574,9 +574,12 @@ class ProxyConnection {
 /** A FATAL 57P01 ErrorResponse ('E', then S, V, C, M fields), as CockroachDB's pgwire server sends. */
 function errorResponse(message: string): Buffer {
   const fields = Buffer.concat([
-    ...[['S', 'FATAL'], ['V', 'FATAL'], ['C', '57P01'], ['M', message]].map(([type, value]) =>
-      Buffer.concat([Buffer.from(type!, 'ascii'), Buffer.from(value!, 'utf8'), Buffer.from([0])]),
-    ),
+    ...[
+      ['S', 'FATAL'],
+      ['V', 'FATAL'],
+      ['C', '57P01'],
+      ['M', message],
+    ].map(([type, value]) => Buffer.concat([Buffer.from(type!, 'ascii'), Buffer.from(value!, 'utf8'), Buffer.from([0])])),
     Buffer.from([0]),
   ])
   const header = Buffer.alloc(5)

@@ -128,7 +128,8 @@ export class MigrationLoadError extends KyselyCockroachError {
   constructor(file: string, cause: unknown) {
     const message = cause instanceof Error ? cause.message : String(cause)
     const hint =
-      /\.[mc]?ts$/.test(file) && /Unknown file extension|ERR_UNKNOWN_FILE_EXTENSION/.test(`${message} ${String((cause as { code?: unknown } | undefined)?.code)}`)
+      /\.[mc]?ts$/.test(file) &&
+      /Unknown file extension|ERR_UNKNOWN_FILE_EXTENSION/.test(`${message} ${String((cause as { code?: unknown } | undefined)?.code)}`)
         ? 'Run it on Node >= 22.6 with --experimental-strip-types (default from Node 23.6), or check the compiled .js files.'
         : 'Fix the file, or check the compiled .js files.'
     super(`checkMigrations(): cannot load ${file}: ${message}. ${hint}`, { cause })
@@ -177,7 +178,11 @@ function isMigration(value: unknown): value is CheckableMigration {
 
 async function resolveMigrations(source: CheckMigrationsOptions['migrations']): Promise<Record<string, CheckableMigration>> {
   if (typeof source !== 'object' || source === null) {
-    throw new QueryRefusedError('checkMigrations()', 'migrations must be { folder }, an object of migrations or a MigrationProvider', "pass one, e.g. { folder: 'migrations' }")
+    throw new QueryRefusedError(
+      'checkMigrations()',
+      'migrations must be { folder }, an object of migrations or a MigrationProvider',
+      "pass one, e.g. { folder: 'migrations' }",
+    )
   }
   if (typeof (source as { folder?: unknown }).folder === 'string') {
     return loadFolder((source as { folder: string }).folder)
@@ -229,7 +234,11 @@ function publicStatements(queries: readonly RecordedQuery[]): CheckedStatement[]
  */
 export async function checkMigrations(options: CheckMigrationsOptions): Promise<MigrationCheckReport> {
   if (typeof options !== 'object' || options === null) {
-    throw new QueryRefusedError('checkMigrations()', 'options must be an object', "pass one such as { migrations: { folder: 'migrations' } }")
+    throw new QueryRefusedError(
+      'checkMigrations()',
+      'options must be an object',
+      "pass one such as { migrations: { folder: 'migrations' } }",
+    )
   }
   const migrations = await resolveMigrations(options.migrations)
   const plugins = options.plugins ?? []
@@ -268,7 +277,8 @@ export function formatMigrationCheckReport(report: MigrationCheckReport): string
   if (report.warnings.length > 0) text += `Warnings:\n${report.warnings.map(line).join('')}`
   if (report.acknowledged.length > 0) text += `Acknowledged:\n${report.acknowledged.map(line).join('')}`
   const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`
-  text += `${count(report.migrations.length, 'migration')} checked: ${count(report.errors.length, 'error')}, ${count(report.warnings.length, 'warning')}` +
+  text +=
+    `${count(report.migrations.length, 'migration')} checked: ${count(report.errors.length, 'error')}, ${count(report.warnings.length, 'warning')}` +
     `${report.acknowledged.length === 0 ? '' : `, ${report.acknowledged.length} acknowledged`}\n`
   return text
 }

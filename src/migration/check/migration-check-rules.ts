@@ -149,8 +149,7 @@ function tableName(node: OperationNode): string {
   return `${schema === undefined ? '' : `${schema}.`}${table.table.identifier.name}`
 }
 
-const SEQUENTIAL_FIX =
-  'use uuid with gen_random_uuid(), int8 with uniqueRowid(), or hash-shard the key with .$call(hashSharded())'
+const SEQUENTIAL_FIX = 'use uuid with gen_random_uuid(), int8 with uniqueRowid(), or hash-shard the key with .$call(hashSharded())'
 
 function sequentialFinding(name: string, sequential: { kind: 'serial' | 'sequence'; how: string }, index: number, sql: string): Draft {
   return sequential.kind === 'serial'
@@ -214,9 +213,21 @@ function checkRawStatement(statement: RawStatement, index: number, createdTables
   const { sql, code } = statement
   const fix = BACKGROUND_FIX
   if (/^\s*alter\s+table\b[\s\S]*\balter\s+primary\s+key\b/i.test(code)) {
-    out.push({ rule: 'background-job', statement: index, sql, message: 'ALTER PRIMARY KEY rewrites the whole table in a background job', fix })
+    out.push({
+      rule: 'background-job',
+      statement: index,
+      sql,
+      message: 'ALTER PRIMARY KEY rewrites the whole table in a background job',
+      fix,
+    })
   } else if (RAW_ALTER_TYPE.test(code)) {
-    out.push({ rule: 'background-job', statement: index, sql, message: "changing a column's type rewrites the table in a background job", fix })
+    out.push({
+      rule: 'background-job',
+      statement: index,
+      sql,
+      message: "changing a column's type rewrites the table in a background job",
+      fix,
+    })
   }
   const createIndex = readRawCreateIndex(statement)
   if (createIndex === undefined) return
@@ -225,12 +236,19 @@ function checkRawStatement(statement: RawStatement, index: number, createdTables
       rule: 'kysely-using-hash',
       statement: index,
       sql,
-      message: 'USING HASH before the column list is PostgreSQL\'s hash access method, which CockroachDB refuses ("unimplemented: index using hash")',
+      message:
+        'USING HASH before the column list is PostgreSQL\'s hash access method, which CockroachDB refuses ("unimplemented: index using hash")',
       fix: USING_HASH_FIX,
     })
   }
   if (!createdTables.has(createIndex.table)) {
-    out.push({ rule: 'background-job', statement: index, sql, message: `a new index on the existing table ${createIndex.table} is built by a background backfill`, fix })
+    out.push({
+      rule: 'background-job',
+      statement: index,
+      sql,
+      message: `a new index on the existing table ${createIndex.table} is built by a background backfill`,
+      fix,
+    })
   }
 }
 
@@ -239,7 +257,13 @@ function backgroundJob(node: RootOperationNode, index: number, sql: string, crea
   if (node.kind === 'CreateIndexNode') {
     const table = tableName(node)
     if (!createdTables.has(table)) {
-      out.push({ rule: 'background-job', statement: index, sql, message: `a new index on the existing table ${table || '(unknown)'} is built by a background backfill`, fix })
+      out.push({
+        rule: 'background-job',
+        statement: index,
+        sql,
+        message: `a new index on the existing table ${table || '(unknown)'} is built by a background backfill`,
+        fix,
+      })
     }
     return
   }
@@ -251,11 +275,23 @@ function backgroundJob(node: RootOperationNode, index: number, sql: string, crea
       columnAlterations?: readonly { kind: string; dataType?: unknown; dataTypeExpression?: unknown }[]
     }
     if (readSchemaMarker(alter.addConstraint?.constraint.expression)?.kind === 'alter-pk') {
-      out.push({ rule: 'background-job', statement: index, sql, message: 'ALTER PRIMARY KEY rewrites the whole table in a background job', fix })
+      out.push({
+        rule: 'background-job',
+        statement: index,
+        sql,
+        message: 'ALTER PRIMARY KEY rewrites the whole table in a background job',
+        fix,
+      })
       return
     }
     if (alter.columnAlterations?.some((a) => a.kind === 'AlterColumnNode' && (a.dataType ?? a.dataTypeExpression) !== undefined)) {
-      out.push({ rule: 'background-job', statement: index, sql, message: "changing a column's type rewrites the table in a background job", fix })
+      out.push({
+        rule: 'background-job',
+        statement: index,
+        sql,
+        message: "changing a column's type rewrites the table in a background job",
+        fix,
+      })
     }
     return
   }
@@ -273,17 +309,22 @@ function thrown(error: unknown): Draft {
       // The refusal's own text names hashSharded() as its fix; the finding says it once, as the fix.
       return {
         rule: 'kysely-using-hash',
-        message: "createIndex().using('hash'): it prints PostgreSQL's access method, `using hash` before the column list, which CockroachDB refuses (\"unimplemented: index using hash\")",
+        message:
+          "createIndex().using('hash'): it prints PostgreSQL's access method, `using hash` before the column list, which CockroachDB refuses (\"unimplemented: index using hash\")",
         fix: USING_HASH_FIX,
       }
     }
     // The refusal's message already ends with its fix (QueryRefusedError: `api: problem. Fix.`).
-    return { rule: 'compile-error', message, fix: 'change the statement as the message says; nothing of this migration past it would reach the database' }
+    return {
+      rule: 'compile-error',
+      message,
+      fix: 'change the statement as the message says; nothing of this migration past it would reach the database',
+    }
   }
   return {
     rule: 'migration-threw',
     message,
-    fix: 'the check runs migrations without a database (reads return no rows); make the migration work without data, or acknowledge with allow: [\'migration-threw\']',
+    fix: "the check runs migrations without a database (reads return no rows); make the migration work without data, or acknowledge with allow: ['migration-threw']",
   }
 }
 

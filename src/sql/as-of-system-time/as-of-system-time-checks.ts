@@ -26,7 +26,11 @@ export function checkAsOfSystemTime(
     )
   }
   if (node.from === undefined) {
-    throw new QueryRefusedError('asOfSystemTime()', 'the query has no FROM clause, and CockroachDB only accepts AS OF SYSTEM TIME after FROM', 'select from a table')
+    throw new QueryRefusedError(
+      'asOfSystemTime()',
+      'the query has no FROM clause, and CockroachDB only accepts AS OF SYSTEM TIME after FROM',
+      'select from a table',
+    )
   }
   // CockroachDB plans a scan with a hard limit as a multi-row scan that "can span multiple ranges
   // if the first range is empty", and bounded staleness allows a single-range read only: "cannot use

@@ -63,13 +63,7 @@ export type NegativeInterval = `-${string}`
  * `{ seconds: 10 }`, meaning ten seconds ago), nanoseconds since the Unix epoch as a `bigint`,
  * `followerReadTimestamp()`, or a bounded staleness function.
  */
-export type AsOfSystemTimeValue =
-  | Date
-  | NegativeInterval
-  | IntervalParts
-  | bigint
-  | FollowerReadTimestamp
-  | BoundedStaleness
+export type AsOfSystemTimeValue = Date | NegativeInterval | IntervalParts | bigint | FollowerReadTimestamp | BoundedStaleness
 
 // Units of the compact interval syntax, largest first. CockroachDB's interval parser knows them all
 // (`d`, `h`, `m`, `s`, `ms`, `us` in pkg/util/duration/parse.go, unitMap).
@@ -184,11 +178,7 @@ export function renderPositiveInterval(interval: unknown, where: string): string
   if (typeof interval === 'object' && interval !== null) {
     return renderIntervalParts(interval as IntervalParts, where, '')
   }
-  throw new QueryRefusedError(
-    where,
-    `expected an interval, got ${describeValue(interval)}`,
-    "give one such as '10s' or { seconds: 10 }",
-  )
+  throw new QueryRefusedError(where, `expected an interval, got ${describeValue(interval)}`, "give one such as '10s' or { seconds: 10 }")
 }
 
 /** A timestamp literal in UTC with an explicit offset, which CockroachDB parses as TIMESTAMPTZ. */
@@ -200,7 +190,11 @@ export function renderTimestamp(date: Date, where: string): string {
   // CockroachDB refuses timestamps before the epoch ("timestamp before 1970-01-01T00:00:00Z is
   // invalid", pkg/sql/sem/asof/as_of.go); years past 9999 have no ISO form without a sign.
   if (time <= 0 || date.getUTCFullYear() > 9999) {
-    throw new QueryRefusedError(where, `the Date must be after 1970-01-01 and before year 10000, got ${date.toISOString()}`, 'give a Date in that range')
+    throw new QueryRefusedError(
+      where,
+      `the Date must be after 1970-01-01 and before year 10000, got ${date.toISOString()}`,
+      'give a Date in that range',
+    )
   }
   const iso = date.toISOString()
   return `${iso.slice(0, 10)} ${iso.slice(11, 23)}+00:00`

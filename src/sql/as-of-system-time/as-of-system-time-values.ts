@@ -54,10 +54,7 @@ export function followerReadTimestamp(): FollowerReadTimestamp {
  * @param interval a positive interval, `'10s'`, `'1m30s'`, or `{ seconds: 10 }`.
  * @throws QueryRefusedError for anything else.
  */
-export function withMaxStaleness(
-  interval: string | IntervalParts,
-  options: BoundedStalenessOptions = {},
-): MaxStaleness {
+export function withMaxStaleness(interval: string | IntervalParts, options: BoundedStalenessOptions = {}): MaxStaleness {
   renderPositiveInterval(interval, 'withMaxStaleness()')
   const nearestOnly = readNearestOnly(options, 'withMaxStaleness()')
   return Object.freeze({

@@ -4,12 +4,7 @@ import { AS_OF_SYSTEM_TIME_PREFIX, renderAsOfSystemTime } from './as-of-system-t
 import type { AsOfSystemTimeValue } from './as-of-system-time-literal.js'
 import { QueryRefusedError } from '../../errors/query-refused-error.js'
 
-export type {
-  AsOfSystemTimeValue,
-  BoundedStaleness,
-  IntervalParts,
-  NegativeInterval,
-} from './as-of-system-time-literal.js'
+export type { AsOfSystemTimeValue, BoundedStaleness, IntervalParts, NegativeInterval } from './as-of-system-time-literal.js'
 
 /**
  * Reads a SELECT as of a past time (CockroachDB's `AS OF SYSTEM TIME`), for `$call`. The value is
@@ -55,7 +50,11 @@ export function asOfSystemTime(
   const marker = sql.raw(clause)
   return (qb) => {
     if (typeof (qb as { modifyEnd?: unknown } | undefined)?.modifyEnd !== 'function') {
-      throw new QueryRefusedError('asOfSystemTime()', 'it was applied to something that is not a select query', 'use it on a select query, as db.selectFrom(...).$call(asOfSystemTime(value))')
+      throw new QueryRefusedError(
+        'asOfSystemTime()',
+        'it was applied to something that is not a select query',
+        'use it on a select query, as db.selectFrom(...).$call(asOfSystemTime(value))',
+      )
     }
     return qb.modifyEnd(marker)
   }

@@ -43,17 +43,21 @@ export type ReadAtValue = Exclude<AsOfSystemTimeValue, BoundedStaleness>
  *
  * @param value validated before the transaction starts; see {@link asOfSystemTime} for the forms.
  */
-export async function readAt<DB, T>(
-  db: Kysely<DB>,
-  value: ReadAtValue,
-  callback: (trx: Transaction<DB>) => Promise<T>,
-): Promise<T> {
+export async function readAt<DB, T>(db: Kysely<DB>, value: ReadAtValue, callback: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
   const literal = renderAsOfSystemTime(value, 'readAt()', false)
   if (typeof callback !== 'function') {
-    throw new QueryRefusedError('readAt()', 'the third argument must be an async function receiving the transaction', 'call readAt(db, value, async (trx) => ...)')
+    throw new QueryRefusedError(
+      'readAt()',
+      'the third argument must be an async function receiving the transaction',
+      'call readAt(db, value, async (trx) => ...)',
+    )
   }
   if (typeof (db as { transaction?: unknown } | undefined)?.transaction !== 'function') {
-    throw new QueryRefusedError('readAt()', 'the first argument must be a Kysely instance (not a transaction: they do not nest)', 'call readAt(db, value, callback) with the Kysely instance')
+    throw new QueryRefusedError(
+      'readAt()',
+      'the first argument must be a Kysely instance (not a transaction: they do not nest)',
+      'call readAt(db, value, callback) with the Kysely instance',
+    )
   }
   return db.transaction().execute(async (trx) => {
     await sql`set transaction as of system time ${sql.raw(literal)}`.execute(trx)

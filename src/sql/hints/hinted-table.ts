@@ -28,13 +28,7 @@ export class HintedTable<O, A extends string> implements AliasedExpression<O, A>
    * @internal Use {@link indexHint} or {@link joinHint}. `aliasNode` undefined prints no alias
    * (the table is then referenced by its own name, `alias`).
    */
-  constructor(
-    table: OperationNode,
-    alias: A,
-    aliasNode: OperationNode | undefined,
-    join: JoinAlgorithm | undefined,
-    index: string,
-  ) {
+  constructor(table: OperationNode, alias: A, aliasNode: OperationNode | undefined, join: JoinAlgorithm | undefined, index: string) {
     this.#table = table
     this.#alias = alias
     this.#aliasNode = aliasNode
@@ -61,7 +55,11 @@ export class HintedTable<O, A extends string> implements AliasedExpression<O, A>
   /** The same hinted table under an alias: `"person"@"idx" as "p"`. */
   as<NA extends string>(alias: NA): HintedTable<O, NA> {
     if (typeof alias !== 'string' || alias.length === 0) {
-      throw new QueryRefusedError('HintedTable.as()', 'the alias must be a non-empty string', "give a name, as in indexHint(db, 'pet', 'pet_name_idx').as('p')")
+      throw new QueryRefusedError(
+        'HintedTable.as()',
+        'the alias must be a non-empty string',
+        "give a name, as in indexHint(db, 'pet', 'pet_name_idx').as('p')",
+      )
     }
     return new HintedTable<O, NA>(this.#table, alias, IdentifierNode.create(alias), this.#join, this.#index)
   }

@@ -80,11 +80,7 @@ const FLAGS = Object.freeze([
  *
  * @param db only carries the database types: your Kysely instance or transaction.
  */
-export function indexHint<DB, T extends keyof DB & string>(
-  db: Kysely<DB>,
-  table: T,
-  hint: string | IndexHintOptions,
-): HintedTable<DB[T], T>
+export function indexHint<DB, T extends keyof DB & string>(db: Kysely<DB>, table: T, hint: string | IndexHintOptions): HintedTable<DB[T], T>
 /** The same with a `QueryCreator` carrying the types, e.g. inside `db.with(...)`. */
 export function indexHint<DB, T extends keyof DB & string>(
   db: QueryCreator<DB>,
@@ -97,7 +93,11 @@ export function indexHint<DB, T extends keyof DB & string>(
   hint: string | IndexHintOptions,
 ): HintedTable<DB[T], T> {
   if (typeof db !== 'object' || db === null) {
-    throw new QueryRefusedError('indexHint()', 'the first argument must be your Kysely instance (it carries the table types)', "call it as indexHint(db, 'table', hint)")
+    throw new QueryRefusedError(
+      'indexHint()',
+      'the first argument must be your Kysely instance (it carries the table types)',
+      "call it as indexHint(db, 'table', hint)",
+    )
   }
   return new HintedTable<DB[T], T>(parseTable(table, 'indexHint()'), table, undefined, undefined, renderIndexHint(hint))
 }
@@ -107,7 +107,11 @@ function renderIndexHint(hint: string | IndexHintOptions): string {
     return quoteUserIdentifier(hint, 'indexHint()', 'the index name')
   }
   if (typeof hint !== 'object' || hint === null) {
-    throw new QueryRefusedError('indexHint()', `the hint must be an index name or an options object, got ${describeValue(hint)}`, "give 'idx' or options such as { forceIndex: 'idx' }")
+    throw new QueryRefusedError(
+      'indexHint()',
+      `the hint must be an index name or an options object, got ${describeValue(hint)}`,
+      "give 'idx' or options such as { forceIndex: 'idx' }",
+    )
   }
   assertKnownKeys('indexHint()', hint, OPTION_KEYS)
   const parts: string[] = []
@@ -117,7 +121,11 @@ function renderIndexHint(hint: string | IndexHintOptions): string {
   }
   if (hint.direction !== undefined) {
     if (hint.direction !== 'asc' && hint.direction !== 'desc') {
-      throw new QueryRefusedError('indexHint()', `direction must be 'asc' or 'desc', got ${describeValue(hint.direction)}`, "use 'asc' or 'desc'")
+      throw new QueryRefusedError(
+        'indexHint()',
+        `direction must be 'asc' or 'desc', got ${describeValue(hint.direction)}`,
+        "use 'asc' or 'desc'",
+      )
     }
     if (forceIndex === undefined) {
       throw new QueryRefusedError(
@@ -147,7 +155,13 @@ function renderIndexHint(hint: string | IndexHintOptions): string {
   }
   if (zigzag.length > 0) {
     const conflict =
-      forceIndex !== undefined ? 'forceIndex' : hint.noIndexJoin === true ? 'noIndexJoin' : hint.noZigzagJoin === true ? 'noZigzagJoin' : undefined
+      forceIndex !== undefined
+        ? 'forceIndex'
+        : hint.noIndexJoin === true
+          ? 'noIndexJoin'
+          : hint.noZigzagJoin === true
+            ? 'noZigzagJoin'
+            : undefined
     if (conflict !== undefined) {
       throw new QueryRefusedError(
         'indexHint()',
@@ -172,7 +186,11 @@ function renderZigzag(value: IndexHintOptions['forceZigzag']): string[] {
   }
   const names = typeof value === 'string' ? [value] : value
   if (!Array.isArray(names) || names.length === 0) {
-    throw new QueryRefusedError('indexHint()', `forceZigzag must be true, an index name or a non-empty array of index names, got ${describeValue(value)}`, "use forceZigzag: true or forceZigzag: ['idx_a', 'idx_b']")
+    throw new QueryRefusedError(
+      'indexHint()',
+      `forceZigzag must be true, an index name or a non-empty array of index names, got ${describeValue(value)}`,
+      "use forceZigzag: true or forceZigzag: ['idx_a', 'idx_b']",
+    )
   }
   return names.map((name) => `FORCE_ZIGZAG=${quoteUserIdentifier(name, 'indexHint()', 'a forceZigzag index name')}`)
 }

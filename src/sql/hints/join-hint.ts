@@ -35,22 +35,10 @@ export type { JoinAlgorithm } from './table-hint-marker.js'
  * The second form takes any aliased table expression: an {@link indexHint} table or a subquery
  * (`db.selectFrom(...).as('s')`).
  */
-export function joinHint<DB, T extends keyof DB & string>(
-  algorithm: JoinAlgorithm,
-  db: Kysely<DB>,
-  table: T,
-): HintedTable<DB[T], T>
-export function joinHint<DB, T extends keyof DB & string>(
-  algorithm: JoinAlgorithm,
-  db: QueryCreator<DB>,
-  table: T,
-): HintedTable<DB[T], T>
+export function joinHint<DB, T extends keyof DB & string>(algorithm: JoinAlgorithm, db: Kysely<DB>, table: T): HintedTable<DB[T], T>
+export function joinHint<DB, T extends keyof DB & string>(algorithm: JoinAlgorithm, db: QueryCreator<DB>, table: T): HintedTable<DB[T], T>
 export function joinHint<O, A extends string>(algorithm: JoinAlgorithm, table: AliasedExpression<O, A>): HintedTable<O, A>
-export function joinHint(
-  algorithm: JoinAlgorithm,
-  dbOrTable: object,
-  table?: string,
-): HintedTable<unknown, string> {
+export function joinHint(algorithm: JoinAlgorithm, dbOrTable: object, table?: string): HintedTable<unknown, string> {
   if (!JOIN_ALGORITHMS.includes(algorithm)) {
     throw new QueryRefusedError('joinHint()', `unknown join algorithm ${describeValue(algorithm)}`, `use ${JOIN_ALGORITHMS.join(', ')}`)
   }
@@ -96,16 +84,28 @@ const HINTABLE_JOINS: Readonly<Record<string, string>> = Object.freeze({
 export function joinHintKeyword(join: JoinAlgorithm, nodeJoinType: string): string {
   const joinType = HINTABLE_JOINS[nodeJoinType]
   if (joinType === undefined) {
-    throw new QueryRefusedError('joinHint()', `joinHint('${join}', ...) cannot be used with a ${nodeJoinType}`, 'use an inner, left, right, full or cross join')
+    throw new QueryRefusedError(
+      'joinHint()',
+      `joinHint('${join}', ...) cannot be used with a ${nodeJoinType}`,
+      'use an inner, left, right, full or cross join',
+    )
   }
   // sql.y, opt_join_hint: "LOOKUP can only be used with INNER and LEFT joins" (INVERTED likewise).
   if ((join === 'lookup' || join === 'inverted') && joinType !== 'inner' && joinType !== 'left') {
-    throw new QueryRefusedError('joinHint()', `joinHint('${join}', ...) works with inner and left joins only, not with a ${joinType} join`, 'use innerJoin or leftJoin')
+    throw new QueryRefusedError(
+      'joinHint()',
+      `joinHint('${join}', ...) works with inner and left joins only, not with a ${joinType} join`,
+      'use innerJoin or leftJoin',
+    )
   }
   // docs /docs/stable/cost-based-optimizer#supported-join-algorithms: "a straight INNER, LEFT, or
   // RIGHT join"; the other join types are not documented for it.
   if (join === 'straight' && joinType !== 'inner' && joinType !== 'left' && joinType !== 'right') {
-    throw new QueryRefusedError('joinHint()', `joinHint('straight', ...) works with inner, left and right joins only, not with a ${joinType} join`, 'use innerJoin, leftJoin or rightJoin')
+    throw new QueryRefusedError(
+      'joinHint()',
+      `joinHint('straight', ...) works with inner, left and right joins only, not with a ${joinType} join`,
+      'use innerJoin, leftJoin or rightJoin',
+    )
   }
   // A merge join needs equality columns and a cross join has none: GenerateMergeJoins
   // (pkg/sql/opt/xform/join_funcs.go) produces no merge join, and execbuilder's buildHashJoin fails

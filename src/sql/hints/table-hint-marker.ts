@@ -31,11 +31,7 @@ export interface TableHint {
   readonly alias: OperationNode | undefined
 }
 
-export function createTableHintAlias(
-  join: JoinAlgorithm | undefined,
-  index: string,
-  alias: OperationNode | undefined,
-): RawNode {
+export function createTableHintAlias(join: JoinAlgorithm | undefined, index: string, alias: OperationNode | undefined): RawNode {
   const head = `${join ?? ''}@${index}`
   return alias === undefined ? RawNode.create([head], []) : RawNode.create([head, ''], [alias])
 }
@@ -79,7 +75,11 @@ export function parseTable(table: unknown, where: string): TableNode {
     throw new QueryRefusedError(where, 'the table must be a non-empty string', "give a name such as 'person' or 'public.person'")
   }
   if (table.includes(' as ')) {
-    throw new QueryRefusedError(where, `the table ${JSON.stringify(table)} has an alias`, "give the table name alone and alias with .as('p')")
+    throw new QueryRefusedError(
+      where,
+      `the table ${JSON.stringify(table)} has an alias`,
+      "give the table name alone and alias with .as('p')",
+    )
   }
   // sql.table(name) is RawNode.createWithChild(parseTable(name)) in kysely 0.28 and 0.29.
   const node = sql.table(table).toOperationNode().parameters[0]

@@ -72,7 +72,8 @@ describe('bulk writes: batching, refusals, splits, abort, loops (PostgreSQL)', (
   })
 
   const statements = () => log.map((event) => event.query.sql).filter((text) => !/^(begin|commit|rollback|start transaction)/i.test(text))
-  const count = async (table: string) => Number((await sql<{ n: string }>`select count(*) as n from ${sql.table(table)}`.execute(db)).rows[0]!.n)
+  const count = async (table: string) =>
+    Number((await sql<{ n: string }>`select count(*) as n from ${sql.table(table)}`.execute(db)).rows[0]!.n)
   const poolSettled = () => {
     assert.equal(pool.totalCount, pool.idleCount, 'a client is still checked out')
     assert.equal(pool.waitingCount, 0)
@@ -87,18 +88,35 @@ describe('bulk writes: batching, refusals, splits, abort, loops (PostgreSQL)', (
     ])
     const sent = statements().filter((text) => text.startsWith('insert'))
     assert.equal(sent.length, 2)
-    assert.match(sent[0]!, /^insert into "item" \("id", "name", "qty"\) select u\.c1, u\.c2, u\.c3 from unnest\(\$1::int4\[\], \$2::text\[\], \$3::int4\[\]\) as u\(c1, c2, c3\)$/)
+    assert.match(
+      sent[0]!,
+      /^insert into "item" \("id", "name", "qty"\) select u\.c1, u\.c2, u\.c3 from unnest\(\$1::int4\[\], \$2::text\[\], \$3::int4\[\]\) as u\(c1, c2, c3\)$/,
+    )
     assert.match(sent[1]!, /^insert into "item" \("id", "name"\) select/)
     const rows = await db.selectFrom('item').select(['id', 'qty']).orderBy('id').execute()
-    assert.deepEqual(rows, [{ id: 1, qty: 1 }, { id: 2, qty: 7 }, { id: 3, qty: 3 }, { id: 4, qty: 7 }])
+    assert.deepEqual(rows, [
+      { id: 1, qty: 1 },
+      { id: 2, qty: 7 },
+      { id: 3, qty: 3 },
+      { id: 4, qty: 7 },
+    ])
   })
 
   it("sends a key set with a Kysely expression cell through insertInto().values(), and form: 'values' everything", async () => {
-    await insertMany(db, 'item', [{ id: 1, name: sql<string>`upper('x')` }, { id: 2, name: 'y' }])
+    await insertMany(db, 'item', [
+      { id: 1, name: sql<string>`upper('x')` },
+      { id: 2, name: 'y' },
+    ])
     await insertMany(db, 'item', [{ id: 3, name: 'z' }], { form: 'values' })
     const sent = statements().filter((text) => text.startsWith('insert'))
-    assert.deepEqual(sent.map((text) => /values/.test(text)), [true, true])
-    assert.deepEqual((await db.selectFrom('item').select('name').orderBy('id').execute()).map((r) => r.name), ['X', 'y', 'z'])
+    assert.deepEqual(
+      sent.map((text) => /values/.test(text)),
+      [true, true],
+    )
+    assert.deepEqual(
+      (await db.selectFrom('item').select('name').orderBy('id').execute()).map((r) => r.name),
+      ['X', 'y', 'z'],
+    )
   })
 
   it('documents the 65,535-parameter limit: raw pg with 65,536 parameters gets 08P01', async () => {
@@ -106,7 +124,10 @@ describe('bulk writes: batching, refusals, splits, abort, loops (PostgreSQL)', (
     try {
       const placeholders = Array.from({ length: 65_536 }, (_, i) => `$${i + 1}::int`).join(', ')
       await assert.rejects(
-        client.query(`select array[${placeholders}]`, Array.from({ length: 65_536 }, () => 1)),
+        client.query(
+          `select array[${placeholders}]`,
+          Array.from({ length: 65_536 }, () => 1),
+        ),
         (error: { code?: string }) => error.code === SqlState.ProtocolViolation,
       )
       assert.deepEqual((await client.query('select 1 as ok')).rows, [{ ok: 1 }], 'the connection stays usable')
@@ -116,7 +137,9 @@ describe('bulk writes: batching, refusals, splits, abort, loops (PostgreSQL)', (
   })
 
   it('loads 70 columns x 5,000 rows in 1,000-row batches, in the array form and through VALUES, at most 65,535 parameters a statement', async () => {
-    const rows = Array.from({ length: 5000 }, (_, r) => Object.fromEntries(Array.from({ length: 70 }, (_, c) => [`c${c}`, c === 0 ? r : r + c])))
+    const rows = Array.from({ length: 5000 }, (_, r) =>
+      Object.fromEntries(Array.from({ length: 70 }, (_, c) => [`c${c}`, c === 0 ? r : r + c])),
+    )
     await insertMany(db, 'wide', rows, { batchSize: 1000 })
     const arrayStatements = log.filter((event) => event.query.sql.startsWith('insert'))
     assert.equal(arrayStatements.length, 5)
@@ -136,20 +159,36 @@ describe('bulk writes: batching, refusals, splits, abort, loops (PostgreSQL)', (
   it('refuses bad input before sending anything, with messages that name the row and the fix', async () => {
     const refusals: [() => Promise<unknown>, string][] = [
       [
-        () => insertMany(db, '' as 'item', [{ id: 1, name: 'a' }]), 'insertMany: the table must be a non-empty string such as "account". Pass the table name as the second argument.'],
+        () => insertMany(db, '' as 'item', [{ id: 1, name: 'a' }]),
+        'insertMany: the table must be a non-empty string such as "account". Pass the table name as the second argument.',
+      ],
       [
-        () => insertMany(db, 'item', [{ id: 1, name: 'a' }], { batchSize: 0 }), 'insertMany: batchSize must be an integer from 1 to 1000000, got 0. Pass e.g. { batchSize: 1000 }.'],
+        () => insertMany(db, 'item', [{ id: 1, name: 'a' }], { batchSize: 0 }),
+        'insertMany: batchSize must be an integer from 1 to 1000000, got 0. Pass e.g. { batchSize: 1000 }.',
+      ],
       [
-        () => insertMany(db, 'item', [{ id: 1, name: 'a' }, { id: 2 ** 53, name: 'b' }]),
+        () =>
+          insertMany(db, 'item', [
+            { id: 1, name: 'a' },
+            { id: 2 ** 53, name: 'b' },
+          ]),
         'insertMany: row 1, column "id": 9007199254740992 is not a safe integer for the int4 column. Pass integers beyond 2^53 as bigint or as a string of digits.',
       ],
       [
-        () => upsertMany(db, 'item', [{ id: 1, name: 'a', qty: 1 }, { id: 2, name: 'b' }]),
+        () =>
+          upsertMany(db, 'item', [
+            { id: 1, name: 'a', qty: 1 },
+            { id: 2, name: 'b' },
+          ]),
         'upsertMany: row 1 has the keys (id, name) but row 0 has (id, name, qty). UPSERT overwrites the columns it lists and keeps the others, ' +
           'so rows with different keys are ambiguous. Give every row the same keys (null clears a value), or call upsertMany once per key set.',
       ],
       [
-        () => copyInto(db, 'item', [{ id: 1, name: 'a', qty: 1 }, { id: 2, name: 'b', qty: undefined }]),
+        () =>
+          copyInto(db, 'item', [
+            { id: 1, name: 'a', qty: 1 },
+            { id: 2, name: 'b', qty: undefined },
+          ]),
         'copyInto: row 1 has no value for "qty". COPY cannot apply a column default to single rows. Give every row every column (null for NULL), ' +
           'leave "qty" out of columns so its default applies to all rows, or use insertMany.',
       ],
@@ -191,7 +230,9 @@ describe('bulk writes: batching, refusals, splits, abort, loops (PostgreSQL)', (
         end if;
         return null;
       end $$`.execute(db)
-    await sql`create trigger item_budget after insert on item referencing new table as n for each statement execute function item_budget()`.execute(db)
+    await sql`create trigger item_budget after insert on item referencing new table as n for each statement execute function item_budget()`.execute(
+      db,
+    )
     try {
       await sql`alter database ${sql.id(database.name)} set bulk.budget = '300'`.execute(db)
       // New sessions see the setting: run on fresh connections.
@@ -203,7 +244,12 @@ describe('bulk writes: batching, refusals, splits, abort, loops (PostgreSQL)', (
         assert.ok(result.splits >= 4, `splits: ${result.splits}`)
         assert.deepEqual([result.rows, result.batches > 2], [2000, true])
         await sql`truncate item`.execute(db)
-        const copied = await copyInto(fresh, 'item', rows.map((row) => ({ ...row, qty: 1, note: null })), { chunkRows: 2000 })
+        const copied = await copyInto(
+          fresh,
+          'item',
+          rows.map((row) => ({ ...row, qty: 1, note: null })),
+          { chunkRows: 2000 },
+        )
         assert.equal(await count('item'), 2000)
         assert.ok(copied.splits >= 3)
       } finally {
@@ -213,14 +259,20 @@ describe('bulk writes: batching, refusals, splits, abort, loops (PostgreSQL)', (
       await sql`alter database ${sql.id(database.name)} set bulk.budget = '0'`.execute(db)
       const none = new Kysely<DB>({ dialect: new CockroachDialect({ connectionString: database.url }) })
       try {
-        await assert.rejects(insertMany(none, 'item', [{ id: 1, name: 'a' }, { id: 2, name: 'b' }]), (error: unknown) => {
-          assert.ok(isBulkWriteError(error))
-          assert.equal(error.failedRows, 1)
-          assert.deepEqual([error.committed.rows, error.committed.splits], [0, 1])
-          assert.equal((error.cause as { code?: string }).code, SqlState.ConfigurationLimitExceeded)
-          assert.match(error.message, /^insertMany: batch 1 \(rows 0-0\) failed: the transaction is locking too many rows/)
-          return true
-        })
+        await assert.rejects(
+          insertMany(none, 'item', [
+            { id: 1, name: 'a' },
+            { id: 2, name: 'b' },
+          ]),
+          (error: unknown) => {
+            assert.ok(isBulkWriteError(error))
+            assert.equal(error.failedRows, 1)
+            assert.deepEqual([error.committed.rows, error.committed.splits], [0, 1])
+            assert.equal((error.cause as { code?: string }).code, SqlState.ConfigurationLimitExceeded)
+            assert.match(error.message, /^insertMany: batch 1 \(rows 0-0\) failed: the transaction is locking too many rows/)
+            return true
+          },
+        )
       } finally {
         await none.destroy()
       }
@@ -246,7 +298,10 @@ describe('bulk writes: batching, refusals, splits, abort, loops (PostgreSQL)', (
       }),
       (error) => error === reason,
     )
-    assert.deepEqual(seen.map((p) => p.rows), [1000, 2000, 3000])
+    assert.deepEqual(
+      seen.map((p) => p.rows),
+      [1000, 2000, 3000],
+    )
     assert.equal(await count('item'), 3000)
     assert.equal(log.filter((event) => event.query.sql.startsWith('insert')).length, 3, 'no statement after the abort')
     poolSettled()
@@ -278,7 +333,11 @@ describe('bulk writes: batching, refusals, splits, abort, loops (PostgreSQL)', (
     const rows = Array.from({ length: 2500 }, (_, i) => ({ id: i, name: `n${i}` }))
     await db.transaction().execute(async (trx) => {
       await insertMany(trx, 'item', rows)
-      await copyInto(trx, 'item', rows.map((row) => ({ id: row.id + 10_000, name: row.name, qty: 1, note: 'c' })))
+      await copyInto(
+        trx,
+        'item',
+        rows.map((row) => ({ id: row.id + 10_000, name: row.name, qty: 1, note: 'c' })),
+      )
     })
     assert.equal(await count('item'), 5000)
     await sql`truncate item`.execute(db)
@@ -317,7 +376,11 @@ describe('bulk writes: batching, refusals, splits, abort, loops (PostgreSQL)', (
     const schema = db.withPlugin(new WithSchemaPlugin('other')) as unknown as Kysely<{ thing: { thing_id: number; created_by: string } }>
     await insertMany(schema, 'thing', [{ thing_id: 3, created_by: 'schema' }])
     await copyInto(schema, 'thing', [{ thing_id: 4, created_by: 'copy' }])
-    assert.ok(log.some((event) => event.query.sql.startsWith('insert into "other"."thing" ("thing_id", "created_by") select u.c1, u.c2 from unnest(')))
+    assert.ok(
+      log.some((event) =>
+        event.query.sql.startsWith('insert into "other"."thing" ("thing_id", "created_by") select u.c1, u.c2 from unnest('),
+      ),
+    )
     const rows = await sql<{ thing_id: number; created_by: string }>`select * from other.thing order by thing_id`.execute(db)
     assert.deepEqual(rows.rows, [
       { thing_id: 1, created_by: 'me' },
@@ -331,7 +394,12 @@ describe('bulk writes: batching, refusals, splits, abort, loops (PostgreSQL)', (
     const rows = Array.from({ length: 10_000 }, (_, i) => ({ a: i % 100, b: Math.floor(i / 100), flag: 'keep' }))
     await insertMany(db, 'ev', rows)
     const seen: BulkProgress[] = []
-    const updated = await updateInBatches(db, 'ev', { set: { flag: 'gone' }, where: (eb) => eb(sql`(a + b) % 3`, '=', 0) }, { batchSize: 500 })
+    const updated = await updateInBatches(
+      db,
+      'ev',
+      { set: { flag: 'gone' }, where: (eb) => eb(sql`(a + b) % 3`, '=', 0) },
+      { batchSize: 500 },
+    )
     const marked = rows.filter((r) => (r.a + r.b) % 3 === 0).length
     assert.equal(updated.rows, marked)
     const deleted = await deleteInBatches(db, 'ev', (eb) => eb('flag', '=', 'gone'), { batchSize: 500, onBatch: (p) => void seen.push(p) })

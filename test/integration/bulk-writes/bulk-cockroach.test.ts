@@ -44,7 +44,9 @@ describe('bulk writes on CockroachDB', { skip: cockroachSkip }, () => {
     pool.on('error', () => {})
     db = new Kysely<DB>({ dialect: new CockroachDialect({ pool, copyFrom }), log: (event) => void log.push(event) })
     await sql`create type mood as enum ('it''s ok', 'a,b', 'plain')`.execute(db)
-    await sql`create table doc (id uuid primary key, body jsonb, tags text[], nums int8[], blobs bytea[], mood mood, data bytea, at timestamptz)`.execute(db)
+    await sql`create table doc (id uuid primary key, body jsonb, tags text[], nums int8[], blobs bytea[], mood mood, data bytea, at timestamptz)`.execute(
+      db,
+    )
     await sql`create table ev (a int, b int, flag text, primary key (a, b))`.execute(db)
   })
 
@@ -64,7 +66,16 @@ describe('bulk writes on CockroachDB', { skip: cockroachSkip }, () => {
       data: Buffer.from([0, 1, 255]),
       at: new Date('2024-02-29T12:34:56.789Z'),
     },
-    { id: '00000000-0000-0000-0000-000000000001', body: [1, 'two'], tags: [], nums: null, blobs: null, mood: 'a,b', data: Buffer.alloc(0), at: null },
+    {
+      id: '00000000-0000-0000-0000-000000000001',
+      body: [1, 'two'],
+      tags: [],
+      nums: null,
+      blobs: null,
+      mood: 'a,b',
+      data: Buffer.alloc(0),
+      at: null,
+    },
     { id: '00000000-0000-0000-0000-000000000002', body: null, tags: null, nums: [], blobs: [], mood: null, data: null, at: null },
   ]
 
@@ -80,7 +91,10 @@ describe('bulk writes on CockroachDB', { skip: cockroachSkip }, () => {
     assert.equal(inserted.rows, 3)
     const upsert = log.map((event) => event.query.sql).filter((text) => text.startsWith('upsert'))
     assert.equal(upsert.length, 1)
-    assert.match(upsert[0]!, /^upsert into "doc" \("id", "body", "tags", "nums", "blobs", "mood", "data", "at"\) select u\.c1, u\.c2::jsonb, u\.c3::text\[\], /)
+    assert.match(
+      upsert[0]!,
+      /^upsert into "doc" \("id", "body", "tags", "nums", "blobs", "mood", "data", "at"\) select u\.c1, u\.c2::jsonb, u\.c3::text\[\], /,
+    )
     assert.match(upsert[0]!, /from unnest\(\$1::uuid\[\], \$2::text\[\], /)
     assert.deepStrictEqual(await readBack(), sorted(docs(0)))
     await upsertMany(db, 'doc', docs(1))
@@ -133,10 +147,17 @@ describe('bulk writes on CockroachDB', { skip: cockroachSkip }, () => {
 
   it('deleteInBatches walks the composite key and removes exactly the matching rows', async () => {
     await sql`truncate ev`.execute(db)
-    await insertMany(db, 'ev', Array.from({ length: 3000 }, (_, i) => ({ a: i % 30, b: Math.floor(i / 30), flag: i % 3 === 0 ? 'gone' : 'keep' })))
+    await insertMany(
+      db,
+      'ev',
+      Array.from({ length: 3000 }, (_, i) => ({ a: i % 30, b: Math.floor(i / 30), flag: i % 3 === 0 ? 'gone' : 'keep' })),
+    )
     const result = await deleteInBatches(db, 'ev', (eb) => eb('flag', '=', 'gone'), { batchSize: 250 })
     assert.equal(result.rows, 1000)
-    const { rows: left } = await sql<{ n: string; gone: string }>`select count(*) as n, count(*) filter (where flag = 'gone') as gone from ev`.execute(db)
+    const { rows: left } = await sql<{
+      n: string
+      gone: string
+    }>`select count(*) as n, count(*) filter (where flag = 'gone') as gone from ev`.execute(db)
     assert.deepEqual(left[0], { n: '2000', gone: '0' })
   })
 
@@ -144,10 +165,15 @@ describe('bulk writes on CockroachDB', { skip: cockroachSkip }, () => {
     const client = await pool.connect()
     try {
       const placeholders = Array.from({ length: 65_536 }, (_, i) => `$${i + 1}::int`).join(', ')
-      const error = await client.query(`select array[${placeholders}]`, Array.from({ length: 65_536 }, () => 1)).then(
-        () => undefined,
-        (e: { code?: string; message?: string }) => e,
-      )
+      const error = await client
+        .query(
+          `select array[${placeholders}]`,
+          Array.from({ length: 65_536 }, () => 1),
+        )
+        .then(
+          () => undefined,
+          (e: { code?: string; message?: string }) => e,
+        )
       console.log(`[cockroachdb] 65,536 parameters: ${error === undefined ? 'accepted' : `${String(error.code)} ${String(error.message)}`}`)
       assert.notEqual(error, undefined)
     } finally {

@@ -7,7 +7,15 @@ import { after, before, beforeEach, describe, it } from 'node:test'
 import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import { Kysely, sql } from 'kysely'
-import { AmbiguousCommitError, CockroachDialect, copyInto, deleteInBatches, insertMany, isBulkWriteError, upsertMany } from '../../../src/index.js'
+import {
+  AmbiguousCommitError,
+  CockroachDialect,
+  copyInto,
+  deleteInBatches,
+  insertMany,
+  isBulkWriteError,
+  upsertMany,
+} from '../../../src/index.js'
 import type { BulkProgress, BulkWriteOptions } from '../../../src/index.js'
 import { CUT_METHODS, cutSession } from '../../harness/connection-cut.js'
 import { createTestDatabase, postgresTarget } from '../../harness/targets.js'
@@ -38,7 +46,8 @@ const rows: Load[] = Array.from({ length: ROWS }, (_, i) => ({
 
 type Helper = 'insertMany' | 'upsertMany' | 'copyInto'
 const HELPERS: readonly Helper[] = ['insertMany', 'upsertMany', 'copyInto']
-const isStatementOf = (helper: Helper) => (text: string) => (helper === 'copyInto' ? text.startsWith('copy "load"') : text.startsWith('insert into "load"'))
+const isStatementOf = (helper: Helper) => (text: string) =>
+  helper === 'copyInto' ? text.startsWith('copy "load"') : text.startsWith('insert into "load"')
 
 describe('bulk writes: 100,000 rows exactly once through retries and cuts (PostgreSQL)', () => {
   let database: TestDatabase
@@ -63,7 +72,9 @@ describe('bulk writes: 100,000 rows exactly once through retries and cuts (Postg
         end if;
         return null;
       end $$`.execute(db)
-    await sql`create trigger inject after insert on load referencing new table as n for each statement execute function inject_40001()`.execute(db)
+    await sql`create trigger inject after insert on load referencing new table as n for each statement execute function inject_40001()`.execute(
+      db,
+    )
     await sql`insert into fault_plan values (false)`.execute(db)
   })
 
@@ -135,11 +146,17 @@ describe('bulk writes: 100,000 rows exactly once through retries and cuts (Postg
       assert.ok(isBulkWriteError(error))
       assert.ok(error.cause instanceof AmbiguousCommitError)
       assert.deepEqual([error.committed.rows, error.committed.batches, error.failedRows], [2000, 2, 1000])
-      assert.match(error.message, /^insertMany: batch 3 \(rows 2000-2999\) failed: the outcome of its COMMIT is unknown: "commit" failed while in flight/)
+      assert.match(
+        error.message,
+        /^insertMany: batch 3 \(rows 2000-2999\) failed: the outcome of its COMMIT is unknown: "commit" failed while in flight/,
+      )
       assert.match(error.message, /this batch may or may not have been/)
       // The fix for a bulk load, not withRetry's `idempotent: true` (which would write the batch twice).
       assert.doesNotMatch(error.message, /idempotent/)
-      assert.match(error.message, /Check whether rows 2000-2999 are there .*continue from row 2000 or 3000; or load with upsertMany.*resolveAmbiguousCommits: true/)
+      assert.match(
+        error.message,
+        /Check whether rows 2000-2999 are there .*continue from row 2000 or 3000; or load with upsertMany.*resolveAmbiguousCommits: true/,
+      )
       return true
     })
     await cut
@@ -180,7 +197,10 @@ describe('bulk writes: 100,000 rows exactly once through retries and cuts (Postg
       const result = await deleteInBatches(db, 'load', (eb) => eb('qty', '<', 100), { batchSize: 1000, retry: { baseDelayMs: 1 } })
       const matching = rows.slice(0, 20_000).filter((row) => row.qty < 100).length
       assert.deepEqual([result.rows, result.retries], [matching, 1])
-      const { rows: left } = await sql<{ n: string; low: string }>`select count(*) as n, count(*) filter (where qty < 100) as low from load`.execute(db)
+      const { rows: left } = await sql<{
+        n: string
+        low: string
+      }>`select count(*) as n, count(*) filter (where qty < 100) as low from load`.execute(db)
       assert.deepEqual(left[0], { n: String(20_000 - matching), low: '0' })
     } finally {
       await sql`drop trigger inject_delete on load`.execute(db)

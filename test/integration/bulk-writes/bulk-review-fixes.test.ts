@@ -67,12 +67,21 @@ describe('bulk writes: the review-14 defects (PostgreSQL)', () => {
 
   it('#2 deleteInBatches and updateInBatches walk the whole table under CamelCasePlugin', async () => {
     const camel = db.withPlugin(new CamelCasePlugin()) as unknown as Kysely<Camel>
-    await insertMany(camel, 'cc', Array.from({ length: 25 }, (_, i) => ({ userId: i + 1, fullName: 'n' })))
+    await insertMany(
+      camel,
+      'cc',
+      Array.from({ length: 25 }, (_, i) => ({ userId: i + 1, fullName: 'n' })),
+    )
     const updated = await updateInBatches(camel, 'cc', { set: { fullName: 'zz' }, where: (eb) => eb('userId', '>', 0) }, { batchSize: 10 })
     assert.deepEqual([updated.rows, updated.batches], [25, 3])
     const { rows } = await sql<{ full_name: string; n: string }>`select full_name, count(*) as n from cc group by 1`.execute(db)
     assert.deepEqual(rows, [{ full_name: 'zz', n: '25' }])
-    const byKey = await updateInBatches(camel, 'cc', { set: { fullName: 'k' }, where: (eb) => eb('userId', '>', 0) }, { batchSize: 10, key: ['userId'] })
+    const byKey = await updateInBatches(
+      camel,
+      'cc',
+      { set: { fullName: 'k' }, where: (eb) => eb('userId', '>', 0) },
+      { batchSize: 10, key: ['userId'] },
+    )
     assert.equal(byKey.rows, 25)
     const deleted = await deleteInBatches(camel, 'cc', (eb) => eb('userId', '>', 0), { batchSize: 10 })
     assert.deepEqual([deleted.rows, deleted.batches], [25, 3])
@@ -81,8 +90,15 @@ describe('bulk writes: the review-14 defects (PostgreSQL)', () => {
   })
 
   it('#3 updateInBatches visits each row once when the key is a microsecond timestamp or an int8 beyond 2^53 parsed as a number', async () => {
-    await sql`insert into tk select '2020-01-01'::timestamptz + (g || ' microseconds')::interval, 0 from generate_series(1, 50) g`.execute(db)
-    const result = await updateInBatches(db, 'tk', { set: { v: (sql`v + 1` as unknown as number) }, where: (eb) => eb('v', '<', 100) }, { batchSize: 10, maxBatches: 20 })
+    await sql`insert into tk select '2020-01-01'::timestamptz + (g || ' microseconds')::interval, 0 from generate_series(1, 50) g`.execute(
+      db,
+    )
+    const result = await updateInBatches(
+      db,
+      'tk',
+      { set: { v: sql`v + 1` as unknown as number }, where: (eb) => eb('v', '<', 100) },
+      { batchSize: 10, maxBatches: 20 },
+    )
     assert.deepEqual([result.rows, result.batches], [50, 5])
     const { rows } = await sql<{ v: number; n: string }>`select v, count(*) as n from tk group by v`.execute(db)
     assert.deepEqual(rows, [{ v: 1, n: '50' }])
@@ -96,7 +112,12 @@ describe('bulk writes: the review-14 defects (PostgreSQL)', () => {
     const ndb = new Kysely<DB>({ dialect: new CockroachDialect({ pool: numbers }) })
     try {
       await sql`insert into big8 select (2::numeric ^ 60)::int8 + g, 0 from generate_series(1, 30) g`.execute(db)
-      const wide = await updateInBatches(ndb, 'big8', { set: { v: (sql`v + 1` as unknown as number) }, where: (eb) => eb('v', '<', 100) }, { batchSize: 7, maxBatches: 20 })
+      const wide = await updateInBatches(
+        ndb,
+        'big8',
+        { set: { v: sql`v + 1` as unknown as number }, where: (eb) => eb('v', '<', 100) },
+        { batchSize: 7, maxBatches: 20 },
+      )
       assert.deepEqual([wide.rows, wide.batches], [30, 5])
       const counted = await sql<{ v: number; n: string }>`select v, count(*) as n from big8 group by v`.execute(db)
       assert.deepEqual(counted.rows, [{ v: 1, n: '30' }])
@@ -108,13 +129,19 @@ describe('bulk writes: the review-14 defects (PostgreSQL)', () => {
   })
 
   it('#4 updateInBatches refuses a set that changes a key column, before sending anything', async () => {
-    await insertMany(db, 'item', [{ id: 1, name: 'a', qty: 1 }, { id: 2, name: 'b', qty: 2 }])
+    await insertMany(db, 'item', [
+      { id: 1, name: 'a', qty: 1 },
+      { id: 2, name: 'b', qty: 2 },
+    ])
     log = []
-    await assert.rejects(updateInBatches(db, 'item', { set: { id: (sql`id + 1000` as unknown as number) }, where: (eb) => eb('id', '>', 0) }), (error: unknown) => {
-      assert.ok(isQueryRefusedError(error), String(error))
-      assert.match(error.message, /^updateInBatches: change\.set changes the key column "id"/)
-      return true
-    })
+    await assert.rejects(
+      updateInBatches(db, 'item', { set: { id: sql`id + 1000` as unknown as number }, where: (eb) => eb('id', '>', 0) }),
+      (error: unknown) => {
+        assert.ok(isQueryRefusedError(error), String(error))
+        assert.match(error.message, /^updateInBatches: change\.set changes the key column "id"/)
+        return true
+      },
+    )
     assert.ok(!sent().some((text) => /^(begin|start transaction|with "batch")/i.test(text)), sent().join('\n'))
     const camel = db.withPlugin(new CamelCasePlugin()) as unknown as Kysely<Camel>
     await assert.rejects(
@@ -213,9 +240,16 @@ describe('bulk writes: the review-14 defects (PostgreSQL)', () => {
       { id: 3, n: Number.NaN, doc: null },
     ]
     await insertMany(db, 'num', rows)
-    await copyInto(db, 'num', rows.map((row) => ({ ...row, id: row.id + 10 })))
+    await copyInto(
+      db,
+      'num',
+      rows.map((row) => ({ ...row, id: row.id + 10 })),
+    )
     const { rows: stored } = await sql<{ id: number; n: string }>`select id, n::text as n from num order by id`.execute(db)
-    assert.deepEqual(stored.map((row) => row.n), ['Infinity', '-Infinity', 'NaN', 'Infinity', '-Infinity', 'NaN'])
+    assert.deepEqual(
+      stored.map((row) => row.n),
+      ['Infinity', '-Infinity', 'NaN', 'Infinity', '-Infinity', 'NaN'],
+    )
     await assert.rejects(insertMany(db, 'num', [{ id: 20, n: 1, doc: Number.NaN }]), (error: unknown) => {
       assert.ok(isQueryRefusedError(error), String(error))
       assert.match(error.message, /row 0, column "doc": NaN is not JSON/)
@@ -223,7 +257,7 @@ describe('bulk writes: the review-14 defects (PostgreSQL)', () => {
     })
   })
 
-  it('#7 a server data error names its row (COPY) and column; a loop\'s error names no input rows', async () => {
+  it("#7 a server data error names its row (COPY) and column; a loop's error names no input rows", async () => {
     const rows = Array.from({ length: 20 }, (_, i) => ({ id: i + 1, name: `n${i}`, qty: (i === 12 ? 'abc' : i) as unknown as number }))
     await assert.rejects(copyInto(db, 'item', rows, { chunkRows: 1000 }), (error: unknown) => {
       assert.ok(isBulkWriteError(error), String(error))
@@ -237,11 +271,14 @@ describe('bulk writes: the review-14 defects (PostgreSQL)', () => {
       return true
     })
     await insertMany(db, 'item', [{ id: 1, name: 'a', qty: 0 }])
-    await assert.rejects(deleteInBatches(db, 'item', (eb) => eb(sql<number>`1 / qty`, '=', 1)), (error: unknown) => {
-      assert.ok(isBulkWriteError(error), String(error))
-      assert.doesNotMatch(error.message, /rows 0-|from row 0/)
-      assert.match(error.message, /^deleteInBatches: batch 1 failed: .*run it again/)
-      return true
-    })
+    await assert.rejects(
+      deleteInBatches(db, 'item', (eb) => eb(sql<number>`1 / qty`, '=', 1)),
+      (error: unknown) => {
+        assert.ok(isBulkWriteError(error), String(error))
+        assert.doesNotMatch(error.message, /rows 0-|from row 0/)
+        assert.match(error.message, /^deleteInBatches: batch 1 failed: .*run it again/)
+        return true
+      },
+    )
   })
 })

@@ -53,7 +53,12 @@ function rows(mode: Int8Mode, variant: 0 | 1): Rt[] {
       b: variant ? Buffer.from('x') : Buffer.from([0, 1, 2, 255, 0x5c, 0x22]),
       j: variant ? { changed: true } : { a: 'x"y\\z', n: [1, { b: null }], u: '𝄞' },
       ia: variant ? [int8(mode, 5n)] : [int8(mode, big), null, int8(mode, -1n)],
-      ia2: variant ? [] : [[int8(mode, 1n), int8(mode, 2n)], [int8(mode, 3n), int8(mode, 4n)]],
+      ia2: variant
+        ? []
+        : [
+            [int8(mode, 1n), int8(mode, 2n)],
+            [int8(mode, 3n), int8(mode, 4n)],
+          ],
       ta: variant ? ['z'] : ['a"b', 'c\\d', null, 'NULL', '', '{x,y}', TRICKY],
       ts: variant ? new Date(0) : new Date('2024-02-29T12:34:56.789Z'),
       d: variant ? '1999-12-31' : '2024-02-29',
@@ -129,7 +134,8 @@ describe('bulk writes round-trip every type (PostgreSQL)', () => {
   })
 
   async function readBack(db: Kysely<DB>): Promise<Rt[]> {
-    const result = await sql<Rt>`select id, i4, n, n2, t, v, b, j, ia, ia2, ta, ts, d::text as d, u, f, m::text as m, f8 from rt order by id`.execute(db)
+    const result =
+      await sql<Rt>`select id, i4, n, n2, t, v, b, j, ia, ia2, ta, ts, d::text as d, u, f, m::text as m, f8 from rt order by id`.execute(db)
     return result.rows
   }
 
@@ -167,8 +173,17 @@ describe('bulk writes round-trip every type (PostgreSQL)', () => {
     const db = dbs.get('string')!
     await sql`truncate rt`.execute(db)
     await insertMany(db, 'rt', rows('string', 0))
-    await upsertMany(db, 'rt', [{ id: '1', t: 'only t' }, { id: '3', t: 'and here' }, { id: '4', t: 'new' }])
-    const after = await sql<{ id: string; t: string; m: string | null; i4: number | null }>`select id, t, m::text as m, i4 from rt order by id`.execute(db)
+    await upsertMany(db, 'rt', [
+      { id: '1', t: 'only t' },
+      { id: '3', t: 'and here' },
+      { id: '4', t: 'new' },
+    ])
+    const after = await sql<{
+      id: string
+      t: string
+      m: string | null
+      i4: number | null
+    }>`select id, t, m::text as m, i4 from rt order by id`.execute(db)
     assert.deepEqual(after.rows, [
       { id: '1', t: 'only t', m: "it's ok", i4: -2_147_483_648 },
       { id: '3', t: 'and here', m: 'plain', i4: null },

@@ -26,7 +26,10 @@ describe('clusters on CockroachDB', { skip: cockroachSkip, timeout: 180_000 }, (
     const twice = database.url.replace(`@${url.host}`, `@${hostPort},${hostPort}`)
     dialect = new CockroachDialect({ connectionString: twice })
     db = new Kysely<DB>({ dialect })
-    await db.schema.createTable('item').addColumn('id', 'integer', (c) => c.primaryKey()).execute()
+    await db.schema
+      .createTable('item')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .execute()
   })
 
   after(async () => {
@@ -44,7 +47,9 @@ describe('clusters on CockroachDB', { skip: cockroachSkip, timeout: 180_000 }, (
 
   it('creates the marker table with a row-level TTL and leaves one marker per transaction', async () => {
     await withRetry(db, (trx) => trx.insertInto('item').values({ id: 1 }).execute(), { resolveAmbiguousCommits: true })
-    const { rows } = await sql<{ create_statement: string }>`select create_statement from [show create table kysely_cockroachdb_commit_marker]`.execute(db)
+    const { rows } = await sql<{
+      create_statement: string
+    }>`select create_statement from [show create table kysely_cockroachdb_commit_marker]`.execute(db)
     assert.match(rows[0]!.create_statement, /ttl_expire_after = '1 day'/)
     const markers = await sql<{ n: string }>`select count(*)::string as n from kysely_cockroachdb_commit_marker`.execute(db)
     assert.equal(markers.rows[0]!.n, '1')

@@ -60,10 +60,13 @@ describe('cluster pool end()', { timeout: 60_000 }, () => {
     await ending
     assert.equal(ended, true)
     // Resolved after the close: nothing of the pool is left on any proxy.
-    assert.equal(cluster.proxies.reduce((sum, proxy) => sum + proxy.openConnections, 0), 0)
+    assert.equal(
+      cluster.proxies.reduce((sum, proxy) => sum + proxy.openConnections, 0),
+      0,
+    )
   })
 
-  it("a probe whose select 1 is never answered gives up after the connect timeout; end() resolves", { timeout: 20_000 }, async () => {
+  it('a probe whose select 1 is never answered gives up after the connect timeout; end() resolves', { timeout: 20_000 }, async () => {
     const events: ClusterEvent[] = []
     const db = open(events)
     // Six connections checked out at once: two per node (fewest-first), then all idle.
@@ -87,7 +90,10 @@ describe('cluster pool end()', { timeout: 60_000 }, () => {
     // A broken idle connection gets its node probed at once.
     for (const session of idle) session.cut()
     const session = await held
-    await pollUntil(() => events.some((e) => e.type === 'nodeDown' && e.node === cluster.nodeKey(0)), 'the probe to time out and mark node 0 down')
+    await pollUntil(
+      () => events.some((e) => e.type === 'nodeDown' && e.node === cluster.nodeKey(0)),
+      'the probe to time out and mark node 0 down',
+    )
     const down = events.find((e) => e.type === 'nodeDown') as { error: unknown }
     assert.match(String(down.error), /did not answer the health probe's select 1 within 1000 ms/)
     session.cut()

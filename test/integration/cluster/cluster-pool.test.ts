@@ -45,7 +45,11 @@ describe('cluster pool over three proxied nodes', { timeout: 120_000 }, () => {
     await database?.drop()
   })
 
-  function open(cluster_: ClusterOptions = {}, extra: Partial<CockroachDialectConfig> = {}, urlExtra: Record<string, string> = {}): Kysely<unknown> {
+  function open(
+    cluster_: ClusterOptions = {},
+    extra: Partial<CockroachDialectConfig> = {},
+    urlExtra: Record<string, string> = {},
+  ): Kysely<unknown> {
     dialect = new CockroachDialect({
       connectionString: cluster.url(urlExtra),
       applicationName: APP,
@@ -80,13 +84,22 @@ describe('cluster pool over three proxied nodes', { timeout: 120_000 }, () => {
     const kysely = open()
     await holdConnections(kysely, 9)
     const status = dialect.nodeStatus()
-    assert.deepEqual(status.map((n) => n.node), [0, 1, 2].map((i) => cluster.nodeKey(i)))
-    assert.deepEqual(status.map((n) => [n.state, n.total, n.idle, n.inUse]), [
-      ['up', 3, 3, 0],
-      ['up', 3, 3, 0],
-      ['up', 3, 3, 0],
-    ])
-    assert.deepEqual(cluster.proxies.map((p) => p.openConnections), [3, 3, 3])
+    assert.deepEqual(
+      status.map((n) => n.node),
+      [0, 1, 2].map((i) => cluster.nodeKey(i)),
+    )
+    assert.deepEqual(
+      status.map((n) => [n.state, n.total, n.idle, n.inUse]),
+      [
+        ['up', 3, 3, 0],
+        ['up', 3, 3, 0],
+        ['up', 3, 3, 0],
+      ],
+    )
+    assert.deepEqual(
+      cluster.proxies.map((p) => p.openConnections),
+      [3, 3, 3],
+    )
     assert.equal(events.filter((e) => e.type === 'connectionOpened').length, 9)
   })
 
@@ -103,7 +116,10 @@ describe('cluster pool over three proxied nodes', { timeout: 120_000 }, () => {
       assert.equal(total(1), 0)
       assert.equal(total(0) + total(2), 6)
       const marked = events.filter((e) => e.type === (expected === 'down' ? 'nodeDown' : 'nodeDraining'))
-      assert.deepEqual(marked.map((e) => e.node), [cluster.nodeKey(1)])
+      assert.deepEqual(
+        marked.map((e) => e.node),
+        [cluster.nodeKey(1)],
+      )
       if (mode === 'draining') {
         assert.match(String((marked[0] as { error: unknown }).error), /server is not accepting clients/)
       }
@@ -114,14 +130,20 @@ describe('cluster pool over three proxied nodes', { timeout: 120_000 }, () => {
     await cluster.proxies[2]!.setAdmission('blackhole')
     const kysely = open({}, {}, { connect_timeout: '1' })
     const results = await Promise.all(Array.from({ length: 30 }, (_, i) => sql<{ n: number }>`select ${i}::int as n`.execute(kysely)))
-    assert.deepEqual(results.map((r) => r.rows[0]!.n), Array.from({ length: 30 }, (_, i) => i))
+    assert.deepEqual(
+      results.map((r) => r.rows[0]!.n),
+      Array.from({ length: 30 }, (_, i) => i),
+    )
     await pollUntil(() => state(2) === 'down', 'node 2 to be marked down')
     assert.equal(events.filter((e) => e.type === 'nodeDown').length, 1)
     assert.match(String(dialect.nodeStatus()[2]!.lastError), /timeout|terminated/i)
     assert.equal(total(2), 0)
     await cluster.proxies[2]!.setAdmission('accept')
     await pollUntil(() => state(2) === 'up', 'node 2 to be probed back up')
-    assert.deepEqual(events.filter((e) => e.type === 'nodeUp').map((e) => e.node), [cluster.nodeKey(2)])
+    assert.deepEqual(
+      events.filter((e) => e.type === 'nodeUp').map((e) => e.node),
+      [cluster.nodeKey(2)],
+    )
   })
 
   it('never hands out a connection of a node known to be down while another is up', async () => {
@@ -161,7 +183,9 @@ describe('cluster pool over three proxied nodes', { timeout: 120_000 }, () => {
     assert.equal(total(index), 0, 'the connection of the draining node went back to the pool')
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from drained`.execute(kysely)
     assert.equal(rows[0]!.n, 2)
-    assert.ok(events.some((e) => e.type === 'connectionRecycled' && e.node === trxNode && (e.reason === 'draining' || e.reason === 'broken')))
+    assert.ok(
+      events.some((e) => e.type === 'connectionRecycled' && e.node === trxNode && (e.reason === 'draining' || e.reason === 'broken')),
+    )
     await sql`drop table drained`.execute(kysely)
   })
 
@@ -201,6 +225,9 @@ describe('cluster pool over three proxied nodes', { timeout: 120_000 }, () => {
     })
     db = new Kysely<unknown>({ dialect })
     await holdConnections(db, 3)
-    assert.deepEqual(dialect.nodeStatus().map((n) => n.total), [1, 1, 1])
+    assert.deepEqual(
+      dialect.nodeStatus().map((n) => n.total),
+      [1, 1, 1],
+    )
   })
 })

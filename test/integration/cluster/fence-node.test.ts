@@ -39,7 +39,10 @@ describe('commit resolution on a cluster: where the fence runs', () => {
     database = await createTestDatabase(postgresTarget, 'fence_node')
     cluster = await ProxyCluster.start(database.url)
     const setup = new Kysely<DB>({ dialect: new CockroachDialect({ connectionString: database.url }) })
-    await setup.schema.createTable('item').addColumn('id', 'integer', (c) => c.primaryKey()).execute()
+    await setup.schema
+      .createTable('item')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .execute()
     await setup.destroy()
   })
 
@@ -94,7 +97,11 @@ describe('commit resolution on a cluster: where the fence runs', () => {
     const status = dialect.nodeStatus()
     assert.deepEqual(
       status.map((node) => [node.total, node.idle]),
-      [[2, 2], [0, 0], [0, 0]],
+      [
+        [2, 2],
+        [0, 0],
+        [0, 0],
+      ],
       'the setup leaves two idle connections on node 0 and none elsewhere',
     )
     events = []
@@ -116,29 +123,37 @@ describe('commit resolution on a cluster: where the fence runs', () => {
   }
 
   const rows = async (kysely: Kysely<DB>, id: number) =>
-    Number((await kysely.selectFrom('item').select((eb) => eb.fn.countAll().as('n')).where('id', '=', id).executeTakeFirstOrThrow()).n)
+    Number(
+      (
+        await kysely
+          .selectFrom('item')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('id', '=', id)
+          .executeTakeFirstOrThrow()
+      ).n,
+    )
 
   for (const strategy of ['restart', 'savepoint'] as const)
-  for (const when of ['after-server-reply', 'before-send'] as const satisfies readonly CutTiming[]) {
-    it(`${strategy} strategy, COMMIT cut ${when} on node 0: the fence runs on node 1 or 2`, async () => {
-      const kysely = await poolOnNodeZero(true)
-      const id = nextId++
-      const cut = cluster.proxies[0]!.cutOn({ match: isCommit, when })
-      const { result, calls } = await insertItem(kysely, id, strategy)
-      await cut
-      assert.equal(result, `inserted ${id}`)
-      assert.equal(calls, when === 'after-server-reply' ? 1 : 2)
-      assert.equal(await rows(kysely, id), 1)
-      // The fence's connection (pooled again after it) went through proxy 1 or 2.
-      const fenceSessions = cluster.proxies.map((proxy) => proxy.sessionsThatSent(isFence).length)
-      assert.equal(fenceSessions[0], 0, `node 0 ran no fence (fence sessions per node: ${fenceSessions.join(', ')})`)
-      assert.ok(fenceSessions[1]! + fenceSessions[2]! >= 1, `node 1 or 2 ran the fence (per node: ${fenceSessions.join(', ')})`)
-      assert.ok(
-        events.some((event) => event.type === 'connectionOpened' && event.node !== cluster.nodeKey(0)),
-        'a connection was opened on another node for the fence',
-      )
-    })
-  }
+    for (const when of ['after-server-reply', 'before-send'] as const satisfies readonly CutTiming[]) {
+      it(`${strategy} strategy, COMMIT cut ${when} on node 0: the fence runs on node 1 or 2`, async () => {
+        const kysely = await poolOnNodeZero(true)
+        const id = nextId++
+        const cut = cluster.proxies[0]!.cutOn({ match: isCommit, when })
+        const { result, calls } = await insertItem(kysely, id, strategy)
+        await cut
+        assert.equal(result, `inserted ${id}`)
+        assert.equal(calls, when === 'after-server-reply' ? 1 : 2)
+        assert.equal(await rows(kysely, id), 1)
+        // The fence's connection (pooled again after it) went through proxy 1 or 2.
+        const fenceSessions = cluster.proxies.map((proxy) => proxy.sessionsThatSent(isFence).length)
+        assert.equal(fenceSessions[0], 0, `node 0 ran no fence (fence sessions per node: ${fenceSessions.join(', ')})`)
+        assert.ok(fenceSessions[1]! + fenceSessions[2]! >= 1, `node 1 or 2 ran the fence (per node: ${fenceSessions.join(', ')})`)
+        assert.ok(
+          events.some((event) => event.type === 'connectionOpened' && event.node !== cluster.nodeKey(0)),
+          'a connection was opened on another node for the fence',
+        )
+      })
+    }
 
   it('the lost node is the only one up: the fence runs there', async () => {
     const kysely = await poolOnNodeZero(false)

@@ -26,7 +26,10 @@ describe('plain queries on a cluster when a node fails', () => {
     database = await createTestDatabase(postgresTarget, 'plain_query_failover')
     cluster = await ProxyCluster.start(database.url)
     const setup = new Kysely<DB>({ dialect: new CockroachDialect({ connectionString: database.url }) })
-    await setup.schema.createTable('note').addColumn('id', 'integer', (c) => c.primaryKey()).execute()
+    await setup.schema
+      .createTable('note')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .execute()
     await setup.destroy()
   })
 
@@ -60,8 +63,14 @@ describe('plain queries on a cluster when a node fails', () => {
     await cluster.proxies[1]!.setAdmission('refuse')
     const kysely = open()
     const results = await Promise.all(Array.from({ length: 6 }, (_, i) => sql<{ n: number }>`select ${i}::int as n`.execute(kysely)))
-    assert.deepEqual(results.map((r) => r.rows[0]!.n), [0, 1, 2, 3, 4, 5])
-    assert.deepEqual(dialect.nodeStatus().map((n) => n.state), ['down', 'down', 'up'])
+    assert.deepEqual(
+      results.map((r) => r.rows[0]!.n),
+      [0, 1, 2, 3, 4, 5],
+    )
+    assert.deepEqual(
+      dialect.nodeStatus().map((n) => n.state),
+      ['down', 'down', 'up'],
+    )
   })
 
   it('a connection that breaks mid-flight: the statement is not sent again and the caller gets the error', async () => {

@@ -112,7 +112,18 @@ describe('kysely-cockroachdb codegen on PostgreSQL', () => {
   it('generates types that a program type-checks against with tsc', async () => {
     writeFileSync(join(work, 'package.json'), '{ "type": "module" }\n')
     writeFileSync(join(work, 'program.ts'), PROGRAM)
-    const args = ['--noEmit', '--strict', '--skipLibCheck', '--target', 'es2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', join(work, 'program.ts')]
+    const args = [
+      '--noEmit',
+      '--strict',
+      '--skipLibCheck',
+      '--target',
+      'es2022',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      join(work, 'program.ts'),
+    ]
     try {
       await run(process.execPath, [tsc, ...args], { cwd: root })
     } catch (error) {
@@ -127,7 +138,10 @@ describe('kysely-cockroachdb codegen on PostgreSQL', () => {
       return result.stdout.split('\n').find((line) => line.startsWith('export type Int8 ='))
     }
     assert.equal(await int8Line([]), 'export type Int8 = ColumnType<string, bigint | number | string, bigint | number | string>;')
-    assert.equal(await int8Line(['--int8', 'number']), 'export type Int8 = ColumnType<number, bigint | number | string, bigint | number | string>;')
+    assert.equal(
+      await int8Line(['--int8', 'number']),
+      'export type Int8 = ColumnType<number, bigint | number | string, bigint | number | string>;',
+    )
   })
 
   it('--verify passes while the file is current and fails once the schema changed', async () => {
@@ -165,7 +179,9 @@ describe('kysely-cockroachdb codegen on PostgreSQL', () => {
     const dialect = await codegen(['--url', database.url, '--dialect=mysql', '--print'])
     assert.equal(dialect.code, 1)
     assert.match(dialect.stderr, /always generates with kysely-codegen's postgres dialect/)
-    const unknown = await run(process.execPath, [...preload, bin, 'generate'], { cwd: root }).catch((e: { code: number; stderr: string }) => e)
+    const unknown = await run(process.execPath, [...preload, bin, 'generate'], { cwd: root }).catch(
+      (e: { code: number; stderr: string }) => e,
+    )
     assert.equal((unknown as { code: number }).code, 1)
     assert.match((unknown as { stderr: string }).stderr, /unknown command 'generate'/)
   })
@@ -226,7 +242,11 @@ describe('kysely-cockroachdb without kysely-codegen installed (issue 9, defect 1
   })
 
   it('every other use says what to install, in one line', async () => {
-    for (const args of [['codegen'], ['codegen', '--url', 'postgresql://root@127.0.0.1:1/defaultdb', '--print'], ['codegen', '--int8=bigint']]) {
+    for (const args of [
+      ['codegen'],
+      ['codegen', '--url', 'postgresql://root@127.0.0.1:1/defaultdb', '--print'],
+      ['codegen', '--int8=bigint'],
+    ]) {
       const result = await runBin(args)
       assert.equal(result.code, 1, args.join(' '))
       assert.equal(result.stdout, '', args.join(' '))

@@ -14,14 +14,7 @@ import pg from 'pg'
 import Cursor from 'pg-cursor'
 import { Kysely, sql } from 'kysely'
 import type { SelectQueryBuilder } from 'kysely'
-import {
-  AmbiguousCommitError,
-  CockroachDialect,
-  isConnectionError,
-  readAt,
-  streamWithSqlCursor,
-  withRetry,
-} from '../../../src/index.js'
+import { AmbiguousCommitError, CockroachDialect, isConnectionError, readAt, streamWithSqlCursor, withRetry } from '../../../src/index.js'
 import type { RetryEvent } from '../../../src/index.js'
 import { runCodegenCommand } from '../../../src/codegen/codegen-command.js'
 import { CUT_METHODS, PoolWatch, assertPoolSettled, cutSession } from '../../harness/connection-cut.js'
@@ -287,7 +280,11 @@ describe('connection loss on every I/O path (PostgreSQL)', () => {
     database = await createTestDatabase(postgresTarget, 'connection_loss')
     proxy = await TcpProxy.forUrl(database.url)
     const db = new Kysely<DB>({ dialect: new CockroachDialect({ connectionString: database.url }) })
-    await db.schema.createTable('item').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('label', 'text').execute()
+    await db.schema
+      .createTable('item')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('label', 'text')
+      .execute()
     await sql`insert into item (id, label) select g, 'item ' || g::text from generate_series(1, ${sql.lit(ITEMS)}) as g`.execute(db)
     await db.destroy()
   })
@@ -324,60 +321,64 @@ describe('connection loss on every I/O path (PostgreSQL)', () => {
   for (const path of PATHS) {
     for (const method of CUT_METHODS) {
       const outcome = path.expect !== undefined && 'recovers' in path.expect ? `recovers: ${path.expect.recovers}` : 'connection error'
-      it(`${path.name}, cut by ${method === 'proxy' ? 'the network' : 'pg_terminate_backend'}: ${outcome}`, { timeout: 10_000 }, async () => {
-        const { db, watch } = open()
-        await probe(db)()
-        const baseline = watch.counts()
-        const otherConnections = proxy.openConnections - baseline.total
-        const cuts: Array<Promise<number>> = []
-        const cut = (session: Parameters<typeof cutSession>[1]) => {
-          const pid = cutSession(postgresTarget, session, method)
-          cuts.push(pid)
-          return pid.then(() => undefined)
-        }
-        const context: PathContext = {
-          db,
-          url: proxy.url(database.url),
-          proxy,
-          method,
-          cutAt: (match) => {
-            const done = proxy.hold(match).then(cut)
-            // Rejections surface through `cuts`.
-            done.catch(() => undefined)
-            return done
-          },
-          cutNow: async (match) => {
-            const sessions = proxy.sessionsThatSent(match)
-            assert.equal(sessions.length, 1, 'exactly one open connection sent the statement to cut')
-            await cut(sessions[0]!)
-          },
-        }
-
-        const settled = await path.run(context).then(
-          (result: unknown) => ({ ok: true as const, result }),
-          (error: unknown) => ({ ok: false as const, error }),
-        )
-        assert.equal(cuts.length, 1, 'the path was cut once')
-        const pid = await cuts[0]!
-
-        if (path.expect !== undefined && 'recovers' in path.expect) {
-          assert.ok(settled.ok, `expected the path to recover, it failed: ${settled.ok ? '' : String(settled.error)}`)
-          path.expect.result(settled.result, context)
-        } else {
-          assert.ok(!settled.ok, `expected a connection error, the path returned ${settled.ok ? JSON.stringify(settled.result) : ''}`)
-          if (path.expect !== undefined) {
-            path.expect.error(settled.error, context)
-          } else {
-            assert.ok(isConnectionError(settled.error), `not a connection error: ${inspect(settled.error)}`)
+      it(
+        `${path.name}, cut by ${method === 'proxy' ? 'the network' : 'pg_terminate_backend'}: ${outcome}`,
+        { timeout: 10_000 },
+        async () => {
+          const { db, watch } = open()
+          await probe(db)()
+          const baseline = watch.counts()
+          const otherConnections = proxy.openConnections - baseline.total
+          const cuts: Array<Promise<number>> = []
+          const cut = (session: Parameters<typeof cutSession>[1]) => {
+            const pid = cutSession(postgresTarget, session, method)
+            cuts.push(pid)
+            return pid.then(() => undefined)
           }
-        }
-        if (path.session === 'pool') {
-          await watch.removed(pid)
-        }
-        await assertPoolSettled(watch, proxy, baseline, probe(db), otherConnections)
-        await db.destroy()
-        leftOpen.delete(db)
-      })
+          const context: PathContext = {
+            db,
+            url: proxy.url(database.url),
+            proxy,
+            method,
+            cutAt: (match) => {
+              const done = proxy.hold(match).then(cut)
+              // Rejections surface through `cuts`.
+              done.catch(() => undefined)
+              return done
+            },
+            cutNow: async (match) => {
+              const sessions = proxy.sessionsThatSent(match)
+              assert.equal(sessions.length, 1, 'exactly one open connection sent the statement to cut')
+              await cut(sessions[0]!)
+            },
+          }
+
+          const settled = await path.run(context).then(
+            (result: unknown) => ({ ok: true as const, result }),
+            (error: unknown) => ({ ok: false as const, error }),
+          )
+          assert.equal(cuts.length, 1, 'the path was cut once')
+          const pid = await cuts[0]!
+
+          if (path.expect !== undefined && 'recovers' in path.expect) {
+            assert.ok(settled.ok, `expected the path to recover, it failed: ${settled.ok ? '' : String(settled.error)}`)
+            path.expect.result(settled.result, context)
+          } else {
+            assert.ok(!settled.ok, `expected a connection error, the path returned ${settled.ok ? JSON.stringify(settled.result) : ''}`)
+            if (path.expect !== undefined) {
+              path.expect.error(settled.error, context)
+            } else {
+              assert.ok(isConnectionError(settled.error), `not a connection error: ${inspect(settled.error)}`)
+            }
+          }
+          if (path.session === 'pool') {
+            await watch.removed(pid)
+          }
+          await assertPoolSettled(watch, proxy, baseline, probe(db), otherConnections)
+          await db.destroy()
+          leftOpen.delete(db)
+        },
+      )
     }
   }
 })

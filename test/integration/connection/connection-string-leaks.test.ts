@@ -94,7 +94,13 @@ describe('secret corpus: connect failures and the codegen command', () => {
     // One string of each label (the corpus cycles through them), and the issue's own.
     const labels = new Set<string>()
     const sample = corpus.filter((e) => !labels.has(e.label) && labels.add(e.label))
-    sample.push({ index: -1, kind: 'malformed', label: 'issue', connectionString: 'postgresql://app:pa/ss@db:26257/bank', password: 'pa/ss' })
+    sample.push({
+      index: -1,
+      kind: 'malformed',
+      label: 'issue',
+      connectionString: 'postgresql://app:pa/ss@db:26257/bank',
+      password: 'pa/ss',
+    })
     await mapLimit(sample, 3, async (entry) => {
       const result = await run(process.execPath, [...preload, bin, 'codegen', '--url', entry.connectionString, '--print'], {
         cwd: root,

@@ -23,7 +23,23 @@ function opensslSelfSigned(dir: string, name: string, subjectAltName: string): {
   const key = join(dir, `${name}.key`)
   execFileSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-addext', `subjectAltName=${subjectAltName}`, '-keyout', key, '-out', cert],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      `subjectAltName=${subjectAltName}`,
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   )
   return { cert, key }

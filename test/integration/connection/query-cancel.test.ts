@@ -136,11 +136,9 @@ describe('query cancellation (CockroachDB)', { skip: skip || crdb.cockroachSkip 
 
   /** Session ids running the long sleep. The pattern is a parameter, so this query never matches itself. */
   async function sleepingSessions(): Promise<string[]> {
-    const { rows } = await adminQuery(
-      crdb.cockroachTarget!,
-      'select session_id from [show cluster statements] where query ilike $1',
-      ['%pg_sleep(600)%'],
-    )
+    const { rows } = await adminQuery(crdb.cockroachTarget!, 'select session_id from [show cluster statements] where query ilike $1', [
+      '%pg_sleep(600)%',
+    ])
     return rows.map((r: { session_id: string }) => r.session_id)
   }
 

@@ -28,8 +28,14 @@ for (const target of allTargets) {
     before(async () => {
       database = await createTestDatabase(target, 'int8')
       const db = open()
-      await db.schema.createTable('big').addColumn('id', 'int8', (c) => c.primaryKey()).addColumn('amounts', sql`int8[]`).execute()
-      await sql`insert into big (id, amounts) values (1, array[1, null, -5]::int8[]), (${sql.lit(UNSAFE)}, array[${sql.lit(UNSAFE)}]::int8[])`.execute(db)
+      await db.schema
+        .createTable('big')
+        .addColumn('id', 'int8', (c) => c.primaryKey())
+        .addColumn('amounts', sql`int8[]`)
+        .execute()
+      await sql`insert into big (id, amounts) values (1, array[1, null, -5]::int8[]), (${sql.lit(UNSAFE)}, array[${sql.lit(UNSAFE)}]::int8[])`.execute(
+        db,
+      )
     })
 
     after(async () => {
@@ -57,7 +63,10 @@ for (const target of allTargets) {
       const row = await db.selectFrom('big').select('id').where('id', '=', BigInt(UNSAFE)).executeTakeFirstOrThrow()
       assert.equal(row.id, BigInt(UNSAFE))
       // count(*) is INT8 too.
-      const { n } = await db.selectFrom('big').select(sql<bigint>`count(*)`.as('n')).executeTakeFirstOrThrow()
+      const { n } = await db
+        .selectFrom('big')
+        .select(sql<bigint>`count(*)`.as('n'))
+        .executeTakeFirstOrThrow()
       assert.equal(n, 2n)
     })
 
@@ -175,7 +184,11 @@ describe('broken connections (PostgreSQL)', () => {
     // The pool's clients, from its public 'connect' event, to wait for one's 'end'.
     pool.on('connect', (client) => void clients.push(client))
     db = new Kysely<DB>({ dialect: new CockroachDialect({ pool }) })
-    await db.schema.createTable('big').addColumn('id', 'int8', (c) => c.primaryKey()).addColumn('amounts', sql`int8[]`).execute()
+    await db.schema
+      .createTable('big')
+      .addColumn('id', 'int8', (c) => c.primaryKey())
+      .addColumn('amounts', sql`int8[]`)
+      .execute()
   })
 
   after(async () => {
@@ -206,8 +219,13 @@ describe('broken connections (PostgreSQL)', () => {
         sleeping.catch(() => undefined) // it rejects while the test awaits the terminate below
         await waitFor(
           async () =>
-            (await adminQuery(postgresTarget, "select 1 from pg_stat_activity where pid = $1 and state = 'active' and query like 'select pg_sleep%'", [rows[0]!.pid]))
-              .rowCount === 1,
+            (
+              await adminQuery(
+                postgresTarget,
+                "select 1 from pg_stat_activity where pid = $1 and state = 'active' and query like 'select pg_sleep%'",
+                [rows[0]!.pid],
+              )
+            ).rowCount === 1,
           { what: 'pg_sleep to run' },
         )
         await terminate(rows[0]!.pid)

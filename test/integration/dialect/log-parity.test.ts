@@ -209,9 +209,7 @@ async function workload(db: Kysely<DB>): Promise<unknown[]> {
   })
 
   // A failing COMMIT: a deferred foreign key is checked at COMMIT (23503), then Kysely rolls back.
-  await step(() =>
-    db.transaction().execute((trx) => trx.insertInto('child').values({ id: 1, parent_id: 42 }).execute()),
-  )
+  await step(() => db.transaction().execute((trx) => trx.insertInto('child').values({ id: 1, parent_id: 42 }).execute()))
   await step(async () => {
     const trx = await db.startTransaction().execute()
     await trx.insertInto('child').values({ id: 2, parent_id: 43 }).execute()
@@ -370,26 +368,30 @@ describe('log parity with PostgresDialect (PostgreSQL)', () => {
 
   // kysely 0.29 PostgresDriver.acquireConnection passes its abort options on to both hooks
   // (dialect/postgres/postgres-driver.js: `onCreateConnection(connection, options)`); 0.28 has none.
-  it('passes the abort signal of the query to onCreateConnection and onReserveConnection as PostgresDialect does', { skip: abortSkip }, async () => {
-    const seen = (into: string[]) => {
-      const controller = new AbortController()
-      const record = (hook: string) => async (_connection: DatabaseConnection, options?: { readonly signal?: AbortSignal }) => {
-        into.push(`${hook}: ${options?.signal === controller.signal ? 'the signal' : String(options?.signal)}`)
+  it(
+    'passes the abort signal of the query to onCreateConnection and onReserveConnection as PostgresDialect does',
+    { skip: abortSkip },
+    async () => {
+      const seen = (into: string[]) => {
+        const controller = new AbortController()
+        const record = (hook: string) => async (_connection: DatabaseConnection, options?: { readonly signal?: AbortSignal }) => {
+          into.push(`${hook}: ${options?.signal === controller.signal ? 'the signal' : String(options?.signal)}`)
+        }
+        return { controller, hooks: { onCreateConnection: record('create'), onReserveConnection: record('reserve') } }
       }
-      return { controller, hooks: { onCreateConnection: record('create'), onReserveConnection: record('reserve') } }
-    }
-    const run = async (dialect: 'postgres' | 'cockroach') => {
-      const calls: string[] = []
-      const { controller, hooks } = seen(calls)
-      const db = open(dialect, () => undefined, hooks)
-      await sql`select 1`.execute(db, { signal: controller.signal } as never)
-      await sql`select 1`.execute(db, { signal: controller.signal } as never)
-      return calls
-    }
-    const expected = await run('postgres')
-    assert.deepEqual(expected, ['create: the signal', 'reserve: the signal', 'reserve: the signal'])
-    assert.deepEqual(await run('cockroach'), expected)
-  })
+      const run = async (dialect: 'postgres' | 'cockroach') => {
+        const calls: string[] = []
+        const { controller, hooks } = seen(calls)
+        const db = open(dialect, () => undefined, hooks)
+        await sql`select 1`.execute(db, { signal: controller.signal } as never)
+        await sql`select 1`.execute(db, { signal: controller.signal } as never)
+        return calls
+      }
+      const expected = await run('postgres')
+      assert.deepEqual(expected, ['create: the signal', 'reserve: the signal', 'reserve: the signal'])
+      assert.deepEqual(await run('cockroach'), expected)
+    },
+  )
 
   it("logs withRetry's statements, its failed COMMIT and the BEGIN + ROLLBACK after it", async () => {
     const { events, log } = recorder()

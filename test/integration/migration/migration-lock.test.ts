@@ -48,10 +48,7 @@ interface LockRow {
   readonly live: boolean | null
 }
 
-async function lockRow(
-  database: TestDatabase,
-  table = 'kysely_migration_lock',
-): Promise<LockRow> {
+async function lockRow(database: TestDatabase, table = 'kysely_migration_lock'): Promise<LockRow> {
   const { rows } = await queryOnce<LockRow>(
     database.url,
     `select is_locked::int4 as is_locked, lease_owner, lease_expires_at > now() as live from ${table} where id = 'migration_lock'`,
@@ -76,13 +73,19 @@ function threeMigrations(migrator: number): Record<string, Migration> {
       async up(db) {
         await recordSideEffect(db, '001_create_a', migrator)
         await sql`select pg_sleep(0.3)`.execute(db)
-        await db.schema.createTable('a').addColumn('id', 'uuid', (col) => col.primaryKey()).execute()
+        await db.schema
+          .createTable('a')
+          .addColumn('id', 'uuid', (col) => col.primaryKey())
+          .execute()
       },
     },
     '002_create_b': {
       async up(db) {
         await recordSideEffect(db, '002_create_b', migrator)
-        await db.schema.createTable('b').addColumn('id', 'uuid', (col) => col.primaryKey()).execute()
+        await db.schema
+          .createTable('b')
+          .addColumn('id', 'uuid', (col) => col.primaryKey())
+          .execute()
       },
     },
     '003_fill_a': {
@@ -101,7 +104,10 @@ async function assertRanOnce(database: TestDatabase, results: readonly Migration
   assert.deepEqual(succeeded.map((r) => r.migrationName).sort(), ['001_create_a', '002_create_b', '003_fill_a'])
   assert.deepEqual(await sideEffectCounts(database), { '001_create_a': 1, '002_create_b': 1, '003_fill_a': 1 })
   const executed = await queryOnce<{ name: string }>(database.url, 'select name from kysely_migration order by name')
-  assert.deepEqual(executed.rows.map((r) => r.name), ['001_create_a', '002_create_b', '003_fill_a'])
+  assert.deepEqual(
+    executed.rows.map((r) => r.name),
+    ['001_create_a', '002_create_b', '003_fill_a'],
+  )
   assert.equal((await queryOnce<{ n: number }>(database.url, 'select count(*)::int4 as n from a')).rows[0]?.n, 1)
   assert.deepEqual(await lockRow(database), { is_locked: 0, lease_owner: null, live: null })
 }
@@ -199,25 +205,28 @@ for (const { name, target, skip } of suites) {
         // after a failed CREATE and goes on, and the lock then serializes the migrations.
         const database = await fresh('create_table_race')
         await createSideEffectsTable(database)
-        await queryOnce(database.url, 'create table kysely_migration (name varchar(255) not null primary key, timestamp varchar(255) not null)')
+        await queryOnce(
+          database.url,
+          'create table kysely_migration (name varchar(255) not null primary key, timestamp varchar(255) not null)',
+        )
         const first = new pg.Client({ connectionString: database.url })
         await first.connect()
         const pools = [1, 2, 3, 4].map(() => new pg.Pool({ connectionString: database.url, max: 2 }))
         const sent = pools.map((pool) => recordStatements(pool))
-        const dbs = pools.map((pool) => new Kysely<unknown>({ dialect: new CockroachDialect({ pool, migrationLock: { leaseDurationMs: 5_000 } }) }))
+        const dbs = pools.map(
+          (pool) => new Kysely<unknown>({ dialect: new CockroachDialect({ pool, migrationLock: { leaseDurationMs: 5_000 } }) }),
+        )
         try {
           await first.query('begin')
           await first.query(
             'create table kysely_migration_lock (id varchar(255) not null primary key, is_locked integer default 0 not null)',
           )
-          const running = dbs.map((db, i) =>
-            new Migrator({ db, provider: staticProvider(threeMigrations(i + 1)) }).migrateToLatest(),
-          )
+          const running = dbs.map((db, i) => new Migrator({ db, provider: staticProvider(threeMigrations(i + 1)) }).migrateToLatest())
           await waitFor(async () => {
             const { rows } = await queryOnce<{ n: number }>(
               database.url,
               "select count(*)::int4 as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' " +
-                "and query ilike 'create table if not exists \"kysely_migration_lock\"%'",
+                'and query ilike \'create table if not exists "kysely_migration_lock"%\'',
             )
             return rows[0]?.n === dbs.length
           })
@@ -228,7 +237,10 @@ for (const { name, target, skip } of suites) {
             .flat()
             .filter((s) => s.sql.startsWith('create table if not exists "kysely_migration_lock"'))
             .map((s) => [(s.error as pg.DatabaseError | undefined)?.code, (s.error as pg.DatabaseError | undefined)?.constraint])
-          assert.deepEqual(createErrors, dbs.map(() => ['23505', 'pg_type_typname_nsp_index']))
+          assert.deepEqual(
+            createErrors,
+            dbs.map(() => ['23505', 'pg_type_typname_nsp_index']),
+          )
         } finally {
           await first.end()
           await Promise.all(dbs.map((db) => db.destroy()))
@@ -241,19 +253,15 @@ for (const { name, target, skip } of suites) {
       await createSideEffectsTable(database)
       const lease = { leaseDurationMs: 1_000, renewIntervalMs: 250 }
       const childScript = fileURLToPath(new URL('../../fixtures/migrations/crash-child.js', import.meta.url))
-      const child = spawn(
-        process.execPath,
-        [...process.execArgv.filter((arg) => !arg.startsWith('--test')), childScript],
-        {
-          env: {
-            ...process.env,
-            DATABASE_URL: database.url,
-            LEASE_MS: String(lease.leaseDurationMs),
-            RENEW_MS: String(lease.renewIntervalMs),
-          },
-          stdio: ['ignore', 'pipe', 'inherit'],
+      const child = spawn(process.execPath, [...process.execArgv.filter((arg) => !arg.startsWith('--test')), childScript], {
+        env: {
+          ...process.env,
+          DATABASE_URL: database.url,
+          LEASE_MS: String(lease.leaseDurationMs),
+          RENEW_MS: String(lease.renewIntervalMs),
         },
-      )
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
       const exited = once(child, 'exit')
       const db = createKysely<unknown>(database, { migrationLock: { ...lease, acquireTimeoutMs: 120_000 } })
       try {
@@ -377,7 +385,10 @@ for (const { name, target, skip } of suites) {
           provider: staticProvider({ '001_stolen': { async up() {} }, '002_next': { async up() {} } }),
         }).migrateToLatest()
         assertSucceeded(next, 'the migrator after clearing')
-        assert.deepEqual(next.results?.map((r) => r.migrationName), ['002_next'])
+        assert.deepEqual(
+          next.results?.map((r) => r.migrationName),
+          ['002_next'],
+        )
       } finally {
         await db.destroy()
       }
@@ -414,14 +425,23 @@ for (const { name, target, skip } of suites) {
       it('lists, migrates up, down and up again', async () => {
         const names = ['2024_01_01_000_create_person', '2024_01_02_000_add_person_email', '2024_01_03_000_seed_person']
         const listed = await migrator.getMigrations()
-        assert.deepEqual(listed.map((m) => [m.name, m.executedAt]), names.map((name) => [name, undefined]))
+        assert.deepEqual(
+          listed.map((m) => [m.name, m.executedAt]),
+          names.map((name) => [name, undefined]),
+        )
 
         const up = await migrator.migrateToLatest()
         assertSucceeded(up, 'migrateToLatest')
-        assert.deepEqual(up.results?.map((r) => [r.migrationName, r.direction, r.status]), names.map((n) => [n, 'Up', 'Success']))
+        assert.deepEqual(
+          up.results?.map((r) => [r.migrationName, r.direction, r.status]),
+          names.map((n) => [n, 'Up', 'Success']),
+        )
         assert.ok((await migrator.getMigrations()).every((m) => m.executedAt instanceof Date))
         const history = await queryOnce<{ name: string }>(database.url, 'select name from migration_meta.schema_history order by name')
-        assert.deepEqual(history.rows.map((r) => r.name), names)
+        assert.deepEqual(
+          history.rows.map((r) => r.name),
+          names,
+        )
         const lock = await lockRow(database, 'migration_meta.schema_history_lock')
         assert.deepEqual(lock, { is_locked: 0, lease_owner: null, live: null })
         const people = await queryOnce(database.url, 'select name, email from person')
@@ -429,22 +449,33 @@ for (const { name, target, skip } of suites) {
 
         const down = await migrator.migrateDown()
         assertSucceeded(down, 'migrateDown')
-        assert.deepEqual(down.results?.map((r) => [r.migrationName, r.direction, r.status]), [[names[2], 'Down', 'Success']])
+        assert.deepEqual(
+          down.results?.map((r) => [r.migrationName, r.direction, r.status]),
+          [[names[2], 'Down', 'Success']],
+        )
         assert.equal((await queryOnce<{ n: number }>(database.url, 'select count(*)::int4 as n from person')).rows[0]?.n, 0)
-        assert.deepEqual((await migrator.getMigrations()).map((m) => m.executedAt instanceof Date), [true, true, false])
+        assert.deepEqual(
+          (await migrator.getMigrations()).map((m) => m.executedAt instanceof Date),
+          [true, true, false],
+        )
 
         const { NO_MIGRATIONS } = await loadMigrationModule()
         const toZero = await migrator.migrateTo(NO_MIGRATIONS)
         assertSucceeded(toZero, 'migrateTo(NO_MIGRATIONS)')
-        assert.deepEqual(toZero.results?.map((r) => r.migrationName), [names[1], names[0]])
+        assert.deepEqual(
+          toZero.results?.map((r) => r.migrationName),
+          [names[1], names[0]],
+        )
         const tables = await queryOnce(database.url, "select table_name from information_schema.tables where table_name = 'person'")
         assert.equal(tables.rowCount, 0, 'person was dropped')
 
         const again = await migrator.migrateUp()
         assertSucceeded(again, 'migrateUp')
-        assert.deepEqual(again.results?.map((r) => r.migrationName), [names[0]])
+        assert.deepEqual(
+          again.results?.map((r) => r.migrationName),
+          [names[0]],
+        )
       })
     })
   })
 }
-

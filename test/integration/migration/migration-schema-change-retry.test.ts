@@ -39,7 +39,10 @@ describe('Migrator: the migration connection retries schema-change-in-progress r
                 connection = c
                 marked = migrationRetryOf(c)
               })
-              await migrationDb.schema.createTable('t').addColumn('id', 'uuid', (col) => col.primaryKey()).execute()
+              await migrationDb.schema
+                .createTable('t')
+                .addColumn('id', 'uuid', (col) => col.primaryKey())
+                .execute()
             },
           },
         }),

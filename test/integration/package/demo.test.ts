@@ -21,7 +21,10 @@ describe('the demo', () => {
       }).toString()
       const lines = output.split('\n').filter((line) => line.trim() !== '')
       assert.match(lines[0] ?? '', new RegExp(`^== Node ${process.version.replace(/\./g, '\\.')}, connected to$`))
-      assert.ok(lines.some((line) => line.startsWith('== Transferred 100 from alice to bob inside withRetry')), output)
+      assert.ok(
+        lines.some((line) => line.startsWith('== Transferred 100 from alice to bob inside withRetry')),
+        output,
+      )
       for (const line of lines) {
         assert.ok(line.startsWith('== ') || line.startsWith('   '), `neither a heading nor a line under one: ${JSON.stringify(line)}`)
         assert.doesNotMatch(line, /\b\d+n\b/, `a raw bigint: ${JSON.stringify(line)}`)

@@ -59,14 +59,7 @@ describe('the packed package', () => {
     work = mkdtempSync(join(tmpdir(), 'kysely-crdb-pack-'))
     const tarball =
       process.env.PACKAGE_TARBALL ||
-      join(
-        work,
-        execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: root })
-          .toString()
-          .trim()
-          .split('\n')
-          .pop()!,
-      )
+      join(work, execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: root }).toString().trim().split('\n').pop()!)
     // One consumer per kysely minor: kysely-cockroachdb from the tarball, the peers linked from
     // this repository's node_modules (kysely 0.28 is installed there as `kysely-0.28`).
     for (const [minor, kyselyDir] of [

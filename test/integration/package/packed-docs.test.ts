@@ -32,7 +32,10 @@ describe('the links of the packed README, CHANGELOG and docs/', () => {
 
   it('ship the pages the README links to', () => {
     assert.ok(markdownFiles.includes('README.md'), markdownFiles.join(', '))
-    assert.ok(markdownFiles.some((f) => f.startsWith(`docs${sep}`)), `no docs/ in the tarball: ${markdownFiles.join(', ')}`)
+    assert.ok(
+      markdownFiles.some((f) => f.startsWith(`docs${sep}`)),
+      `no docs/ in the tarball: ${markdownFiles.join(', ')}`,
+    )
   })
 
   it('resolve inside the tarball, or are absolute http(s) URLs', () => {

@@ -90,7 +90,10 @@ describe('the packed package under tsc --strict, skipLibCheck: false', () => {
     consumer = createConsumer(LINKS)
     const minor = consumer.kyselyVersion.split('.').slice(0, 2).join('.')
     writeFileSync(join(consumer.dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
-    writeFileSync(join(consumer.dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: COMPILER_OPTIONS, include: ['examples.d.ts', 'examples'] }))
+    writeFileSync(
+      join(consumer.dir, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: COMPILER_OPTIONS, include: ['examples.d.ts', 'examples'] }),
+    )
     copyFileSync(join(repositoryRoot, 'docs', 'examples.d.ts'), join(consumer.dir, 'examples.d.ts'))
     const examplesDir = join(consumer.dir, 'examples')
     mkdirSync(examplesDir)
@@ -134,7 +137,10 @@ describe('the packed package under tsc --strict, skipLibCheck: false', () => {
 
   it('found the examples of README.md, docs/ and src/', () => {
     const files = [...EXAMPLES.keys()]
-    assert.ok(files.includes('README.md') && files.some((f) => f.startsWith('docs/')) && files.some((f) => f.startsWith('src/')), files.join(', '))
+    assert.ok(
+      files.includes('README.md') && files.some((f) => f.startsWith('docs/')) && files.some((f) => f.startsWith('src/')),
+      files.join(', '),
+    )
     assert.ok(placed.size >= 40, `only ${placed.size} examples checked`)
   })
 
@@ -191,7 +197,9 @@ describe('the packed package under tsc --strict, skipLibCheck: false', () => {
             let referenced = checker.getSymbolAtLocation(reference)
             if (referenced && referenced.flags & ts.SymbolFlags.Alias) referenced = checker.getAliasedSymbol(referenced)
             const declarations = referenced?.declarations ?? []
-            const local = declarations.some((d) => d.getSourceFile() === declaration.getSourceFile() && d.pos >= declaration.pos && d.end <= declaration.end)
+            const local = declarations.some(
+              (d) => d.getSourceFile() === declaration.getSourceFile() && d.pos >= declaration.pos && d.end <= declaration.end,
+            )
             if (
               referenced &&
               !(referenced.flags & ts.SymbolFlags.TypeParameter) &&

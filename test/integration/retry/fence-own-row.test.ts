@@ -27,9 +27,15 @@ describe('resolveAmbiguousCommits: the fence never counts its own row', { timeou
     database = await createTestDatabase(postgresTarget, 'fence_own_row')
     proxy = await TcpProxy.forUrl(database.url)
     db = new Kysely<DB>({ dialect: new CockroachDialect({ connectionString: proxy.url(database.url), applicationName: 'fence-own-row' }) })
-    await db.schema.createTable('item').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('label', 'text').execute()
+    await db.schema
+      .createTable('item')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('label', 'text')
+      .execute()
     // The marker table exists before the cuts (created on first use).
-    await withRetry(db, async (trx) => void (await trx.insertInto('item').values({ id: 100, label: 'setup' }).execute()), { resolveAmbiguousCommits: true })
+    await withRetry(db, async (trx) => void (await trx.insertInto('item').values({ id: 100, label: 'setup' }).execute()), {
+      resolveAmbiguousCommits: true,
+    })
   })
 
   afterEach(() => proxy.clearRules())
@@ -41,7 +47,14 @@ describe('resolveAmbiguousCommits: the fence never counts its own row', { timeou
   })
 
   it('COMMIT never arrives and the fence insert reply is lost: retried, applied once, no fence row kept', { timeout: 30_000 }, async () => {
-    const markersBefore = Number((await db.selectFrom('kysely_cockroachdb_commit_marker').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n)
+    const markersBefore = Number(
+      (
+        await db
+          .selectFrom('kysely_cockroachdb_commit_marker')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    )
     let calls = 0
     const commitCut = proxy.cutOn({ match: (text) => text === 'commit', when: 'before-send' })
     // Armed as soon as COMMIT is cut: the next marker insert is the fence's.
@@ -61,7 +74,14 @@ describe('resolveAmbiguousCommits: the fence never counts its own row', { timeou
     assert.equal(result, 'inserted 1')
     assert.equal(rows.length, 1, `withRetry returned success but the row is missing (calls=${calls})`)
     assert.equal(calls, 2)
-    const markersAfter = Number((await db.selectFrom('kysely_cockroachdb_commit_marker').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n)
+    const markersAfter = Number(
+      (
+        await db
+          .selectFrom('kysely_cockroachdb_commit_marker')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    )
     // Only attempt 2's marker: the fences rolled back.
     assert.equal(markersAfter, markersBefore + 1)
   })

@@ -21,11 +21,15 @@ describe('marker table creation racing across processes', { timeout: 120_000 }, 
   it('eight pools start at once on a database without the table, fifteen times: none fails', async () => {
     const failures: string[] = []
     for (let round = 0; round < 15; round++) {
-      const dbs = Array.from({ length: 8 }, () => new Kysely<unknown>({ dialect: new CockroachDialect({ connectionString: database.url }) }))
+      const dbs = Array.from(
+        { length: 8 },
+        () => new Kysely<unknown>({ dialect: new CockroachDialect({ connectionString: database.url }) }),
+      )
       try {
         await sql`drop table if exists kysely_cockroachdb_commit_marker`.execute(dbs[0] as Kysely<unknown>)
         const results = await Promise.allSettled(dbs.map((db) => withRetry(db, async () => 1, { resolveAmbiguousCommits: true })))
-        for (const result of results) if (result.status === 'rejected') failures.push(String((result.reason as Error).message).slice(0, 200))
+        for (const result of results)
+          if (result.status === 'rejected') failures.push(String((result.reason as Error).message).slice(0, 200))
       } finally {
         await Promise.all(dbs.map((db) => db.destroy()))
       }

@@ -20,7 +20,10 @@ describe('transaction priority on CockroachDB', { skip: cockroachSkip }, () => {
   before(async () => {
     database = await createTestDatabase(cockroachTarget!, 'txn_priority')
     db = createKysely<DB>(database)
-    await db.schema.createTable('account').addColumn('id', 'int8', (c) => c.primaryKey()).execute()
+    await db.schema
+      .createTable('account')
+      .addColumn('id', 'int8', (c) => c.primaryKey())
+      .execute()
     await db.insertInto('account').values({ id: 1 }).execute()
   })
 

@@ -41,7 +41,11 @@ describe('withRetry on CockroachDB', { skip: cockroachSkip }, () => {
     single = new Kysely<DB>({ dialect: new CockroachDialect({ pool: singlePool }) })
     pool = new pg.Pool({ connectionString: database.url, max: 10 })
     db = new Kysely<DB>({ dialect: new CockroachDialect({ pool }) })
-    await db.schema.createTable('account').addColumn('id', 'int8', (c) => c.primaryKey()).addColumn('balance', 'int8', (c) => c.notNull()).execute()
+    await db.schema
+      .createTable('account')
+      .addColumn('id', 'int8', (c) => c.primaryKey())
+      .addColumn('balance', 'int8', (c) => c.notNull())
+      .execute()
   })
 
   afterEach(async () => {
@@ -162,7 +166,11 @@ describe('withRetry on CockroachDB', { skip: cockroachSkip }, () => {
               // Both sessions read before either writes: one of them must be ordered after the
               // other and cannot keep its read, so CockroachDB makes it retry.
               if (attempt === 1) await bothRead()
-              await trx.updateTable('account').set({ balance: String(Number(balance) + amount) }).where('id', '=', 1).execute()
+              await trx
+                .updateTable('account')
+                .set({ balance: String(Number(balance) + amount) })
+                .where('id', '=', 1)
+                .execute()
             },
             { strategy, baseDelayMs: 1, maxAttempts: 50, onRetry: (e) => void retries.push(e) },
           ),
@@ -176,7 +184,10 @@ describe('withRetry on CockroachDB', { skip: cockroachSkip }, () => {
 
     it(`${strategy} strategy: 8 workers transferring between 3 hot rows keep the total`, async (t) => {
       await db.deleteFrom('account').execute()
-      await db.insertInto('account').values([0, 1, 2].map((id) => ({ id, balance: '1000' }))).execute()
+      await db
+        .insertInto('account')
+        .values([0, 1, 2].map((id) => ({ id, balance: '1000' })))
+        .execute()
       let retries = 0
       await Promise.all(
         Array.from({ length: 8 }, async (_, worker) => {
@@ -188,8 +199,16 @@ describe('withRetry on CockroachDB', { skip: cockroachSkip }, () => {
               async (trx) => {
                 const rows = await trx.selectFrom('account').select(['id', 'balance']).where('id', 'in', [from, to]).execute()
                 const balance = new Map(rows.map((r) => [Number(r.id), Number(r.balance)]))
-                await trx.updateTable('account').set({ balance: String(balance.get(from)! - 7) }).where('id', '=', from).execute()
-                await trx.updateTable('account').set({ balance: String(balance.get(to)! + 7) }).where('id', '=', to).execute()
+                await trx
+                  .updateTable('account')
+                  .set({ balance: String(balance.get(from)! - 7) })
+                  .where('id', '=', from)
+                  .execute()
+                await trx
+                  .updateTable('account')
+                  .set({ balance: String(balance.get(to)! + 7) })
+                  .where('id', '=', to)
+                  .execute()
               },
               { strategy, maxAttempts: 100, onRetry: () => void retries++ },
             )
@@ -197,7 +216,10 @@ describe('withRetry on CockroachDB', { skip: cockroachSkip }, () => {
         }),
       )
       const rows = await db.selectFrom('account').select('balance').execute()
-      assert.equal(rows.reduce((sum, r) => sum + Number(r.balance), 0), 3000)
+      assert.equal(
+        rows.reduce((sum, r) => sum + Number(r.balance), 0),
+        3000,
+      )
       t.diagnostic(`${strategy}: ${retries} retries for 80 transfers`)
     })
   }

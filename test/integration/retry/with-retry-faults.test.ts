@@ -38,7 +38,11 @@ for (const strategy of ['restart', 'savepoint'] as const satisfies readonly Retr
       // only connections in use, but an unhandled 'error' event would end the process.
       pool.on('error', () => {})
       db = new Kysely<DB>({ dialect: new CockroachDialect({ pool }) })
-      await db.schema.createTable('item').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('label', 'text').execute()
+      await db.schema
+        .createTable('item')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('label', 'text')
+        .execute()
     })
 
     afterEach(async () => {
@@ -65,7 +69,10 @@ for (const strategy of ['restart', 'savepoint'] as const satisfies readonly Retr
         db,
         async (trx) => {
           calls++
-          await trx.insertInto('item').values({ id, label: `item ${id}` }).execute()
+          await trx
+            .insertInto('item')
+            .values({ id, label: `item ${id}` })
+            .execute()
           return 'committed'
         },
         { strategy, baseDelayMs: 1, onRetry: (event) => void retries.push(event), ...options },
@@ -152,9 +159,12 @@ for (const strategy of ['restart', 'savepoint'] as const satisfies readonly Retr
             const pid = rows[0]!.pid
             await adminQuery(postgresTarget, 'select pg_terminate_backend($1)', [pid])
             // Wait until the backend is gone, so the next statement meets a dead session.
-            await waitFor(async () => (await adminQuery(postgresTarget, 'select 1 from pg_stat_activity where pid = $1', [pid])).rowCount === 0, {
-              what: `backend ${pid} to exit`,
-            })
+            await waitFor(
+              async () => (await adminQuery(postgresTarget, 'select 1 from pg_stat_activity where pid = $1', [pid])).rowCount === 0,
+              {
+                what: `backend ${pid} to exit`,
+              },
+            )
             killed = true
           }
           await trx.insertInto('item').values({ id: 7, label: 'after terminate' }).execute()

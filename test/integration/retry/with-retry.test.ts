@@ -42,7 +42,11 @@ describe('withRetry on PostgreSQL', () => {
     pool.on('error', () => {})
     statements = recordStatements(pool)
     db = new Kysely<DB>({ dialect: new CockroachDialect({ pool }) })
-    await db.schema.createTable('account').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('balance', 'int8', (c) => c.notNull()).execute()
+    await db.schema
+      .createTable('account')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('balance', 'int8', (c) => c.notNull())
+      .execute()
     await db.schema
       .createTable('transfer')
       .addColumn('id', 'text', (c) => c.primaryKey())
@@ -50,8 +54,16 @@ describe('withRetry on PostgreSQL', () => {
       .addColumn('to_id', 'integer', (c) => c.notNull())
       .addColumn('amount', 'integer', (c) => c.notNull())
       .execute()
-    await db.schema.createTable('oncall').addColumn('doctor', 'text', (c) => c.primaryKey()).addColumn('on_call', 'boolean', (c) => c.notNull()).execute()
-    await db.schema.createTable('note').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('body', 'text', (c) => c.notNull()).execute()
+    await db.schema
+      .createTable('oncall')
+      .addColumn('doctor', 'text', (c) => c.primaryKey())
+      .addColumn('on_call', 'boolean', (c) => c.notNull())
+      .execute()
+    await db.schema
+      .createTable('note')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .execute()
   })
 
   afterEach(() => {
@@ -129,8 +141,16 @@ describe('withRetry on PostgreSQL', () => {
               if (i === 0 && attempt === 1) {
                 await allHaveRead()
               }
-              await trx.updateTable('account').set({ balance: String(balance.get(from)! - amount) }).where('id', '=', from).execute()
-              await trx.updateTable('account').set({ balance: String(balance.get(to)! + amount) }).where('id', '=', to).execute()
+              await trx
+                .updateTable('account')
+                .set({ balance: String(balance.get(from)! - amount) })
+                .where('id', '=', from)
+                .execute()
+              await trx
+                .updateTable('account')
+                .set({ balance: String(balance.get(to)! + amount) })
+                .where('id', '=', to)
+                .execute()
               await trx.insertInto('transfer').values({ id, from_id: from, to_id: to, amount }).execute()
             },
             options,
@@ -150,7 +170,13 @@ describe('withRetry on PostgreSQL', () => {
   it('retries a serialization failure raised by COMMIT (write skew), with both strategies', async () => {
     for (const strategy of ['restart', 'savepoint'] as const) {
       await db.deleteFrom('oncall').execute()
-      await db.insertInto('oncall').values([{ doctor: 'alice', on_call: true }, { doctor: 'bob', on_call: true }]).execute()
+      await db
+        .insertInto('oncall')
+        .values([
+          { doctor: 'alice', on_call: true },
+          { doctor: 'bob', on_call: true },
+        ])
+        .execute()
       statements.length = 0
       const other = new pg.Client({ connectionString: database.url })
       await other.connect()
@@ -233,8 +259,16 @@ describe('withRetry on PostgreSQL', () => {
                 await all
               }
               const toBalance = Number((await lock(to)).balance)
-              await trx.updateTable('account').set({ balance: String(fromBalance - amount) }).where('id', '=', from).execute()
-              await trx.updateTable('account').set({ balance: String(toBalance + amount) }).where('id', '=', to).execute()
+              await trx
+                .updateTable('account')
+                .set({ balance: String(fromBalance - amount) })
+                .where('id', '=', from)
+                .execute()
+              await trx
+                .updateTable('account')
+                .set({ balance: String(toBalance + amount) })
+                .where('id', '=', to)
+                .execute()
               await trx.insertInto('transfer').values({ id, from_id: from, to_id: to, amount }).execute()
             },
             // READ COMMITTED: each statement sees the latest committed rows, so a retry inside the
@@ -245,7 +279,10 @@ describe('withRetry on PostgreSQL', () => {
       }),
     )
     await assertLedgerConsistent(ids)
-    assert.ok(retries.some((r) => getSqlState(r.error) === '40P01'), 'expected deadlocks')
+    assert.ok(
+      retries.some((r) => getSqlState(r.error) === '40P01'),
+      'expected deadlocks',
+    )
     const sent = statements.map((e) => e.sql)
     const begins = sent.filter((s) => s.startsWith('start transaction')).length
     const inPlace = sent.filter((s) => s === 'rollback to savepoint cockroach_restart').length
@@ -262,7 +299,10 @@ describe('withRetry on PostgreSQL', () => {
       async (trx, { attempt }) => {
         const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx)
         pids.push(rows[0]!.pid)
-        await trx.insertInto('note').values({ id: attempt, body: `attempt ${attempt}` }).execute()
+        await trx
+          .insertInto('note')
+          .values({ id: attempt, body: `attempt ${attempt}` })
+          .execute()
         if (attempt < 3) {
           await raiseSerializationFailure(trx, 'restart transaction: injected')
         }

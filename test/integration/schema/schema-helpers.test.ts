@@ -53,7 +53,12 @@ describe('schema helpers on PostgreSQL (what it shares)', () => {
       .addColumn('body', 'jsonb', (col) => col.notNull())
       .addColumn('archived', 'boolean', (col) => col.notNull().defaultTo(false))
       .execute()
-    const index = db.schema.createIndex('doc_body_idx').on('doc').column('body').where(sql.ref('archived'), '=', false).$call(invertedIndex())
+    const index = db.schema
+      .createIndex('doc_body_idx')
+      .on('doc')
+      .column('body')
+      .where(sql.ref('archived'), '=', false)
+      .$call(invertedIndex())
     assert.equal(index.compile().sql, 'create index "doc_body_idx" on "doc" using gin ("body") where "archived" = false')
     await index.execute()
     const { rows } = await sql<{ indexdef: string }>`select indexdef from pg_indexes where indexname = 'doc_body_idx'`.execute(db)
@@ -66,17 +71,37 @@ describe('schema helpers on PostgreSQL (what it shares)', () => {
     assert.ok(doc)
     assert.equal(doc.locality, undefined)
     assert.equal(doc.rowLevelTtl, undefined)
-    assert.equal(doc.columns.some((c) => c.hiddenKind !== undefined), false)
+    assert.equal(
+      doc.columns.some((c) => c.hiddenKind !== undefined),
+      false,
+    )
   })
 
   it('CockroachDB-only helpers compile here, and PostgreSQL refuses what it does not have', async () => {
     assert.equal(
-      db.schema.createTable('x').addColumn('id', 'int8', (col) => col.primaryKey().defaultTo(uniqueRowid())).compile().sql,
+      db.schema
+        .createTable('x')
+        .addColumn('id', 'int8', (col) => col.primaryKey().defaultTo(uniqueRowid()))
+        .compile().sql,
       'create table "x" ("id" int8 default unique_rowid() primary key)',
     )
-    assert.equal(db.schema.alterTable('doc').$call(rowLevelTtl({ expireAfter: '30 days' })).compile().sql, `alter table "doc" set (ttl_expire_after = '30 days')`)
+    assert.equal(
+      db.schema
+        .alterTable('doc')
+        .$call(rowLevelTtl({ expireAfter: '30 days' }))
+        .compile().sql,
+      `alter table "doc" set (ttl_expire_after = '30 days')`,
+    )
     // STORING is CockroachDB's (PostgreSQL spells it INCLUDE): the statement fails on PostgreSQL.
-    await assert.rejects(db.schema.createIndex('doc_id_idx').on('doc').column('id').$call(storing(['archived'])).execute(), /syntax error/)
+    await assert.rejects(
+      db.schema
+        .createIndex('doc_id_idx')
+        .on('doc')
+        .column('id')
+        .$call(storing(['archived']))
+        .execute(),
+      /syntax error/,
+    )
   })
 })
 
@@ -122,9 +147,19 @@ describe('schema helpers on CockroachDB', { skip: cockroachSkip }, () => {
       .$call(storing(['kind']))
       .$call(notVisible())
       .execute()
-    await db.schema.createIndex('event_kind_idx').on('event').column('kind').$call(notVisible({ visibility: 0.5 })).execute()
+    await db.schema
+      .createIndex('event_kind_idx')
+      .on('event')
+      .column('kind')
+      .$call(notVisible({ visibility: 0.5 }))
+      .execute()
     await db.schema.createIndex('event_payload_idx').on('event').column('payload').$call(invertedIndex()).execute()
-    await db.schema.createIndex('event_name_trgm').on('event').column('name').$call(invertedIndex({ opclass: 'gin_trgm_ops' })).execute()
+    await db.schema
+      .createIndex('event_name_trgm')
+      .on('event')
+      .column('name')
+      .$call(invertedIndex({ opclass: 'gin_trgm_ops' }))
+      .execute()
     const { rows } = await sql<{ create_statement: string }>`select create_statement from [show create table event]`.execute(db)
     const statement = rows[0]!.create_statement
     assert.match(statement, /PRIMARY KEY \(id ASC\) USING HASH WITH \(bucket_count=8\)/)
@@ -135,10 +170,13 @@ describe('schema helpers on CockroachDB', { skip: cockroachSkip }, () => {
     assert.match(statement, /INDEX event_ts_idx \(ts ASC\) USING HASH STORING \(kind\) WITH \(bucket_count=4\) WHERE .* NOT VISIBLE/)
     assert.match(statement, /INDEX event_kind_idx \(kind ASC\) VISIBILITY 0\.50?/)
     assert.match(statement, /INVERTED INDEX event_name_trgm \(name gin_trgm_ops\)/)
-    await db.insertInto('event' as never).values({ kind: 'created' } as never).execute()
+    await db
+      .insertInto('event' as never)
+      .values({ kind: 'created' } as never)
+      .execute()
   })
 
-  it('refuses Kysely\'s using(\'hash\') before sending', async () => {
+  it("refuses Kysely's using('hash') before sending", async () => {
     await assert.rejects(db.schema.createIndex('x').on('event').using('hash').column('ts').execute(), /hashSharded\(\)/)
   })
 
@@ -149,19 +187,36 @@ describe('schema helpers on CockroachDB', { skip: cockroachSkip }, () => {
       .addColumn('created_at', 'timestamptz', (col) => col.notNull().defaultTo(sql`now()`))
       .$call(rowLevelTtl({ expireAfter: '30 days' }, { jobCron: '@daily', deleteBatchSize: 500 }))
       .execute()
-    await db.schema.alterTable('session').$call(rowLevelTtl(null, { pause: true })).execute()
+    await db.schema
+      .alterTable('session')
+      .$call(rowLevelTtl(null, { pause: true }))
+      .execute()
     const session = await tableOf('session')
     assert.equal(session.rowLevelTtl?.jobCron, '@daily')
     assert.equal(session.rowLevelTtl?.paused, true)
     assert.ok(session.rowLevelTtl?.expireAfter)
-    assert.equal(session.columns.some((c) => c.name === 'crdb_internal_expiration'), false)
-    await db.schema.createTable('scratch').addColumn('id', 'uuid', (col) => col.primaryKey()).$call(rowLevelTtl({ expireAfter: { hours: 1 } })).execute()
+    assert.equal(
+      session.columns.some((c) => c.name === 'crdb_internal_expiration'),
+      false,
+    )
+    await db.schema
+      .createTable('scratch')
+      .addColumn('id', 'uuid', (col) => col.primaryKey())
+      .$call(rowLevelTtl({ expireAfter: { hours: 1 } }))
+      .execute()
     await db.schema.alterTable('scratch').$call(resetRowLevelTtl()).execute()
     assert.equal((await tableOf('scratch')).rowLevelTtl, undefined)
     // The compact interval form, taken by CockroachDB's parseDuration (pkg/util/duration/parse.go).
-    await db.schema.createTable('compact_ttl').addColumn('id', 'uuid', (col) => col.primaryKey()).$call(rowLevelTtl({ expireAfter: '1d2h' })).execute()
+    await db.schema
+      .createTable('compact_ttl')
+      .addColumn('id', 'uuid', (col) => col.primaryKey())
+      .$call(rowLevelTtl({ expireAfter: '1d2h' }))
+      .execute()
     assert.ok((await tableOf('compact_ttl')).rowLevelTtl?.expireAfter)
-    await db.schema.alterTable('compact_ttl').$call(rowLevelTtl({ expireAfter: '90m' })).execute()
+    await db.schema
+      .alterTable('compact_ttl')
+      .$call(rowLevelTtl({ expireAfter: '90m' }))
+      .execute()
     assert.ok((await tableOf('compact_ttl')).rowLevelTtl?.expireAfter)
   })
 
@@ -169,7 +224,10 @@ describe('schema helpers on CockroachDB', { skip: cockroachSkip }, () => {
     await alterPrimaryKey('event', ['kind', 'id'], { hashSharded: { bucketCount: 4 } }).execute(db)
     const event = await tableOf('event')
     assert.deepEqual(event.primaryKeyHashSharded, { bucketCount: 4 })
-    assert.equal(event.columns.some((c) => c.name.startsWith('crdb_internal_')), false)
+    assert.equal(
+      event.columns.some((c) => c.name.startsWith('crdb_internal_')),
+      false,
+    )
     const hidden = await tableOf('event', true)
     assert.ok(hidden.columns.some((c) => c.hiddenKind === 'hash-shard'))
   })
@@ -177,7 +235,9 @@ describe('schema helpers on CockroachDB', { skip: cockroachSkip }, () => {
   it('codegen over the hash-sharded and TTL tables: no hidden shard or expiration column is generated', async () => {
     // Runs on every CockroachDB leg (the multi-region test below needs a node with a region).
     const url = database.url.replace(/^postgres(?:ql)?:/, 'cockroachdb:')
-    const { stdout } = await run(process.execPath, [...preload, bin, 'codegen', '--url', url, '--print', '--log-level=error'], { cwd: root })
+    const { stdout } = await run(process.execPath, [...preload, bin, 'codegen', '--url', url, '--print', '--log-level=error'], {
+      cwd: root,
+    })
     assert.match(stdout, /export interface Event \{/)
     assert.match(stdout, /export interface Session \{/)
     assert.doesNotMatch(stdout, /crdb_internal_/)
@@ -193,8 +253,15 @@ describe('schema helpers on CockroachDB', { skip: cockroachSkip }, () => {
       return
     }
     await setPrimaryRegion(database.name, region).execute(db)
-    await db.schema.createTable('profile').addColumn('id', 'uuid', (col) => col.primaryKey().defaultTo(sql`gen_random_uuid()`)).$call(locality({ regionalByRow: true })).execute()
-    await db.schema.alterTable('session').$call(locality({ global: true })).execute()
+    await db.schema
+      .createTable('profile')
+      .addColumn('id', 'uuid', (col) => col.primaryKey().defaultTo(sql`gen_random_uuid()`))
+      .$call(locality({ regionalByRow: true }))
+      .execute()
+    await db.schema
+      .alterTable('session')
+      .$call(locality({ global: true }))
+      .execute()
     const profile = await tableOf('profile')
     assert.deepEqual(profile.locality, { kind: 'regional-by-row', column: 'crdb_region' })
     assert.deepEqual(
@@ -203,7 +270,9 @@ describe('schema helpers on CockroachDB', { skip: cockroachSkip }, () => {
     )
     assert.deepEqual((await tableOf('session')).locality, { kind: 'global' })
     const url = database.url.replace(/^postgres(?:ql)?:/, 'cockroachdb:')
-    const { stdout } = await run(process.execPath, [...preload, bin, 'codegen', '--url', url, '--print', '--log-level=error'], { cwd: root })
+    const { stdout } = await run(process.execPath, [...preload, bin, 'codegen', '--url', url, '--print', '--log-level=error'], {
+      cwd: root,
+    })
     assert.match(stdout, /export interface Profile \{[^}]*\n {2}crdb_region: Generated<CrdbInternalRegion>;/)
     assert.doesNotMatch(stdout, /crdb_internal_expiration|_shard_\d/)
   })

@@ -32,7 +32,11 @@ describe('asOfSystemTime() in a transaction, on PostgreSQL', () => {
     pool.on('error', () => {})
     sent = recordStatements(pool)
     db = new Kysely<DB>({ dialect: new CockroachDialect({ pool }) })
-    await db.schema.createTable('account').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('balance', 'text').execute()
+    await db.schema
+      .createTable('account')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('balance', 'text')
+      .execute()
   })
 
   after(async () => {
@@ -42,9 +46,15 @@ describe('asOfSystemTime() in a transaction, on PostgreSQL', () => {
 
   it('db.transaction(): refused before it is sent; the transaction rolls back', async () => {
     sent.length = 0
-    await assert.rejects(db.transaction().execute((trx) => historical(trx).execute()), REFUSED)
+    await assert.rejects(
+      db.transaction().execute((trx) => historical(trx).execute()),
+      REFUSED,
+    )
     assert.deepEqual(reachedServer(), [])
-    assert.deepEqual(sent.map((s) => s.sql.toLowerCase()), ['begin', 'rollback'])
+    assert.deepEqual(
+      sent.map((s) => s.sql.toLowerCase()),
+      ['begin', 'rollback'],
+    )
   })
 
   it('startTransaction() and a savepoint: refused, and the transaction stays usable', async () => {

@@ -87,7 +87,10 @@ for (const target of allTargets) {
         .onConflict((oc) => oc.constraint('account_pkey').doNothing())
         .executeTakeFirstOrThrow()
       assert.equal(byConstraint.numInsertedOrUpdatedRows, 0n)
-      const count = await db.selectFrom('account').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
+      const count = await db
+        .selectFrom('account')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow()
       assert.equal(String(count.n), '1')
     })
 
@@ -95,10 +98,15 @@ for (const target of allTargets) {
       await db.insertInto('account').values({ id: 3, name: 'carol', balance: '0' }).execute()
       await db.transaction().execute(async (holder) => {
         await holder.selectFrom('account').select('id').where('id', '=', 1).forUpdate().execute()
-        const skipped = await db.transaction().execute((other) =>
-          other.selectFrom('account').select('id').where('id', 'in', [1, 3]).orderBy('id').forUpdate().skipLocked().execute(),
+        const skipped = await db
+          .transaction()
+          .execute((other) =>
+            other.selectFrom('account').select('id').where('id', 'in', [1, 3]).orderBy('id').forUpdate().skipLocked().execute(),
+          )
+        assert.deepEqual(
+          skipped.map((row) => Number(row.id)),
+          [3],
         )
-        assert.deepEqual(skipped.map((row) => Number(row.id)), [3])
         await assert.rejects(
           db.transaction().execute((other) => other.selectFrom('account').select('id').where('id', '=', 1).forUpdate().noWait().execute()),
           (error: unknown) => {
@@ -307,17 +315,34 @@ describe('CockroachDB SQL on CockroachDB', { skip: cockroachSkip }, () => {
       .select(['t.id', 't.accountId'])
       .where('t.accountId', '=', 10)
       .execute()
-    assert.deepEqual(hinted.map((row) => Number(row.id)), [1])
+    assert.deepEqual(
+      hinted.map((row) => Number(row.id)),
+      [1],
+    )
 
-    const plan = await db.selectFrom(indexHint(db, 'transfer', 'transfer_account_idx')).select('transfer.id').explain()
+    const plan = await db
+      .selectFrom(indexHint(db, 'transfer', 'transfer_account_idx'))
+      .select('transfer.id')
+      .explain()
     assert.match(JSON.stringify(plan), /transfer@transfer_account_idx/)
 
     for (const hint of [{ noIndexJoin: true }, { noZigzagJoin: true }, { avoidFullScan: true }] as const) {
-      const rows = await db.selectFrom(indexHint(db, 'transfer', hint)).select('transfer.id').where('transfer.id', '=', 1).execute()
-      assert.deepEqual(rows.map((row) => Number(row.id)), [1])
+      const rows = await db
+        .selectFrom(indexHint(db, 'transfer', hint))
+        .select('transfer.id')
+        .where('transfer.id', '=', 1)
+        .execute()
+      assert.deepEqual(
+        rows.map((row) => Number(row.id)),
+        [1],
+      )
     }
     await assert.rejects(
-      db.selectFrom(indexHint(db, 'transfer', { noFullScan: true })).selectAll().where('amount', '=', '5').execute(),
+      db
+        .selectFrom(indexHint(db, 'transfer', { noFullScan: true }))
+        .selectAll()
+        .where('amount', '=', '5')
+        .execute(),
       /NO_FULL_SCAN/,
     )
   })
@@ -341,7 +366,10 @@ describe('CockroachDB SQL on CockroachDB', { skip: cockroachSkip }, () => {
       .select('account.id')
       .where('account.id', '=', 10)
       .execute()
-    assert.deepEqual(merge.map((row) => Number(row.id)), [10])
+    assert.deepEqual(
+      merge.map((row) => Number(row.id)),
+      [10],
+    )
     // STRAIGHT (v24.1+, cockroach#116013) fixes the order only.
     const straight = await db
       .selectFrom('account')
@@ -355,8 +383,14 @@ describe('CockroachDB SQL on CockroachDB', { skip: cockroachSkip }, () => {
   it('asOfSystemTime() inside readAt() or db.transaction() is refused before it is sent', async () => {
     const historical = (q: Kysely<DB>) => q.selectFrom('account').select('id').where('id', '=', 1).$call(asOfSystemTime('-1s'))
     const refused = { message: /^asOfSystemTime\(\): this query runs inside a transaction/ }
-    await assert.rejects(readAt(db, '-1s', (trx) => historical(trx).execute()), refused)
-    await assert.rejects(db.transaction().execute((trx) => historical(trx).execute()), refused)
+    await assert.rejects(
+      readAt(db, '-1s', (trx) => historical(trx).execute()),
+      refused,
+    )
+    await assert.rejects(
+      db.transaction().execute((trx) => historical(trx).execute()),
+      refused,
+    )
   })
 
   it('explain(): every form runs and returns rows of info text', async () => {
@@ -437,9 +471,15 @@ describe('CockroachDB SQL on CockroachDB', { skip: cockroachSkip }, () => {
       .limit(1)
       .returning('id')
       .execute()
-    assert.deepEqual(updated.map((row) => Number(row.id)), [103])
+    assert.deepEqual(
+      updated.map((row) => Number(row.id)),
+      [103],
+    )
     const deleted = await db.deleteFrom('transfer').where('accountId', '=', 99).orderBy('id').limit(2).returning('id').execute()
-    assert.deepEqual(deleted.map((row) => Number(row.id)).sort((a, b) => a - b), [100, 101])
+    assert.deepEqual(
+      deleted.map((row) => Number(row.id)).sort((a, b) => a - b),
+      [100, 101],
+    )
   })
 })
 

@@ -27,8 +27,15 @@ for (const target of allTargets) {
       database = await createTestDatabase(target, 'streaming')
       db = createKysely<DB>(database)
       single = createKysely<DB>(database, { poolConfig: { max: 1 } })
-      await db.schema.createTable('item').addColumn('id', 'int8', (c) => c.primaryKey()).addColumn('label', 'text').execute()
-      await db.schema.createTable('note').addColumn('id', 'int8', (c) => c.primaryKey()).execute()
+      await db.schema
+        .createTable('item')
+        .addColumn('id', 'int8', (c) => c.primaryKey())
+        .addColumn('label', 'text')
+        .execute()
+      await db.schema
+        .createTable('note')
+        .addColumn('id', 'int8', (c) => c.primaryKey())
+        .execute()
       await sql`insert into item (id, label) select g, 'item ' || g::text from generate_series(1, ${sql.lit(ROWS)}) as g`.execute(db)
     })
 
@@ -81,14 +88,20 @@ for (const target of allTargets) {
           n++
           assert.equal(row.label, `item ${row.id}`)
           if (Number(row.id) % 10_000 === 0) {
-            await trx.insertInto('note').values({ id: Number(row.id) }).execute()
+            await trx
+              .insertInto('note')
+              .values({ id: Number(row.id) })
+              .execute()
           }
         }
         assert.equal(await openCursors(trx), 0)
         return n
       })
       assert.equal(count, ROWS)
-      const notes = await db.selectFrom('note').select(sql<string>`count(*)`.as('n')).executeTakeFirstOrThrow()
+      const notes = await db
+        .selectFrom('note')
+        .select(sql<string>`count(*)`.as('n'))
+        .executeTakeFirstOrThrow()
       assert.equal(Number(notes.n), ROWS / 10_000)
     })
 
@@ -100,9 +113,12 @@ for (const target of allTargets) {
         }
         assert.equal(await openCursors(trx), 0)
       })
-      await assert.rejects(async () => {
-        for await (const _ of streamWithSqlCursor(db, db.selectFrom('item').select('id'))) void _
-      }, { name: 'QueryRefusedError', message: /^streamWithSqlCursor\(\): it needs a transaction/ })
+      await assert.rejects(
+        async () => {
+          for await (const _ of streamWithSqlCursor(db, db.selectFrom('item').select('id'))) void _
+        },
+        { name: 'QueryRefusedError', message: /^streamWithSqlCursor\(\): it needs a transaction/ },
+      )
     })
 
     it('streams inside a transaction without pg-cursor configured, and explains what is missing outside one', async () => {
@@ -142,8 +158,21 @@ for (const target of allTargets) {
         return out.sort((a, b) => a - b)
       }
       const seen = await db.transaction().execute(async (trx) => ({
-        inserted: await collect(trx.insertInto('note').values(ids.map((id) => ({ id }))).returning('id').stream(2)),
-        updated: await collect(trx.updateTable('note').set({ id: sql`id + 10` }).where('id', 'in', ids).returning('id').stream(2)),
+        inserted: await collect(
+          trx
+            .insertInto('note')
+            .values(ids.map((id) => ({ id })))
+            .returning('id')
+            .stream(2),
+        ),
+        updated: await collect(
+          trx
+            .updateTable('note')
+            .set({ id: sql`id + 10` })
+            .where('id', 'in', ids)
+            .returning('id')
+            .stream(2),
+        ),
         withCte: await collect(
           trx
             .with('gone', (q) => q.deleteFrom('note').where('id', '>', 1_000_012).returning('id'))
@@ -246,20 +275,27 @@ for (const target of allTargets) {
       }
     })
 
-    it('stops streaming and releases the connection when aborted', { skip: !supportsAbort && 'abort signals need kysely 0.29' }, async () => {
-      const controller = new AbortController()
-      let seen = 0
-      const stream = single.selectFrom('item').selectAll().stream({ chunkSize: 100, signal: controller.signal } as never) as AsyncIterable<unknown>
-      await assert.rejects(async () => {
-        for await (const _ of stream) {
-          if (++seen === 120) controller.abort(new Error('caller gave up'))
+    it(
+      'stops streaming and releases the connection when aborted',
+      { skip: !supportsAbort && 'abort signals need kysely 0.29' },
+      async () => {
+        const controller = new AbortController()
+        let seen = 0
+        const stream = single
+          .selectFrom('item')
+          .selectAll()
+          .stream({ chunkSize: 100, signal: controller.signal } as never) as AsyncIterable<unknown>
+        await assert.rejects(async () => {
+          for await (const _ of stream) {
+            if (++seen === 120) controller.abort(new Error('caller gave up'))
+          }
+        }, /caller gave up/)
+        const { rows } = await sql<{ one: number }>`select 1 as one`.execute(single)
+        assert.equal(rows[0]!.one, 1)
+        if (!target.isCockroach) {
+          assert.equal(await openCursors(single), 0)
         }
-      }, /caller gave up/)
-      const { rows } = await sql<{ one: number }>`select 1 as one`.execute(single)
-      assert.equal(rows[0]!.one, 1)
-      if (!target.isCockroach) {
-        assert.equal(await openCursors(single), 0)
-      }
-    })
+      },
+    )
   })
 }

@@ -24,10 +24,24 @@ describe('batch planning', () => {
   it('cuts rows by count, and by estimated bytes, a single large row on its own', async () => {
     const rows = Array.from({ length: 25 }, (_, i) => ({ id: i }))
     const byRows = await collect(rows, { rows: 10, bytes: Number.POSITIVE_INFINITY })
-    assert.deepEqual(byRows.map((b) => [b.first, b.rows.length]), [[0, 10], [10, 10], [20, 5]])
+    assert.deepEqual(
+      byRows.map((b) => [b.first, b.rows.length]),
+      [
+        [0, 10],
+        [10, 10],
+        [20, 5],
+      ],
+    )
     const wide = [{ s: 'x'.repeat(100) }, { s: 'y'.repeat(100) }, { s: 'z'.repeat(500) }, { s: 'w' }]
     const byBytes = await collect(wide, { rows: 1000, bytes: 250 })
-    assert.deepEqual(byBytes.map((b) => [b.first, b.rows.length]), [[0, 2], [2, 1], [3, 1]])
+    assert.deepEqual(
+      byBytes.map((b) => [b.first, b.rows.length]),
+      [
+        [0, 2],
+        [2, 1],
+        [3, 1],
+      ],
+    )
   })
 
   it('reads async iterables lazily, once', async () => {
@@ -55,20 +69,39 @@ const pgError = (code: string | undefined, message: string) => Object.assign(new
 
 describe('the split-in-half decision', () => {
   it('splits what CockroachDB reports as too large, and splits commit-deadline 40001s at once', () => {
-    assert.equal(isBatchTooLarge(pgError('53400', 'the transaction is locking too many rows and exceeded its lock-tracking memory budget; lock spans: 5 bytes > budget: 4 bytes')), 'split')
+    assert.equal(
+      isBatchTooLarge(
+        pgError(
+          '53400',
+          'the transaction is locking too many rows and exceeded its lock-tracking memory budget; lock spans: 5 bytes > budget: 4 bytes',
+        ),
+      ),
+      'split',
+    )
     assert.equal(isBatchTooLarge(pgError('54000', 'txn has written 101 rows, which is above the limit: TxnID 1 SessionID 2')), 'split')
     assert.equal(isBatchTooLarge(pgError('54000', 'txn has read 101 rows, which is above the limit')), 'split')
     assert.equal(isBatchTooLarge(pgError('XXUUU', 'command is too large: 70000000 bytes (max: 67108864)')), 'split')
     assert.equal(isBatchTooLarge(pgError('08P01', 'message size 64 KiB bigger than maximum allowed message size 60 KiB')), 'split')
     assert.equal(isBatchTooLarge(pgError(undefined, 'transaction is too large to complete; try splitting into pieces')), 'split')
-    assert.equal(isBatchTooLarge(pgError('40001', 'restart transaction: TransactionRetryWithProtoRefreshError: TransactionRetryError: retry txn (RETRY_COMMIT_DEADLINE_EXCEEDED - txn timestamp pushed too much)')), 'split-now')
+    assert.equal(
+      isBatchTooLarge(
+        pgError(
+          '40001',
+          'restart transaction: TransactionRetryWithProtoRefreshError: TransactionRetryError: retry txn (RETRY_COMMIT_DEADLINE_EXCEEDED - txn timestamp pushed too much)',
+        ),
+      ),
+      'split-now',
+    )
     assert.equal(isBatchTooLarge(pgError('40001', 'restart transaction: TransactionPushError: transaction deadline exceeded')), 'split-now')
     assert.equal(isBatchTooLarge(new Error('wrapped', { cause: pgError('53400', 'budget') })), 'split')
   })
 
   it('does not split ordinary errors, retry errors, or a row that is too large on its own', () => {
     assert.equal(isBatchTooLarge(pgError('40001', 'restart transaction: TransactionRetryWithProtoRefreshError: RETRY_SERIALIZABLE')), false)
-    assert.equal(isBatchTooLarge(pgError('54000', 'row larger than max row size: table 104 family 0 primary key /Table/104/1/1/0 size 70000')), false)
+    assert.equal(
+      isBatchTooLarge(pgError('54000', 'row larger than max row size: table 104 family 0 primary key /Table/104/1/1/0 size 70000')),
+      false,
+    )
     assert.equal(isBatchTooLarge(pgError('23505', 'duplicate key value violates unique constraint')), false)
     assert.equal(isBatchTooLarge(new Error('Connection terminated unexpectedly')), false)
   })
@@ -76,12 +109,20 @@ describe('the split-in-half decision', () => {
 
 describe('key sets', () => {
   it('groups rows by their defined keys, order-insensitive, and marks expression cells', () => {
-    const groups = groupByKeySet([{ a: 1, b: 2 }, { b: 3, a: 4 }, { a: 5, b: undefined }, { a: 6, c: sql`now()` }])
-    assert.deepEqual(groups.map((g) => [g.columns, g.rows.length, g.hasExpression]), [
-      [['a', 'b'], 2, false],
-      [['a'], 1, false],
-      [['a', 'c'], 1, true],
+    const groups = groupByKeySet([
+      { a: 1, b: 2 },
+      { b: 3, a: 4 },
+      { a: 5, b: undefined },
+      { a: 6, c: sql`now()` },
     ])
+    assert.deepEqual(
+      groups.map((g) => [g.columns, g.rows.length, g.hasExpression]),
+      [
+        [['a', 'b'], 2, false],
+        [['a'], 1, false],
+        [['a', 'c'], 1, true],
+      ],
+    )
   })
 
   it('refuses upsert rows with different keys, naming both rows', () => {

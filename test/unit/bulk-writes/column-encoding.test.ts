@@ -1,10 +1,26 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { arrayEncoder, CellRefusal, columnTypeFromCatalog, columnTypeFromName, encodeArrayCell } from '../../../src/bulk-writes/column-encoding.js'
+import {
+  arrayEncoder,
+  CellRefusal,
+  columnTypeFromCatalog,
+  columnTypeFromName,
+  encodeArrayCell,
+} from '../../../src/bulk-writes/column-encoding.js'
 import { csvEncoder, csvField, csvRecord, joinIntoPieces } from '../../../src/bulk-writes/csv-encoding.js'
 
-const catalog = (type: string, typeSchema = 'pg_catalog', extra: Partial<{ category: string; element: string; elementSchema: string }> = {}) =>
-  columnTypeFromCatalog({ type, typeSchema, category: extra.category ?? 'N', element: extra.element ?? null, elementSchema: extra.elementSchema ?? null })
+const catalog = (
+  type: string,
+  typeSchema = 'pg_catalog',
+  extra: Partial<{ category: string; element: string; elementSchema: string }> = {},
+) =>
+  columnTypeFromCatalog({
+    type,
+    typeSchema,
+    category: extra.category ?? 'N',
+    element: extra.element ?? null,
+    elementSchema: extra.elementSchema ?? null,
+  })
 
 describe('column types', () => {
   it('sends built-in scalars as arrays of their own type, json as text cast in the select list', () => {
@@ -50,7 +66,10 @@ describe('array cells', () => {
     assert.ok(encodeArrayCell(catalog('jsonb'), Number.NaN) instanceof CellRefusal)
     assert.ok(encodeArrayCell(catalog('timestamptz'), new Date(Number.NaN)) instanceof CellRefusal)
     assert.ok(encodeArrayCell(catalog('bytea'), 'not bytes') instanceof CellRefusal)
-    assert.ok(encodeArrayCell(catalog('_int8', 'pg_catalog', { category: 'A', element: 'int8', elementSchema: 'pg_catalog' }), 5) instanceof CellRefusal)
+    assert.ok(
+      encodeArrayCell(catalog('_int8', 'pg_catalog', { category: 'A', element: 'int8', elementSchema: 'pg_catalog' }), 5) instanceof
+        CellRefusal,
+    )
     const cyclic: Record<string, unknown> = {}
     cyclic.self = cyclic
     assert.ok(encodeArrayCell(catalog('jsonb'), cyclic) instanceof CellRefusal)
@@ -67,7 +86,13 @@ describe('array cells', () => {
 
   it('writes array cells as the literal pg would send, nested arrays included', () => {
     const ints = catalog('_int8', 'pg_catalog', { category: 'A', element: 'int8', elementSchema: 'pg_catalog' })
-    assert.equal(encodeArrayCell(ints, [[1, 2], [3, null]]), '{{"1","2"},{"3",NULL}}')
+    assert.equal(
+      encodeArrayCell(ints, [
+        [1, 2],
+        [3, null],
+      ]),
+      '{{"1","2"},{"3",NULL}}',
+    )
     assert.equal(encodeArrayCell(ints, []), '{}')
     assert.deepEqual(encodeArrayCell(catalog('bytea'), new Uint8Array([1, 2])), Buffer.from([1, 2]))
   })
@@ -103,11 +128,33 @@ describe('CSV for COPY', () => {
 describe('per-column fast paths', () => {
   it('give what the general encoders give, for every kind and value', () => {
     const types = [
-      catalog('int8'), catalog('float8'), catalog('numeric'), catalog('text'), catalog('bool'), catalog('uuid'), catalog('timestamptz'),
-      catalog('bytea'), catalog('jsonb'), catalog('mood', 'public', { category: 'E' }),
+      catalog('int8'),
+      catalog('float8'),
+      catalog('numeric'),
+      catalog('text'),
+      catalog('bool'),
+      catalog('uuid'),
+      catalog('timestamptz'),
+      catalog('bytea'),
+      catalog('jsonb'),
+      catalog('mood', 'public', { category: 'E' }),
       catalog('_int8', 'pg_catalog', { category: 'A', element: 'int8', elementSchema: 'pg_catalog' }),
     ]
-    const values: unknown[] = ['text "q"', '', 42, 1.5, 2 ** 60, Number.NaN, 12n, true, new Date(0), new Date(Number.NaN), Buffer.from('x'), { a: 1 }, [1, [2]]]
+    const values: unknown[] = [
+      'text "q"',
+      '',
+      42,
+      1.5,
+      2 ** 60,
+      Number.NaN,
+      12n,
+      true,
+      new Date(0),
+      new Date(Number.NaN),
+      Buffer.from('x'),
+      { a: 1 },
+      [1, [2]],
+    ]
     const same = (a: unknown, b: unknown) => (a instanceof CellRefusal ? b instanceof CellRefusal : assert.deepStrictEqual(a, b))
     for (const type of types) {
       const fastArray = arrayEncoder(type)

@@ -5,7 +5,8 @@ import { describe, it } from 'node:test'
 import { CellRefusal, columnTypeFromCatalog, encodeArrayCell } from '../../../src/bulk-writes/column-encoding.js'
 import { csvField } from '../../../src/bulk-writes/csv-encoding.js'
 
-const builtin = (type: string) => columnTypeFromCatalog({ type, typeSchema: 'pg_catalog', category: 'N', element: null, elementSchema: null })
+const builtin = (type: string) =>
+  columnTypeFromCatalog({ type, typeSchema: 'pg_catalog', category: 'N', element: null, elementSchema: null })
 
 describe('non-finite numbers', () => {
   it('numeric: sent as pg sends them (Infinity, -Infinity, NaN)', () => {

@@ -11,7 +11,10 @@ describe('secret corpus: parseClusterNodes', () => {
   for (const [label, variant] of [
     ['as given', (url: string) => url],
     // The same strings with their host made a three-host list wherever the host is recognisable.
-    ['with a host list', (url: string) => url.replace(/@(db\.example\.com|127\.0\.0\.1|\[::1\])(:26257)?\//, '@$1$2,n2.example.com,n3.example.com:26258/')],
+    [
+      'with a host list',
+      (url: string) => url.replace(/@(db\.example\.com|127\.0\.0\.1|\[::1\])(:26257)?\//, '@$1$2,n2.example.com,n3.example.com:26258/'),
+    ],
   ] as const) {
     it(`errors never carry a piece of the password (${label})`, () => {
       let refused = 0

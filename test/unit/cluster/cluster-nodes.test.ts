@@ -4,8 +4,7 @@ import { describe, it } from 'node:test'
 import { isQueryRefusedError } from '../../../src/index.js'
 import { parseClusterNodes } from '../../../src/cluster/cluster-nodes.js'
 
-const keys = (url: string | undefined, nodes?: Parameters<typeof parseClusterNodes>[1]) =>
-  parseClusterNodes(url, nodes).map((n) => n.key)
+const keys = (url: string | undefined, nodes?: Parameters<typeof parseClusterNodes>[1]) => parseClusterNodes(url, nodes).map((n) => n.key)
 
 function refuses(fn: () => unknown, message: RegExp, secret = 'S3cr3t'): void {
   assert.throws(fn, (error: unknown) => {
@@ -20,7 +19,10 @@ function refuses(fn: () => unknown, message: RegExp, secret = 'S3cr3t'): void {
 describe('parseClusterNodes', () => {
   it('splits a libpq host list, each host with its own port or the default', () => {
     const nodes = parseClusterNodes('postgresql://app:S3cr3t@n1:26257,n2:26258,n3/bank?sslmode=disable')
-    assert.deepEqual(nodes.map((n) => n.key), ['n1:26257', 'n2:26258', 'n3:5432'])
+    assert.deepEqual(
+      nodes.map((n) => n.key),
+      ['n1:26257', 'n2:26258', 'n3:5432'],
+    )
     for (const { options } of nodes) {
       assert.equal(options.user, 'app')
       assert.equal(options.password, 'S3cr3t')
@@ -58,14 +60,14 @@ describe('parseClusterNodes', () => {
 
   it('keeps a percent-encoded comma of the password in the user info', () => {
     const nodes = parseClusterNodes('postgresql://app:a%2Cb@n1,n2/db?sslmode=disable')
-    assert.deepEqual(nodes.map((n) => n.options.password), ['a,b', 'a,b'])
+    assert.deepEqual(
+      nodes.map((n) => n.options.password),
+      ['a,b', 'a,b'],
+    )
   })
 
   it('gives repeated nodes distinct keys', () => {
-    assert.deepEqual(keys('postgresql://root@localhost:26257,localhost:26257/db?sslmode=disable'), [
-      'localhost:26257',
-      'localhost:26257#2',
-    ])
+    assert.deepEqual(keys('postgresql://root@localhost:26257,localhost:26257/db?sslmode=disable'), ['localhost:26257', 'localhost:26257#2'])
   })
 
   it('refuses empty entries, bad ports and entries that are not hosts, without showing the password', () => {
@@ -83,7 +85,10 @@ describe('parseClusterNodes', () => {
   })
 
   it('refuses target_session_attrs and load_balance_hosts with the reason', () => {
-    refuses(() => parseClusterNodes('postgresql://u:S3cr3t@n1,n2/db?target_session_attrs=read-write'), /every CockroachDB node serves reads and writes/)
+    refuses(
+      () => parseClusterNodes('postgresql://u:S3cr3t@n1,n2/db?target_session_attrs=read-write'),
+      /every CockroachDB node serves reads and writes/,
+    )
     refuses(() => parseClusterNodes('postgresql://u:S3cr3t@n1,n2/db?load_balance_hosts=random'), /balances across the nodes itself/)
   })
 
@@ -94,7 +99,10 @@ describe('parseClusterNodes', () => {
       { host: 'n3', port: 2 },
       { host: '::1' },
     ])
-    assert.deepEqual(nodes.map((n) => n.key), ['n1:26257', 'n2:1', 'n3:2', '[::1]:26257'])
+    assert.deepEqual(
+      nodes.map((n) => n.key),
+      ['n1:26257', 'n2:1', 'n3:2', '[::1]:26257'],
+    )
     assert.ok(nodes.every((n) => n.options.password === 'S3cr3t' && n.options.database === 'bank'))
   })
 

@@ -5,11 +5,15 @@ import { describe, it } from 'node:test'
 import { isQueryRefusedError } from '../../../src/index.js'
 import { resolveClusterOptions } from '../../../src/cluster/cluster-options.js'
 
-const refused = (fn: () => unknown, pattern: RegExp) => assert.throws(fn, (error: unknown) => isQueryRefusedError(error) && pattern.test(error.message))
+const refused = (fn: () => unknown, pattern: RegExp) =>
+  assert.throws(fn, (error: unknown) => isQueryRefusedError(error) && pattern.test(error.message))
 
 describe('cluster.lifetimeJitterMs', () => {
   it('refuses a jitter above half the lifetime, equal to it included', () => {
-    refused(() => resolveClusterOptions({ maxLifetimeMs: 1000, lifetimeJitterMs: 1000 }, undefined), /^CockroachDialect: cluster\.lifetimeJitterMs \(1000\) exceeds half of cluster\.maxLifetimeMs \(1000\)/)
+    refused(
+      () => resolveClusterOptions({ maxLifetimeMs: 1000, lifetimeJitterMs: 1000 }, undefined),
+      /^CockroachDialect: cluster\.lifetimeJitterMs \(1000\) exceeds half of cluster\.maxLifetimeMs \(1000\)/,
+    )
     refused(() => resolveClusterOptions({ maxLifetimeMs: 1000, lifetimeJitterMs: 501 }, undefined), /exceeds half/)
   })
 

@@ -62,7 +62,10 @@ describe('NodeHealth', () => {
 describe('probe backoff (backoffDelay, equal jitter, with the cluster defaults)', () => {
   it('is exponential with equal jitter, capped', () => {
     const limits = { baseDelayMs: 250, maxDelayMs: 10_000, jitter: 'equal' } as const
-    assert.deepEqual([0, 1, 2, 3, 10].map((k) => backoffDelay(k, limits, 0)), [125, 250, 500, 1000, 5000])
+    assert.deepEqual(
+      [0, 1, 2, 3, 10].map((k) => backoffDelay(k, limits, 0)),
+      [125, 250, 500, 1000, 5000],
+    )
     assert.equal(backoffDelay(10, limits, 0.999999), 10_000)
   })
 })

@@ -221,7 +221,10 @@ describe('parseConnectionString follows libpq where it had drifted (issue 9, def
       const full = parseConnectionString('postgresql://u@h.example.com/x?sslmode=verify-full')
       assert.ok(full.ssl)
       assert.equal(full.ssl.ca, undefined)
-      assert.throws(() => parseConnectionString('postgresql://u@h.example.com/x?sslmode=verify-ca'), /verify-ca needs sslrootcert.*root\.crt/)
+      assert.throws(
+        () => parseConnectionString('postgresql://u@h.example.com/x?sslmode=verify-ca'),
+        /verify-ca needs sslrootcert.*root\.crt/,
+      )
     })
   })
 
@@ -346,10 +349,10 @@ describe('CockroachDialect config validation', () => {
   })
 
   it('rejects an unknown int8 mode', () => {
-    assert.throws(
-      () => new CockroachDialect({ connectionString: 'postgresql://u@localhost/x', int8: 'float' as never }),
-      { name: 'QueryRefusedError', message: /^CockroachDialect: unknown int8 mode "float"\. Use one of: string, bigint, number/ },
-    )
+    assert.throws(() => new CockroachDialect({ connectionString: 'postgresql://u@localhost/x', int8: 'float' as never }), {
+      name: 'QueryRefusedError',
+      message: /^CockroachDialect: unknown int8 mode "float"\. Use one of: string, bigint, number/,
+    })
   })
 
   it('requires exactly one of pool and connectionString', () => {

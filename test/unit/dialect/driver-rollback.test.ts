@@ -32,7 +32,8 @@ async function transactionFailure(db: Kysely<DB>, fn: (trx: Transaction<DB>) => 
     )
 }
 
-const retryError = () => pgError('40001', 'restart transaction: TransactionRetryWithProtoRefreshError: injected by inject_retry_errors_on_commit_enabled')
+const retryError = () =>
+  pgError('40001', 'restart transaction: TransactionRetryWithProtoRefreshError: injected by inject_retry_errors_on_commit_enabled')
 
 describe('a failed ROLLBACK after a failed COMMIT (scripted)', () => {
   it('db.transaction(): a 40001 at COMMIT surfaces as 40001, not the 25P01 of the ROLLBACK, and the connection is kept', async () => {
@@ -81,7 +82,11 @@ describe('a failed ROLLBACK after a failed COMMIT (scripted)', () => {
 
   it('a ROLLBACK that fails because the connection is gone: the original error, and the connection destroyed', async () => {
     const pool = new ScriptedPool((s) =>
-      s === 'select 1' ? pgError('40001', 'restart transaction') : s === 'rollback' ? new Error('Connection terminated unexpectedly') : undefined,
+      s === 'select 1'
+        ? pgError('40001', 'restart transaction')
+        : s === 'rollback'
+          ? new Error('Connection terminated unexpectedly')
+          : undefined,
     )
     const db = open(pool)
     const error = await transactionFailure(db, (trx) => sql`select 1`.execute(trx))
@@ -95,7 +100,10 @@ describe('rollbackFailure', () => {
   it('keeps the connection only for 25P01, and rethrows only what is neither 25P01 nor a lost connection', () => {
     assert.deepEqual(rollbackFailure(pgError('25P01', 'there is no transaction in progress')), { keepConnection: true, rethrow: false })
     assert.deepEqual(rollbackFailure(new Error('Connection terminated unexpectedly')), { keepConnection: false, rethrow: false })
-    assert.deepEqual(rollbackFailure(pgError('57P01', 'terminating connection due to administrator command')), { keepConnection: false, rethrow: false })
+    assert.deepEqual(rollbackFailure(pgError('57P01', 'terminating connection due to administrator command')), {
+      keepConnection: false,
+      rethrow: false,
+    })
     assert.deepEqual(rollbackFailure(pgError('XX000', 'internal error')), { keepConnection: false, rethrow: true })
     assert.deepEqual(rollbackFailure(new TypeError('x')), { keepConnection: false, rethrow: true })
   })

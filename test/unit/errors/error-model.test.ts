@@ -94,20 +94,44 @@ describe('the error model', () => {
   })
 
   it('builds the messages from the fields: the API first, the fix last', () => {
-    const { QueryRefusedError: refused, AmbiguousCommitError: ambiguous, RetryExhaustedError: exhausted, MigrationLockTimeoutError: timeout, MigrationLeaseLostError: lost } = examples()
+    const {
+      QueryRefusedError: refused,
+      AmbiguousCommitError: ambiguous,
+      RetryExhaustedError: exhausted,
+      MigrationLockTimeoutError: timeout,
+      MigrationLeaseLostError: lost,
+    } = examples()
     assert.equal(refused.message, 'explain(): analyze must be a boolean. Use analyze: true.')
     assert.equal((refused as QueryRefusedError).api, 'explain()')
-    assert.match(ambiguous.message, /^withRetry: the transaction may or may not have committed: "commit" failed while in flight \(attempt 2\): restart transaction\. .*`idempotent: true` if running the callback again is safe\.$/)
-    assert.match(exhausted.message, /^withRetry: gave up after 3 attempts \(maxAttempts is 3\); nothing was committed\. Last error: restart transaction\. .*raise maxAttempts\.$/)
+    assert.match(
+      ambiguous.message,
+      /^withRetry: the transaction may or may not have committed: "commit" failed while in flight \(attempt 2\): restart transaction\. .*`idempotent: true` if running the callback again is safe\.$/,
+    )
+    assert.match(
+      exhausted.message,
+      /^withRetry: gave up after 3 attempts \(maxAttempts is 3\); nothing was committed\. Last error: restart transaction\. .*raise maxAttempts\.$/,
+    )
     assert.equal((exhausted as RetryExhaustedError).limitValue, 3)
-    assert.match(timeout.message, /^CockroachAdapter\.acquireMigrationLock: timed out after 500 ms .*held by 'host\/pid 1\/abc' until 2026-01-01T00:00:10\.000Z .*\(10 s from now\).*run: update \.\.\.$/)
-    assert.match(lost.message, /^CockroachAdapter\.releaseMigrationLock: .*The last 2 renewal\(s\) failed: Connection terminated\. .*raise it\.$/)
+    assert.match(
+      timeout.message,
+      /^CockroachAdapter\.acquireMigrationLock: timed out after 500 ms .*held by 'host\/pid 1\/abc' until 2026-01-01T00:00:10\.000Z .*\(10 s from now\).*run: update \.\.\.$/,
+    )
+    assert.match(
+      lost.message,
+      /^CockroachAdapter\.releaseMigrationLock: .*The last 2 renewal\(s\) failed: Connection terminated\. .*raise it\.$/,
+    )
     assert.equal((lost as MigrationLeaseLostError).failedRenewals, 2)
   })
 
   it('refusals before sending are QueryRefusedErrors naming the API that refused', () => {
-    assert.throws(() => asOfSystemTime('10s' as never), (e: unknown) => isQueryRefusedError(e) && e.api === 'asOfSystemTime()')
-    assert.throws(() => resolveRetryOptions({ maxAttempt: 3 } as never), (e: unknown) => isQueryRefusedError(e) && e.api === 'withRetry')
+    assert.throws(
+      () => asOfSystemTime('10s' as never),
+      (e: unknown) => isQueryRefusedError(e) && e.api === 'asOfSystemTime()',
+    )
+    assert.throws(
+      () => resolveRetryOptions({ maxAttempt: 3 } as never),
+      (e: unknown) => isQueryRefusedError(e) && e.api === 'withRetry',
+    )
   })
 })
 
@@ -115,7 +139,10 @@ describe('classifiers', () => {
   it('every public one follows cause chains', () => {
     assert.equal(getSqlState(wrapped(wrapped(pgError(SqlState.UniqueViolation)))), SqlState.UniqueViolation)
     assert.equal(isConnectionError(wrapped(pgError('ECONNRESET', 'read ECONNRESET'))), true)
-    assert.equal(isMultipleActivePortalsError(wrapped(pgError(SqlState.FeatureNotSupported, 'multiple active portals not supported'))), true)
+    assert.equal(
+      isMultipleActivePortalsError(wrapped(pgError(SqlState.FeatureNotSupported, 'multiple active portals not supported'))),
+      true,
+    )
     assert.equal(isCommitOutcomeUnknown(wrapped(pgError(SqlState.SerializationFailure))), false)
     assert.equal(isCommitOutcomeUnknown(wrapped(pgError(SqlState.StatementCompletionUnknown))), true)
     assert.equal(isCommitOutcomeUnknown(wrapped(new Error('no SQLSTATE anywhere'))), true)
@@ -125,7 +152,10 @@ describe('classifiers', () => {
     const ambiguous = new AmbiguousCommitError(pgError(SqlState.SerializationFailure), { attempt: 1, statement: 'commit' })
     assert.equal(getSqlState(ambiguous), undefined)
     assert.equal(isCommitOutcomeUnknown(ambiguous), true)
-    assert.equal(isConnectionError(new AmbiguousCommitError(new Error('Connection terminated'), { attempt: 1, statement: 'commit' })), false)
+    assert.equal(
+      isConnectionError(new AmbiguousCommitError(new Error('Connection terminated'), { attempt: 1, statement: 'commit' })),
+      false,
+    )
   })
 
   it('isAmbiguousCommitError is a brand check: a raw 40003 is for isCommitOutcomeUnknown', () => {
@@ -148,7 +178,9 @@ describe('util: the option check and the value formatter', () => {
       name: 'QueryRefusedError',
       message: 'f(): unknown option "c". Use only a, b.',
     })
-    assert.throws(() => assertKnownKeys('f()', { weeks: 1 }, ['days'], 'property'), { message: 'f(): unknown property "weeks". Use only days.' })
+    assert.throws(() => assertKnownKeys('f()', { weeks: 1 }, ['days'], 'property'), {
+      message: 'f(): unknown property "weeks". Use only days.',
+    })
   })
 
   it('shows values without their contents', () => {

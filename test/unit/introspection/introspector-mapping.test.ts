@@ -110,7 +110,10 @@ describe('mapIntrospectionRows on CockroachDB rows', () => {
     assert.ok(base)
     const rows = ['crdb_internal', 'pg_extension', 'pg_catalog', 'information_schema', 'pg_temp_1_1', 'public']
       .map((schema) => ({ ...base, schema }))
-      .concat([{ ...base, table: 'kysely_migration' }, { ...base, table: 'kysely_migration_lock' }])
+      .concat([
+        { ...base, table: 'kysely_migration' },
+        { ...base, table: 'kysely_migration_lock' },
+      ])
     assert.deepEqual(
       mapIntrospectionRows(rows).map((t) => `${t.schema}.${t.name}`),
       ['public.events'],

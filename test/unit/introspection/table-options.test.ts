@@ -105,7 +105,10 @@ describe('parseCreateTableStatement', () => {
 
   it('other statements are not tables', () => {
     assert.equal(parseCreateTableStatement('CREATE VIEW public.v (a) AS SELECT 1'), undefined)
-    assert.equal(parseCreateTableStatement('ALTER TABLE public.c ADD CONSTRAINT c_p_fkey FOREIGN KEY (p) REFERENCES public.p(id)'), undefined)
+    assert.equal(
+      parseCreateTableStatement('ALTER TABLE public.c ADD CONSTRAINT c_p_fkey FOREIGN KEY (p) REFERENCES public.p(id)'),
+      undefined,
+    )
   })
 })
 
@@ -180,7 +183,12 @@ describe('hidden columns of REGIONAL BY ROW, hash-sharded and TTL tables', () =>
   it('applyTableOptions matches tables by schema and name', () => {
     const tables = mapIntrospectionRows(rows)
     const [event] = applyTableOptions(tables, [
-      { schema: 'public', name: 'event', locality: { kind: 'regional-by-row', column: 'crdb_region' }, primaryKeyHashSharded: { bucketCount: 16 } },
+      {
+        schema: 'public',
+        name: 'event',
+        locality: { kind: 'regional-by-row', column: 'crdb_region' },
+        primaryKeyHashSharded: { bucketCount: 16 },
+      },
       { schema: 'other', name: 'event', locality: { kind: 'global' } },
     ])
     assert.deepEqual(event!.locality, { kind: 'regional-by-row', column: 'crdb_region' })

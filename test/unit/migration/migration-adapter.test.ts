@@ -41,9 +41,21 @@ describe('CockroachAdapter', () => {
     ['Infinity', { acquireTimeoutMs: Number.POSITIVE_INFINITY }, /acquireTimeoutMs` must be .*not number Infinity/],
     ['a string', { leaseDurationMs: '30s' }, /leaseDurationMs` must be a positive whole number.*not "30s"/],
     ['a lease beyond the timer range', { leaseDurationMs: 2 ** 31 }, /at most 2147483647/],
-    ['renewal not shorter than the lease', { leaseDurationMs: 1_000, renewIntervalMs: 1_000 }, /renewIntervalMs` \(1000\) must be shorter than `leaseDurationMs` \(1000\)/],
-    ['default renewal against a short lease', { leaseDurationMs: 1 }, /renewIntervalMs` \(1\) must be shorter than `leaseDurationMs` \(1\)/],
-    ['an unknown option', { leaseMs: 1_000 }, /^CockroachDialect: unknown `migrationLock` option "leaseMs"\. Use only leaseDurationMs, acquireTimeoutMs, renewIntervalMs/],
+    [
+      'renewal not shorter than the lease',
+      { leaseDurationMs: 1_000, renewIntervalMs: 1_000 },
+      /renewIntervalMs` \(1000\) must be shorter than `leaseDurationMs` \(1000\)/,
+    ],
+    [
+      'default renewal against a short lease',
+      { leaseDurationMs: 1 },
+      /renewIntervalMs` \(1\) must be shorter than `leaseDurationMs` \(1\)/,
+    ],
+    [
+      'an unknown option',
+      { leaseMs: 1_000 },
+      /^CockroachDialect: unknown `migrationLock` option "leaseMs"\. Use only leaseDurationMs, acquireTimeoutMs, renewIntervalMs/,
+    ],
     ['not an object', 30_000, /`migrationLock` must be an object, not number 30000\. Give one such as \{ leaseDurationMs: 30000 \}/],
   ]
   for (const [label, options, message] of rejected) {

@@ -21,7 +21,10 @@ describe('migration check: column type changes', () => {
   it('alterColumn(...).setDataType() is a background job', async () => {
     const report = await checkMigrations({
       migrations: up(async (db) => {
-        await db.schema.alterTable('order').alterColumn('total', (c) => c.setDataType('decimal')).execute()
+        await db.schema
+          .alterTable('order')
+          .alterColumn('total', (c) => c.setDataType('decimal'))
+          .execute()
       }),
     })
     assert.deepEqual(rules(report.warnings), [['background-job', 1]])
@@ -32,7 +35,10 @@ describe('migration check: column type changes', () => {
   it('alterColumn(...).setDefault() is not', async () => {
     const report = await checkMigrations({
       migrations: up(async (db) => {
-        await db.schema.alterTable('order').alterColumn('total', (c) => c.setDefault(0)).execute()
+        await db.schema
+          .alterTable('order')
+          .alterColumn('total', (c) => c.setDefault(0))
+          .execute()
       }),
     })
     assert.deepEqual(report.warnings, [])
@@ -105,13 +111,20 @@ describe('splitStatements (raw-statements.ts)', () => {
     const parts = (text: string) => splitStatements(text).map((s) => s.sql)
     assert.deepEqual(parts('a; b ;; c'), ['a', 'b', 'c'])
     assert.deepEqual(parts(`select 'x;''y'; select e'\\';'; select "a;""b"`), [`select 'x;''y'`, `select e'\\';'`, `select "a;""b"`])
-    assert.deepEqual(parts('select $tag$ ; $x$ ; $tag$; select $1; select $$;$$'), ['select $tag$ ; $x$ ; $tag$', 'select $1', 'select $$;$$'])
+    assert.deepEqual(parts('select $tag$ ; $x$ ; $tag$; select $1; select $$;$$'), [
+      'select $tag$ ; $x$ ; $tag$',
+      'select $1',
+      'select $$;$$',
+    ])
     assert.deepEqual(parts('select 1 /* ; /* ; */ ; */; select 2 -- ;\n; -- only a comment'), ['select 1', 'select 2'])
   })
 
   it('reads quoted and qualified table names as CockroachDB resolves them', () => {
     const [statement] = splitStatements('CREATE TABLE IF NOT EXISTS app."Order" ("Id" SERIAL PRIMARY KEY)')
-    assert.deepEqual(readRawCreateTable(statement!), { table: 'app.Order', sequentialKeys: [{ name: 'Id', kind: 'serial', how: 'SERIAL' }] })
+    assert.deepEqual(readRawCreateTable(statement!), {
+      table: 'app.Order',
+      sequentialKeys: [{ name: 'Id', kind: 'serial', how: 'SERIAL' }],
+    })
   })
 })
 

@@ -69,7 +69,10 @@ describe('checkMigrations', () => {
     const migrations = {
       m1: {
         async up(db: Kysely<unknown>) {
-          await db.schema.createTable('userEvent').addColumn('userId', 'bigserial', (col) => col.primaryKey()).execute()
+          await db.schema
+            .createTable('userEvent')
+            .addColumn('userId', 'bigserial', (col) => col.primaryKey())
+            .execute()
           await db.schema.createIndex('user_event_idx').on('userEvent').column('createdAt').$call(hashSharded()).execute()
         },
       },
@@ -79,11 +82,17 @@ describe('checkMigrations', () => {
       plugins: [new CamelCasePlugin()],
       severity: { 'serial-primary-key': 'error', 'multiple-ddl': 'off' },
     })
-    assert.deepEqual(report.errors.map((f) => f.rule), ['serial-primary-key'])
+    assert.deepEqual(
+      report.errors.map((f) => f.rule),
+      ['serial-primary-key'],
+    )
     assert.deepEqual(report.warnings, [])
     assert.deepEqual(
       report.migrations[0]!.up.map((s) => s.sql),
-      ['create table "user_event" ("user_id" bigserial primary key)', 'create index "user_event_idx" on "user_event" ("created_at") using hash'],
+      [
+        'create table "user_event" ("user_id" bigserial primary key)',
+        'create index "user_event_idx" on "user_event" ("created_at") using hash',
+      ],
     )
   })
 
@@ -93,7 +102,11 @@ describe('checkMigrations', () => {
         getMigrations: async () => ({
           a: {
             async up(db: Kysely<unknown>) {
-              await db.schema.createTable('t').addColumn('id', 'serial', (col) => col.primaryKey()).$call(hashSharded()).execute()
+              await db.schema
+                .createTable('t')
+                .addColumn('id', 'serial', (col) => col.primaryKey())
+                .$call(hashSharded())
+                .execute()
             },
           },
           b: {
@@ -105,7 +118,10 @@ describe('checkMigrations', () => {
       },
     })
     assert.deepEqual(report.warnings, [])
-    assert.deepEqual(report.errors.map((f) => [f.migration, f.rule]), [['b', 'sequential-primary-key']])
+    assert.deepEqual(
+      report.errors.map((f) => [f.migration, f.rule]),
+      [['b', 'sequential-primary-key']],
+    )
   })
 
   it('a file that cannot be loaded is a MigrationLoadError', async () => {
@@ -148,7 +164,10 @@ describe('kysely-cockroachdb migrations check (CLI)', () => {
     assert.equal(json.status, 1)
     const report = JSON.parse(json.stdout) as { errors: { rule: string }[]; migrations: unknown[] }
     assert.equal(report.migrations.length, 9)
-    assert.deepEqual(report.errors.map((f) => f.rule), ['sequential-primary-key', 'kysely-using-hash', 'multiple-ddl', 'ddl-and-dml'])
+    assert.deepEqual(
+      report.errors.map((f) => f.rule),
+      ['sequential-primary-key', 'kysely-using-hash', 'multiple-ddl', 'ddl-and-dml'],
+    )
 
     assert.equal(run('check').status, 2)
     assert.equal(run('check', bad, '--warn', 'nope').status, 2)

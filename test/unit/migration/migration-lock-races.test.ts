@@ -46,7 +46,11 @@ function lockServer(overrides: {
       return overrides.acquire?.(counts.acquire++) ?? [{ id: 'migration_lock' }]
     }
     if (sql.startsWith('select lease_owner as owner')) {
-      return overrides.readHolder?.(counts.readHolder++) ?? [{ owner: 'other', expires_at: new Date(Date.now() + 60_000), server_now: new Date() }]
+      return (
+        overrides.readHolder?.(counts.readHolder++) ?? [
+          { owner: 'other', expires_at: new Date(Date.now() + 60_000), server_now: new Date() },
+        ]
+      )
     }
     if (sql.startsWith('update') && sql.includes('set is_locked = 0')) {
       return overrides.release?.(counts.release++) ?? [{ id: 'migration_lock' }]
@@ -81,7 +85,10 @@ describe('CockroachAdapter migration lock on CockroachDB-only races (scripted co
     })
     const sent = await takeAndRelease(server)
     assert.equal(server.counts.addColumn, 1, 'one ADD COLUMN failed, then the column became public')
-    assert.ok(sent.some((s) => s.includes('set is_locked = 1')), 'the lease was taken')
+    assert.ok(
+      sent.some((s) => s.includes('set is_locked = 1')),
+      'the lease was taken',
+    )
   })
 
   it('waits out a lease column that is being dropped (55000), then adds it', async () => {
@@ -105,7 +112,15 @@ describe('CockroachAdapter migration lock on CockroachDB-only races (scripted co
   })
 
   it('counts a release that went through before an ambiguous result (40003) as released', async () => {
-    const ambiguous = wireError({ S: 'ERROR', V: 'ERROR', C: '40003', M: 'result is ambiguous: error=rpc error: EOF', F: 'conn_executor.go', L: '2340', R: 'execCmd' })
+    const ambiguous = wireError({
+      S: 'ERROR',
+      V: 'ERROR',
+      C: '40003',
+      M: 'result is ambiguous: error=rpc error: EOF',
+      F: 'conn_executor.go',
+      L: '2340',
+      R: 'execCmd',
+    })
     const free = { owner: null, expires_at: null, server_now: new Date() }
     const server = lockServer({
       hasColumns: () => true,
@@ -118,7 +133,15 @@ describe('CockroachAdapter migration lock on CockroachDB-only races (scripted co
   })
 
   it('still reports a lost lease when, after an ambiguous release, someone else holds it', async () => {
-    const ambiguous = wireError({ S: 'ERROR', V: 'ERROR', C: '40003', M: 'result is ambiguous: error=rpc error: EOF', F: 'conn_executor.go', L: '2340', R: 'execCmd' })
+    const ambiguous = wireError({
+      S: 'ERROR',
+      V: 'ERROR',
+      C: '40003',
+      M: 'result is ambiguous: error=rpc error: EOF',
+      F: 'conn_executor.go',
+      L: '2340',
+      R: 'execCmd',
+    })
     const server = lockServer({
       hasColumns: () => true,
       release: (attempt) => (attempt === 0 ? ambiguous : []),
@@ -144,7 +167,10 @@ describe('CockroachAdapter migration lock on CockroachDB-only races (scripted co
     const server = lockServer({ hasColumns: () => false, addColumn: () => denied })
     await assert.rejects(takeAndRelease(server), (error: Error) => {
       assert.match(error.message, /^CockroachAdapter\.acquireMigrationLock: could not add the migration lease columns/)
-      assert.match(error.message, /have an administrator run: alter table .* add column if not exists lease_owner varchar\(255\); .*lease_expires_at timestamptz$/)
+      assert.match(
+        error.message,
+        /have an administrator run: alter table .* add column if not exists lease_owner varchar\(255\); .*lease_expires_at timestamptz$/,
+      )
       assert.equal(error.cause, denied)
       return true
     })

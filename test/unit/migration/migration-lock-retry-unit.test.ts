@@ -17,23 +17,48 @@ const crdb = (code: string, message: string) => wireError({ S: 'ERROR', V: 'ERRO
 // [label, error, statement, retried]; together these reach every row of the table.
 const cases: ReadonlyArray<[string, unknown, MigrationLockStatement, boolean]> = [
   ['42701 column in the middle of being added', cockroachErrors.columnBeingAdded('lease_owner'), 'lease-columns', true],
-  ['42701 plain duplicate column', crdb('42701', 'column "lease_owner" of relation "kysely_migration_lock" already exists'), 'lease-columns', false],
+  [
+    '42701 plain duplicate column',
+    crdb('42701', 'column "lease_owner" of relation "kysely_migration_lock" already exists'),
+    'lease-columns',
+    false,
+  ],
   ['55000 column being dropped', cockroachErrors.columnBeingDropped('lease_expires_at'), 'lease-columns', true],
   ['55000 of another kind', crdb('55000', 'currval of sequence "s" is not yet defined in this session'), 'lease-columns', false],
   ['42P07 relation already exists', crdb('42P07', 'relation "kysely_migration_lock" already exists'), 'lease-columns', true],
-  ['23505 on a catalog index', crdb('23505', 'duplicate key value violates unique constraint "pg_type_typname_nsp_index"'), 'lease-columns', true],
+  [
+    '23505 on a catalog index',
+    crdb('23505', 'duplicate key value violates unique constraint "pg_type_typname_nsp_index"'),
+    'lease-columns',
+    true,
+  ],
   ['XX000 tuple concurrently updated', crdb('XX000', 'tuple concurrently updated'), 'lease-columns', true],
   ['XX000 of another kind', crdb('XX000', 'internal error: unexpected'), 'lease-columns', false],
   ['40001 on the lock row', cockroachErrors.retryOnLockRow(), 'lock-row', true],
-  ['40001 on a schema change', crdb('40001', 'restart transaction: descriptor 104 is undergoing another schema change'), 'lease-columns', true],
+  [
+    '40001 on a schema change',
+    crdb('40001', 'restart transaction: descriptor 104 is undergoing another schema change'),
+    'lease-columns',
+    true,
+  ],
   ['40003 ambiguous result on the lock row', crdb('40003', 'result is ambiguous: error=rpc error'), 'lock-row', true],
   ['40003 on a schema change', crdb('40003', 'result is ambiguous: error=rpc error'), 'lease-columns', false],
   ['40P01 deadlock', crdb('40P01', 'deadlock detected'), 'lock-row', true],
   ['40P01 deadlock on DDL', crdb('40P01', 'deadlock detected'), 'lease-columns', true],
   ['42701 on the lock row', cockroachErrors.columnBeingAdded('lease_owner'), 'lock-row', false],
   ['55000 on the lock row', cockroachErrors.columnBeingDropped('lease_owner'), 'lock-row', false],
-  ['23505 on the lock row', crdb('23505', 'duplicate key value violates unique constraint "kysely_migration_lock_pkey"'), 'lock-row', false],
-  ['42501 insufficient privilege', crdb('42501', 'user migrator does not have CREATE privilege on relation kysely_migration_lock'), 'lease-columns', false],
+  [
+    '23505 on the lock row',
+    crdb('23505', 'duplicate key value violates unique constraint "kysely_migration_lock_pkey"'),
+    'lock-row',
+    false,
+  ],
+  [
+    '42501 insufficient privilege',
+    crdb('42501', 'user migrator does not have CREATE privilege on relation kysely_migration_lock'),
+    'lease-columns',
+    false,
+  ],
   ['42703 undefined column', cockroachErrors.undefinedColumn('lease_owner'), 'lock-row', false],
   ['a connection error', new Error('Connection terminated unexpectedly'), 'lock-row', false],
   ['a socket error', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), 'lease-columns', false],
@@ -72,9 +97,21 @@ describe('migrationLockRetryDelay', () => {
   it('is exponential with equal jitter: between half the ceiling and the ceiling, which doubles from 50 ms to 1 s', () => {
     const ceilings = [50, 100, 200, 400, 800, 1000, 1000]
     ceilings.forEach((ceiling, attempt) => {
-      assert.equal(migrationLockRetryDelay(attempt, () => 0), ceiling / 2, `attempt ${attempt}, lowest`)
-      assert.equal(migrationLockRetryDelay(attempt, () => 0.999_999), ceiling, `attempt ${attempt}, highest`)
+      assert.equal(
+        migrationLockRetryDelay(attempt, () => 0),
+        ceiling / 2,
+        `attempt ${attempt}, lowest`,
+      )
+      assert.equal(
+        migrationLockRetryDelay(attempt, () => 0.999_999),
+        ceiling,
+        `attempt ${attempt}, highest`,
+      )
     })
-    assert.equal(migrationLockRetryDelay(10_000, () => 0.5), 750, 'a large attempt stays capped')
+    assert.equal(
+      migrationLockRetryDelay(10_000, () => 0.5),
+      750,
+      'a large attempt stays capped',
+    )
   })
 })

@@ -75,13 +75,20 @@ describe('retrySchemaChange', () => {
     const clock = fakeClock()
     const original = LEGACY()
     await assert.rejects(
-      retrySchemaChange(async () => {
-        throw original
-      }, OPTIONS, clock),
+      retrySchemaChange(
+        async () => {
+          throw original
+        },
+        OPTIONS,
+        clock,
+      ),
       (error: unknown) => {
         assert.ok(isSchemaChangeStillRunningError(error))
         assert.equal((error as Error).cause, original)
-        assert.match((error as Error).message, /still undergoing a schema change after \d+ tries .* \(SHOW JOBS\) and run the migration again\.$/)
+        assert.match(
+          (error as Error).message,
+          /still undergoing a schema change after \d+ tries .* \(SHOW JOBS\) and run the migration again\.$/,
+        )
         return true
       },
     )
@@ -91,14 +98,26 @@ describe('retrySchemaChange', () => {
   it('throws other errors at once', async () => {
     const clock = fakeClock()
     const other = pgError('42P01', 'relation "x" does not exist')
-    await assert.rejects(retrySchemaChange(async () => Promise.reject(other), OPTIONS, clock), (e) => e === other)
+    await assert.rejects(
+      retrySchemaChange(async () => Promise.reject(other), OPTIONS, clock),
+      (e) => e === other,
+    )
     assert.deepEqual(clock.slept, [])
   })
 
   it('delays: full jitter between half and all of the capped exponential', () => {
-    assert.equal(schemaChangeRetryDelay(0, OPTIONS, () => 0), 50)
-    assert.equal(schemaChangeRetryDelay(0, OPTIONS, () => 1), 100)
-    assert.equal(schemaChangeRetryDelay(10, OPTIONS, () => 1), 400)
+    assert.equal(
+      schemaChangeRetryDelay(0, OPTIONS, () => 0),
+      50,
+    )
+    assert.equal(
+      schemaChangeRetryDelay(0, OPTIONS, () => 1),
+      100,
+    )
+    assert.equal(
+      schemaChangeRetryDelay(10, OPTIONS, () => 1),
+      400,
+    )
   })
 })
 

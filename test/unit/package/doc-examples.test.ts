@@ -6,7 +6,22 @@ import { extractExamples } from '../../harness/doc-examples.js'
 
 describe('extractExamples', () => {
   it('finds ```ts blocks in Markdown (also indented in a list) with the line of their first code line', () => {
-    const md = ['# t', '', '```ts', 'const a = 1', '```', '', '- item', '', '  ```ts kysely@0.28', '  a()', '  ```', '```sh', 'x', '```'].join('\n')
+    const md = [
+      '# t',
+      '',
+      '```ts',
+      'const a = 1',
+      '```',
+      '',
+      '- item',
+      '',
+      '  ```ts kysely@0.28',
+      '  a()',
+      '  ```',
+      '```sh',
+      'x',
+      '```',
+    ].join('\n')
     assert.deepEqual(extractExamples('x.md', md), [
       { file: 'x.md', line: 4, code: 'const a = 1', kysely: undefined },
       { file: 'x.md', line: 10, code: 'a()', kysely: '0.28' },

@@ -6,7 +6,21 @@ import { headingAnchors, markdownLinks } from '../../harness/markdown-links.js'
 
 describe('markdownLinks and headingAnchors', () => {
   it('find links, images and reference links, but nothing in code', () => {
-    const md = ['# T', '', 'See [a](docs/x.md#y), ![c](b.svg) and [ref].', '', '```ts', '[no](z.md)', '```', '', '`[no](w.md)`', '', '- [li](q.md)', '', '[ref]: r.md'].join('\n')
+    const md = [
+      '# T',
+      '',
+      'See [a](docs/x.md#y), ![c](b.svg) and [ref].',
+      '',
+      '```ts',
+      '[no](z.md)',
+      '```',
+      '',
+      '`[no](w.md)`',
+      '',
+      '- [li](q.md)',
+      '',
+      '[ref]: r.md',
+    ].join('\n')
     assert.deepEqual(
       markdownLinks(md).map((l) => `${l.kind}:${l.href}`),
       ['link:docs/x.md#y', 'image:b.svg', 'link:r.md', 'link:q.md'],
@@ -14,7 +28,13 @@ describe('markdownLinks and headingAnchors', () => {
   })
 
   it('gives headings the anchors GitHub gives them', () => {
-    const md = ['# Retry transactions: `withRetry`', '## Types: `kysely-cockroachdb codegen`', '## Testing', '## Testing', '### AS OF SYSTEM TIME (follower reads)'].join('\n\n')
+    const md = [
+      '# Retry transactions: `withRetry`',
+      '## Types: `kysely-cockroachdb codegen`',
+      '## Testing',
+      '## Testing',
+      '### AS OF SYSTEM TIME (follower reads)',
+    ].join('\n\n')
     assert.deepEqual(
       [...headingAnchors(md)],
       ['retry-transactions-withretry', 'types-kysely-cockroachdb-codegen', 'testing', 'testing-1', 'as-of-system-time-follower-reads'],

@@ -28,12 +28,7 @@ describe('parseDiagnostics', () => {
   })
 
   it('ignores lines that are not error diagnostics', () => {
-    const output = [
-      '  The file is in the program because:',
-      "    Root file specified for compilation",
-      'Found 0 errors.',
-      '',
-    ].join('\n')
+    const output = ['  The file is in the program because:', '    Root file specified for compilation', 'Found 0 errors.', ''].join('\n')
     assert.deepEqual(parseDiagnostics(output), [])
   })
 })

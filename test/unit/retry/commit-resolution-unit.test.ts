@@ -17,7 +17,14 @@ describe('fenceVerdict', () => {
   })
 
   it('a lock or statement timeout, a broken fence connection or a retry error: again, or timed out at the deadline', () => {
-    for (const error of [pgError('55P03'), pgError('57014'), pgError('40001'), pgError('40003'), pgError('57P01'), new Error('Connection terminated unexpectedly')]) {
+    for (const error of [
+      pgError('55P03'),
+      pgError('57014'),
+      pgError('40001'),
+      pgError('40003'),
+      pgError('57P01'),
+      new Error('Connection terminated unexpectedly'),
+    ]) {
       assert.equal(fenceVerdict(error, false), 'again', String(error))
       assert.equal(fenceVerdict(error, true), 'timed out', String(error))
     }
@@ -31,7 +38,10 @@ describe('fenceVerdict', () => {
 
 describe('resolveAmbiguousCommits options', () => {
   const refuses = (options: object, pattern: RegExp) =>
-    assert.throws(() => resolveRetryOptions(options), (error: unknown) => isQueryRefusedError(error) && pattern.test(error.message))
+    assert.throws(
+      () => resolveRetryOptions(options),
+      (error: unknown) => isQueryRefusedError(error) && pattern.test(error.message),
+    )
 
   it('defaults to off, with a 15 s bound when on', () => {
     assert.equal(resolveRetryOptions().resolveAmbiguousCommits, false)
@@ -66,11 +76,25 @@ describe('AmbiguousCommitError with resolution', () => {
   it("says 'off' by default and how settling ended otherwise", () => {
     const cause = new Error('Connection terminated unexpectedly')
     assert.equal(new AmbiguousCommitError(cause, { attempt: 1, statement: 'commit' }).resolution, 'off')
-    const timedOut = new AmbiguousCommitError(cause, { attempt: 2, statement: 'commit', resolution: 'timed out', resolutionError: pgError('55P03'), resolveTimeoutMs: 15000 })
+    const timedOut = new AmbiguousCommitError(cause, {
+      attempt: 2,
+      statement: 'commit',
+      resolution: 'timed out',
+      resolutionError: pgError('55P03'),
+      resolveTimeoutMs: 15000,
+    })
     assert.equal(timedOut.resolution, 'timed out')
-    assert.match(timedOut.message, /^withRetry: the transaction may or may not have committed: "commit" failed while in flight \(attempt 2\): Connection terminated unexpectedly\. resolveAmbiguousCommits could not settle it within 15000 ms/)
+    assert.match(
+      timedOut.message,
+      /^withRetry: the transaction may or may not have committed: "commit" failed while in flight \(attempt 2\): Connection terminated unexpectedly\. resolveAmbiguousCommits could not settle it within 15000 ms/,
+    )
     assert.match(timedOut.message, /raise resolveTimeoutMs\.$/)
-    const failed = new AmbiguousCommitError(cause, { attempt: 1, statement: 'commit', resolution: 'failed', resolutionError: pgError('42501') })
+    const failed = new AmbiguousCommitError(cause, {
+      attempt: 1,
+      statement: 'commit',
+      resolution: 'failed',
+      resolutionError: pgError('42501'),
+    })
     assert.equal(failed.resolutionError instanceof Error, true)
     assert.match(failed.message, /the marker insert failed: error 42501/)
   })
@@ -78,14 +102,20 @@ describe('AmbiguousCommitError with resolution', () => {
 
 describe('decideRetry with a settled commit', () => {
   const lost = new Error('Connection terminated unexpectedly')
-  const failure = (settlement: Parameters<typeof decideRetry>[0]['settlement']) => ({ error: lost, phase: 'commit' as const, attempt: 1, startedMs: 0, settlement })
+  const failure = (settlement: Parameters<typeof decideRetry>[0]['settlement']) => ({
+    error: lost,
+    phase: 'commit' as const,
+    attempt: 1,
+    startedMs: 0,
+    settlement,
+  })
   const options = resolveRetryOptions({ resolveAmbiguousCommits: true, random: () => 0.5 })
 
   it('retries a commit settled as not committed', () => {
     assert.equal(decideRetry(failure({ outcome: 'not committed' }), options).action, 'retry')
   })
 
-  it("raises AmbiguousCommitError with the resolution when settling timed out or failed, and retries with idempotent", () => {
+  it('raises AmbiguousCommitError with the resolution when settling timed out or failed, and retries with idempotent', () => {
     const step = decideRetry(failure({ outcome: 'timed out', error: pgError('55P03') }), options)
     assert.equal(step.action, 'throw')
     const error = (step as { error: unknown }).error

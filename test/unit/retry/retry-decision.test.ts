@@ -51,7 +51,10 @@ describe('decideRetry: each branch', () => {
   it('retries a retryable error before COMMIT after retryDelay(attempt)', () => {
     const opts = options()
     for (const phase of ['begin', 'fn'] as const) {
-      assert.equal(delay(decide(serializationFailure(), phase, 2, opts)), retryDelay(2, opts, () => 0.5))
+      assert.equal(
+        delay(decide(serializationFailure(), phase, 2, opts)),
+        retryDelay(2, opts, () => 0.5),
+      )
     }
   })
 
@@ -140,7 +143,10 @@ describe('decideRetry: each branch', () => {
 
   it('a random option returning 1 is refused in the name of withRetry, the API the user called', () => {
     const opts = { ...options(), random: () => 1 }
-    assert.throws(() => decide(serializationFailure(), 'fn', 1, opts), { name: 'QueryRefusedError', message: /^withRetry: random\(\) must return a number in \[0, 1\)/ })
+    assert.throws(() => decide(serializationFailure(), 'fn', 1, opts), {
+      name: 'QueryRefusedError',
+      message: /^withRetry: random\(\) must return a number in \[0, 1\)/,
+    })
   })
 
   it('throws RetryExhaustedError when the delay would reach maxElapsedMs', () => {

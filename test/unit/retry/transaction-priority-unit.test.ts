@@ -24,7 +24,10 @@ describe('transaction priority helpers', () => {
       assert.equal(isTransactionPriority(p), false, String(p))
       assert.throws(() => assertTransactionPriority(p), /transaction priority must be one of 'low', 'normal', 'high'/)
     }
-    assert.throws(() => assertTransactionPriority('max', 'PRIORITY env', 'the value'), /^QueryRefusedError: PRIORITY env: the value must be one of .* got "max"/)
+    assert.throws(
+      () => assertTransactionPriority('max', 'PRIORITY env', 'the value'),
+      /^QueryRefusedError: PRIORITY env: the value must be one of .* got "max"/,
+    )
   })
 
   it('render the statement CockroachDB documents', () => {
@@ -32,7 +35,10 @@ describe('transaction priority helpers', () => {
     assert.equal(transactionPriorityQuery('normal').sql, 'set transaction priority normal')
     assert.equal(transactionPriorityQuery('high').sql, 'set transaction priority high')
     assert.deepEqual(transactionPriorityQuery('high').parameters, [])
-    assert.throws(() => transactionPriorityQuery('high; select 1' as never), { name: 'QueryRefusedError', message: /^setTransactionPriority: / })
+    assert.throws(() => transactionPriorityQuery('high; select 1' as never), {
+      name: 'QueryRefusedError',
+      message: /^setTransactionPriority: /,
+    })
   })
 
   it('setTransactionPriority sends the statement inside the transaction', async () => {

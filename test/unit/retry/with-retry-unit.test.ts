@@ -28,8 +28,7 @@ interface DB {
   account: { id: number; balance: number }
 }
 
-const serializationFailure = () =>
-  pgError('40001', 'restart transaction: TransactionRetryWithProtoRefreshError: WriteTooOldError')
+const serializationFailure = () => pgError('40001', 'restart transaction: TransactionRetryWithProtoRefreshError: WriteTooOldError')
 const connectionLost = () => new Error('Connection terminated unexpectedly')
 
 function kyselyOn(pool: ScriptedPool): Kysely<DB> {
@@ -84,7 +83,11 @@ describe('withRetry options', () => {
       [{ maxAttempt: 3 } as never, /^withRetry: unknown option "maxAttempt"\. Use only maxAttempts, /],
     ]
     for (const [options, message] of cases) {
-      assert.throws(() => resolveRetryOptions(options), (e: unknown) => isQueryRefusedError(e) && e.api === 'withRetry' && message.test(e.message), JSON.stringify(options))
+      assert.throws(
+        () => resolveRetryOptions(options),
+        (e: unknown) => isQueryRefusedError(e) && e.api === 'withRetry' && message.test(e.message),
+        JSON.stringify(options),
+      )
     }
   })
 
@@ -105,7 +108,10 @@ describe('withRetry options', () => {
   it('validates the options before touching the database', async () => {
     const pool = new ScriptedPool()
     const db = kyselyOn(pool)
-    await assert.rejects(withRetry(db, async () => 1, { maxAttempts: -1 }), { name: 'QueryRefusedError', message: /^withRetry: maxAttempts must be a positive integer/ })
+    await assert.rejects(
+      withRetry(db, async () => 1, { maxAttempts: -1 }),
+      { name: 'QueryRefusedError', message: /^withRetry: maxAttempts must be a positive integer/ },
+    )
     assert.equal(pool.connects, 0)
     await db.destroy()
   })
@@ -125,8 +131,14 @@ describe('withRetry options', () => {
       [10, 20, 40, 80, 100],
     )
     // Huge retry numbers neither overflow nor exceed the cap.
-    assert.equal(retryDelay(10_000, limits, () => 0.999), 100)
-    assert.throws(() => retryDelay(1, limits, () => 1), { name: 'QueryRefusedError', message: /^retryDelay: random\(\) must return a number in \[0, 1\)/ })
+    assert.equal(
+      retryDelay(10_000, limits, () => 0.999),
+      100,
+    )
+    assert.throws(() => retryDelay(1, limits, () => 1), {
+      name: 'QueryRefusedError',
+      message: /^retryDelay: random\(\) must return a number in \[0, 1\)/,
+    })
     assert.throws(() => retryDelay(0, limits), /retry must be a positive integer/)
   })
 })
@@ -177,10 +189,14 @@ describe('withRetry control flow (scripted connection)', () => {
       const pool = new ScriptedPool((text, n) => (text === 'commit' && n === 1 ? pgError(code, `failed with ${code}`) : undefined))
       const db = kyselyOn(pool)
       let calls = 0
-      await withRetry(db, async (trx) => {
-        calls++
-        await update(trx)
-      }, recorded().options)
+      await withRetry(
+        db,
+        async (trx) => {
+          calls++
+          await update(trx)
+        },
+        recorded().options,
+      )
       assert.equal(calls, 2, code)
       // COMMIT failed, so the transaction is over: BEGIN gives the releasing ROLLBACK a
       // transaction to end, and the healthy connection goes back to the pool.
@@ -212,10 +228,14 @@ describe('withRetry control flow (scripted connection)', () => {
     const db = kyselyOn(pool)
     const { options, events } = recorded()
     let calls = 0
-    const error = await withRetry(db, async (trx) => {
-      calls++
-      await update(trx)
-    }, options).then(
+    const error = await withRetry(
+      db,
+      async (trx) => {
+        calls++
+        await update(trx)
+      },
+      options,
+    ).then(
       () => assert.fail('expected AmbiguousCommitError'),
       (e: unknown) => e,
     )
@@ -237,11 +257,14 @@ describe('withRetry control flow (scripted connection)', () => {
     {
       const pool = new ScriptedPool((text, n) => (text === 'commit' && n === 1 ? ambiguous() : undefined))
       const db = kyselyOn(pool)
-      await assert.rejects(withRetry(db, (trx) => update(trx), recorded().options), (e: unknown) => {
-        assert.ok(e instanceof AmbiguousCommitError)
-        assert.equal(getSqlState(e.cause), '40003')
-        return true
-      })
+      await assert.rejects(
+        withRetry(db, (trx) => update(trx), recorded().options),
+        (e: unknown) => {
+          assert.ok(e instanceof AmbiguousCommitError)
+          assert.equal(getSqlState(e.cause), '40003')
+          return true
+        },
+      )
       assert.equal(pool.checkedOut, 0)
       await db.destroy()
     }
@@ -251,7 +274,10 @@ describe('withRetry control flow (scripted connection)', () => {
       const { options, events } = recorded({ idempotent: true })
       await withRetry(db, (trx) => update(trx), options)
       assert.equal(events.length, 1)
-      assert.deepEqual(pool.statements.filter((s) => s === 'commit'), ['commit', 'commit'])
+      assert.deepEqual(
+        pool.statements.filter((s) => s === 'commit'),
+        ['commit', 'commit'],
+      )
       assert.equal(pool.checkedOut, 0)
       await db.destroy()
     }
@@ -264,11 +290,15 @@ describe('withRetry control flow (scripted connection)', () => {
     const stack = original.stack
     let calls = 0
     await assert.rejects(
-      withRetry(db, async (trx) => {
-        calls++
-        await update(trx)
-        throw original
-      }, recorded().options),
+      withRetry(
+        db,
+        async (trx) => {
+          calls++
+          await update(trx)
+          throw original
+        },
+        recorded().options,
+      ),
       (e: unknown) => {
         assert.equal(e, original)
         assert.equal((e as Error).stack, stack)
@@ -287,7 +317,10 @@ describe('withRetry control flow (scripted connection)', () => {
       text === UPDATE ? unique : text === 'rollback' ? pgError('XX000', 'internal error during rollback') : undefined,
     )
     const db = kyselyOn(pool)
-    await assert.rejects(withRetry(db, (trx) => update(trx), recorded().options), (e: unknown) => e === unique)
+    await assert.rejects(
+      withRetry(db, (trx) => update(trx), recorded().options),
+      (e: unknown) => e === unique,
+    )
     // Kysely marks a connection whose ROLLBACK failed for destruction.
     assert.deepEqual(pool.releases, [true])
     assert.equal(pool.checkedOut, 0)
@@ -337,14 +370,17 @@ describe('withRetry control flow (scripted connection)', () => {
         clock += ms
       },
     })
-    await assert.rejects(withRetry(db, (trx) => update(trx), options), (e: unknown) => {
-      assert.ok(e instanceof RetryExhaustedError)
-      assert.equal(e.limit, 'maxElapsedMs')
-      // Waits 10, 20, 40 (70 ms in all); the next, 80, would end past 100.
-      assert.equal(e.attempts, 4)
-      assert.equal(e.elapsedMs, 70)
-      return true
-    })
+    await assert.rejects(
+      withRetry(db, (trx) => update(trx), options),
+      (e: unknown) => {
+        assert.ok(e instanceof RetryExhaustedError)
+        assert.equal(e.limit, 'maxElapsedMs')
+        // Waits 10, 20, 40 (70 ms in all); the next, 80, would end past 100.
+        assert.equal(e.attempts, 4)
+        assert.equal(e.elapsedMs, 70)
+        return true
+      },
+    )
     assert.deepEqual(sleeps, [10, 20, 40])
     assert.equal(pool.checkedOut, 0)
     await db.destroy()
@@ -360,7 +396,10 @@ describe('withRetry control flow (scripted connection)', () => {
 
     const pool2 = new ScriptedPool((text, n) => (text === UPDATE && n === 1 ? lockNotAvailable() : undefined))
     const db2 = kyselyOn(pool2)
-    await assert.rejects(withRetry(db2, (trx) => update(trx), recorded().options), (e: unknown) => getSqlState(e) === '55P03')
+    await assert.rejects(
+      withRetry(db2, (trx) => update(trx), recorded().options),
+      (e: unknown) => getSqlState(e) === '55P03',
+    )
     await db2.destroy()
   })
 
@@ -368,14 +407,18 @@ describe('withRetry control flow (scripted connection)', () => {
     const pool = new ScriptedPool((text, n) => (text === UPDATE && n === 1 ? serializationFailure() : undefined))
     const db = kyselyOn(pool)
     let calls = 0
-    await withRetry(db, async (trx) => {
-      calls++
-      try {
-        await update(trx)
-      } catch (error) {
-        throw new Error('updating the account failed', { cause: error })
-      }
-    }, recorded().options)
+    await withRetry(
+      db,
+      async (trx) => {
+        calls++
+        try {
+          await update(trx)
+        } catch (error) {
+          throw new Error('updating the account failed', { cause: error })
+        }
+      },
+      recorded().options,
+    )
     assert.equal(calls, 2)
     await db.destroy()
   })
@@ -413,12 +456,21 @@ describe('withRetry control flow (scripted connection)', () => {
     const pool = new ScriptedPool()
     const db = kyselyOn(pool)
     await db.transaction().execute(async (trx) => {
-      await assert.rejects(withRetry(trx as never, async () => 1), /`db` is already a transaction.*must own the transaction/s)
+      await assert.rejects(
+        withRetry(trx as never, async () => 1),
+        /`db` is already a transaction.*must own the transaction/s,
+      )
     })
     const controlled = await db.startTransaction().execute()
-    await assert.rejects(withRetry(controlled as never, async () => 1), /already a transaction/)
+    await assert.rejects(
+      withRetry(controlled as never, async () => 1),
+      /already a transaction/,
+    )
     await controlled.rollback().execute()
-    await assert.rejects(withRetry({} as never, async () => 1), /must be a Kysely instance/)
+    await assert.rejects(
+      withRetry({} as never, async () => 1),
+      /must be a Kysely instance/,
+    )
     await assert.rejects(withRetry(db, 'not a function' as never), /second argument must be the callback/)
     assert.equal(pool.checkedOut, 0)
     await db.destroy()
@@ -483,7 +535,10 @@ describe('withRetry with an AbortSignal (scripted connection)', () => {
   it('does not start when the signal is already aborted', async () => {
     const pool = new ScriptedPool()
     const db = kyselyOn(pool)
-    await assert.rejects(withRetry(db, async () => 1, { signal: AbortSignal.abort() }), { name: 'AbortError' })
+    await assert.rejects(
+      withRetry(db, async () => 1, { signal: AbortSignal.abort() }),
+      { name: 'AbortError' },
+    )
     assert.equal(pool.connects, 0)
     await db.destroy()
   })
@@ -493,12 +548,16 @@ describe('withRetry with an AbortSignal (scripted connection)', () => {
     const db = kyselyOn(pool)
     const controller = new AbortController()
     await assert.rejects(
-      withRetry(db, async (trx, { signal }) => {
-        assert.equal(signal, controller.signal)
-        await update(trx)
-        controller.abort(new Error('shutting down'))
-        return 1
-      }, { signal: controller.signal }),
+      withRetry(
+        db,
+        async (trx, { signal }) => {
+          assert.equal(signal, controller.signal)
+          await update(trx)
+          controller.abort(new Error('shutting down'))
+          return 1
+        },
+        { signal: controller.signal },
+      ),
       /shutting down/,
     )
     assert.deepEqual(pool.statements, ['begin', UPDATE, 'rollback'])
@@ -513,10 +572,14 @@ describe('withRetry savepoint strategy (scripted connection)', () => {
     const db = kyselyOn(pool)
     const { options, events } = recorded({ strategy: 'savepoint', priority: 'low' })
     const attempts: number[] = []
-    await withRetry(db, async (trx, { attempt }) => {
-      attempts.push(attempt)
-      await update(trx)
-    }, options)
+    await withRetry(
+      db,
+      async (trx, { attempt }) => {
+        attempts.push(attempt)
+        await update(trx)
+      },
+      options,
+    )
     assert.deepEqual(attempts, [1, 2, 3])
     assert.deepEqual(pool.log, [
       '1: begin',
@@ -558,11 +621,14 @@ describe('withRetry savepoint strategy (scripted connection)', () => {
     const release = 'release savepoint cockroach_restart'
     const pool = new ScriptedPool((text) => (text === release ? connectionLost() : undefined))
     const db = kyselyOn(pool)
-    await assert.rejects(withRetry(db, (trx) => update(trx), recorded({ strategy: 'savepoint' }).options), (e: unknown) => {
-      assert.ok(e instanceof AmbiguousCommitError)
-      assert.equal(e.statement, release)
-      return true
-    })
+    await assert.rejects(
+      withRetry(db, (trx) => update(trx), recorded({ strategy: 'savepoint' }).options),
+      (e: unknown) => {
+        assert.ok(e instanceof AmbiguousCommitError)
+        assert.equal(e.statement, release)
+        return true
+      },
+    )
     assert.deepEqual(pool.releases, [true])
     await db.destroy()
   })
@@ -666,7 +732,13 @@ describe('retry classifiers', () => {
   })
 
   it('know which COMMIT errors leave the outcome unknown', () => {
-    const unknown = [connectionLost(), pgError('40003', 'result is ambiguous'), pgError('57014', 'canceled'), pgError('XX000', 'internal'), new Error('?')]
+    const unknown = [
+      connectionLost(),
+      pgError('40003', 'result is ambiguous'),
+      pgError('57014', 'canceled'),
+      pgError('XX000', 'internal'),
+      new Error('?'),
+    ]
     const known = [pgError('40001', 'x'), pgError('40P01', 'x'), pgError('40002', 'x'), pgError('23505', 'x'), pgError('25P01', 'x')]
     for (const error of unknown) assert.equal(isCommitOutcomeUnknown(error), true, error.message)
     for (const error of known) assert.equal(isCommitOutcomeUnknown(error), false, error.message)

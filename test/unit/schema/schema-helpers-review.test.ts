@@ -22,7 +22,14 @@ function expectRefused(run: () => unknown, api: string, message: RegExp): void {
 describe('inverted indexes: no STORING, no UNIQUE (pkg/sql/create_index.go)', () => {
   it('invertedIndex() with storing() is refused', () => {
     expectRefused(
-      () => db.schema.createIndex('i').on('t').column('a').$call(invertedIndex()).$call(storing(['b'])).compile(),
+      () =>
+        db.schema
+          .createIndex('i')
+          .on('t')
+          .column('a')
+          .$call(invertedIndex())
+          .$call(storing(['b']))
+          .compile(),
       'storing()',
       /inverted indexes don't support stored columns/,
     )
@@ -30,7 +37,14 @@ describe('inverted indexes: no STORING, no UNIQUE (pkg/sql/create_index.go)', ()
 
   it("using('gin') with storing() is refused", () => {
     expectRefused(
-      () => db.schema.createIndex('i').on('t').using('gin').column('a').$call(storing(['b'])).compile(),
+      () =>
+        db.schema
+          .createIndex('i')
+          .on('t')
+          .using('gin')
+          .column('a')
+          .$call(storing(['b']))
+          .compile(),
       'storing()',
       /inverted indexes don't support stored columns/,
     )
@@ -50,8 +64,20 @@ describe('inverted indexes: no STORING, no UNIQUE (pkg/sql/create_index.go)', ()
   })
 
   it('a plain inverted index and a unique btree index still compile', () => {
-    assert.equal(db.schema.createIndex('i').on('t').column('a').$call(invertedIndex()).compile().sql, 'create index "i" on "t" using gin ("a")')
-    assert.equal(db.schema.createIndex('i').on('t').unique().column('a').$call(storing(['b'])).compile().sql, 'create unique index "i" on "t" ("a") storing ("b")')
+    assert.equal(
+      db.schema.createIndex('i').on('t').column('a').$call(invertedIndex()).compile().sql,
+      'create index "i" on "t" using gin ("a")',
+    )
+    assert.equal(
+      db.schema
+        .createIndex('i')
+        .on('t')
+        .unique()
+        .column('a')
+        .$call(storing(['b']))
+        .compile().sql,
+      'create unique index "i" on "t" ("a") storing ("b")',
+    )
   })
 })
 
@@ -59,47 +85,86 @@ describe('inverted indexes: no STORING, no UNIQUE (pkg/sql/create_index.go)', ()
 const noTableIndexes = process.env.KYSELY_CRDB_TEST_LABEL?.includes('0.28') ? 'createTable().addIndex() needs kysely 0.29' : false
 
 describe('index and uniqueness clauses CockroachDB does not have (sql.y index_def, alter_table_cmd, col_qualification_elem)', () => {
-  it("createTable().addIndex(..., ib => ib.using('gin'|'brin'|'btree')) is refused; using('hash') is opt_hash_sharded", { skip: noTableIndexes }, () => {
-    for (const method of ['gin', 'brin', 'btree']) {
-      expectRefused(
-        () => db.schema.createTable('t').addColumn('a', 'jsonb').addIndex('i', ['a'], (ib) => ib.using(method)).compile(),
-        `createTable().addIndex().using('${method}')`,
-        /index_def/,
+  it(
+    "createTable().addIndex(..., ib => ib.using('gin'|'brin'|'btree')) is refused; using('hash') is opt_hash_sharded",
+    { skip: noTableIndexes },
+    () => {
+      for (const method of ['gin', 'brin', 'btree']) {
+        expectRefused(
+          () =>
+            db.schema
+              .createTable('t')
+              .addColumn('a', 'jsonb')
+              .addIndex('i', ['a'], (ib) => ib.using(method))
+              .compile(),
+          `createTable().addIndex().using('${method}')`,
+          /index_def/,
+        )
+      }
+      assert.equal(
+        db.schema
+          .createTable('t')
+          .addColumn('a', 'int8')
+          .addIndex('i', ['a'], (ib) => ib.using('hash'))
+          .compile().sql,
+        'create table "t" ("a" int8, index "i" ("a") using hash)',
       )
-    }
-    assert.equal(
-      db.schema.createTable('t').addColumn('a', 'int8').addIndex('i', ['a'], (ib) => ib.using('hash')).compile().sql,
-      'create table "t" ("a" int8, index "i" ("a") using hash)',
-    )
-    assert.equal(db.schema.createTable('t').addColumn('a', 'int8').addIndex('i', ['a']).compile().sql, 'create table "t" ("a" int8, index "i" ("a"))')
-  })
+      assert.equal(
+        db.schema.createTable('t').addColumn('a', 'int8').addIndex('i', ['a']).compile().sql,
+        'create table "t" ("a" int8, index "i" ("a"))',
+      )
+    },
+  )
 
-  it('alterTable().addIndex() is refused (ALTER TABLE ... ADD INDEX is MySQL\'s)', () => {
+  it("alterTable().addIndex() is refused (ALTER TABLE ... ADD INDEX is MySQL's)", () => {
     expectRefused(() => db.schema.alterTable('t').addIndex('i').column('a').compile(), 'alterTable().addIndex()', /createIndex/)
   })
 
   it('nullsNotDistinct() on a column or a unique constraint is refused', () => {
     expectRefused(
-      () => db.schema.createTable('t').addColumn('a', 'int8', (col) => col.unique().nullsNotDistinct()).compile(),
+      () =>
+        db.schema
+          .createTable('t')
+          .addColumn('a', 'int8', (col) => col.unique().nullsNotDistinct())
+          .compile(),
       'addColumn().nullsNotDistinct()',
       /NULLS NOT DISTINCT/,
     )
     expectRefused(
-      () => db.schema.alterTable('t').addColumn('a', 'int8', (col) => col.unique().nullsNotDistinct()).compile(),
+      () =>
+        db.schema
+          .alterTable('t')
+          .addColumn('a', 'int8', (col) => col.unique().nullsNotDistinct())
+          .compile(),
       'addColumn().nullsNotDistinct()',
       /NULLS NOT DISTINCT/,
     )
     expectRefused(
-      () => db.schema.createTable('t').addColumn('a', 'int8').addUniqueConstraint('u', ['a'], (uc) => uc.nullsNotDistinct()).compile(),
+      () =>
+        db.schema
+          .createTable('t')
+          .addColumn('a', 'int8')
+          .addUniqueConstraint('u', ['a'], (uc) => uc.nullsNotDistinct())
+          .compile(),
       'addUniqueConstraint().nullsNotDistinct()',
       /NULLS NOT DISTINCT/,
     )
     expectRefused(
-      () => db.schema.alterTable('t').addUniqueConstraint('u', ['a'], (uc) => uc.nullsNotDistinct()).compile(),
+      () =>
+        db.schema
+          .alterTable('t')
+          .addUniqueConstraint('u', ['a'], (uc) => uc.nullsNotDistinct())
+          .compile(),
       'addUniqueConstraint().nullsNotDistinct()',
       /NULLS NOT DISTINCT/,
     )
-    assert.equal(db.schema.createTable('t').addColumn('a', 'int8', (col) => col.unique()).compile().sql, 'create table "t" ("a" int8 unique)')
+    assert.equal(
+      db.schema
+        .createTable('t')
+        .addColumn('a', 'int8', (col) => col.unique())
+        .compile().sql,
+      'create table "t" ("a" int8 unique)',
+    )
   })
 })
 
@@ -109,17 +174,59 @@ describe('markers forged with sql.raw() are refused, not printed', () => {
 
   it('createIndex: visibility text, hash bucket count, inverted method and operator class', () => {
     const index = () => db.schema.createIndex('i').on('t').column('a')
-    refusedForged(() => index().expression(forged('visibility', { text: 'not visible; drop table x' })).compile(), 'notVisible()')
-    refusedForged(() => index().expression(forged('visibility', { text: 'visibility 2' })).compile(), 'notVisible()')
-    refusedForged(() => index().expression(forged('hash', { bucketCount: '8); drop table x; --' })).compile(), 'hashSharded()')
-    refusedForged(() => index().expression(forged('inverted', { method: 'gin ("a"); drop table x; --' })).compile(), 'invertedIndex()')
-    refusedForged(() => index().expression(forged('inverted', { method: 'gin', opclass: 'x; drop table x' })).compile(), 'invertedIndex()')
+    refusedForged(
+      () =>
+        index()
+          .expression(forged('visibility', { text: 'not visible; drop table x' }))
+          .compile(),
+      'notVisible()',
+    )
+    refusedForged(
+      () =>
+        index()
+          .expression(forged('visibility', { text: 'visibility 2' }))
+          .compile(),
+      'notVisible()',
+    )
+    refusedForged(
+      () =>
+        index()
+          .expression(forged('hash', { bucketCount: '8); drop table x; --' }))
+          .compile(),
+      'hashSharded()',
+    )
+    refusedForged(
+      () =>
+        index()
+          .expression(forged('inverted', { method: 'gin ("a"); drop table x; --' }))
+          .compile(),
+      'invertedIndex()',
+    )
+    refusedForged(
+      () =>
+        index()
+          .expression(forged('inverted', { method: 'gin', opclass: 'x; drop table x' }))
+          .compile(),
+      'invertedIndex()',
+    )
   })
 
   it('createTable / alterTable: locality text, TTL parameters and reset keys, alterPrimaryKey options', () => {
     const table = () => db.schema.createTable('t').addColumn('id', 'int8', (col) => col.primaryKey())
-    refusedForged(() => table().modifyEnd(forged('locality', { text: 'global; drop table x' })).compile(), 'locality()')
-    refusedForged(() => table().modifyEnd(forged('ttl', { parameters: ["ttl_pause = true); drop table x; --"] })).compile(), 'rowLevelTtl()')
+    refusedForged(
+      () =>
+        table()
+          .modifyEnd(forged('locality', { text: 'global; drop table x' }))
+          .compile(),
+      'locality()',
+    )
+    refusedForged(
+      () =>
+        table()
+          .modifyEnd(forged('ttl', { parameters: ['ttl_pause = true); drop table x; --'] }))
+          .compile(),
+      'rowLevelTtl()',
+    )
     const carrier = (kind: string, data: object) => db.schema.alterTable('t').addCheckConstraint('kysely_cockroachdb', forged(kind, data))
     refusedForged(() => carrier('ttl', { parameters: ["ttl_job_cron = '@daily'", 'ttl_x = 1'] }).compile(), 'rowLevelTtl()')
     refusedForged(() => carrier('ttl-reset', { keys: ['ttl); drop table x; --'] }).compile(), 'resetRowLevelTtl()')
@@ -129,11 +236,20 @@ describe('markers forged with sql.raw() are refused, not printed', () => {
 
   it("the helpers' own markers still compile", () => {
     assert.equal(
-      db.schema.alterTable('t').addCheckConstraint('kysely_cockroachdb', forged('locality', { text: 'regional by table in "us-east1"' })).compile().sql,
+      db.schema
+        .alterTable('t')
+        .addCheckConstraint('kysely_cockroachdb', forged('locality', { text: 'regional by table in "us-east1"' }))
+        .compile().sql,
       'alter table "t" set locality regional by table in "us-east1"',
     )
     assert.equal(
-      db.schema.alterTable('t').addCheckConstraint('kysely_cockroachdb', forged('ttl', { parameters: ["ttl_expire_after = '30 days'", 'ttl_pause = true', "ttl_expiration_expression = 'a''b'"] })).compile().sql,
+      db.schema
+        .alterTable('t')
+        .addCheckConstraint(
+          'kysely_cockroachdb',
+          forged('ttl', { parameters: ["ttl_expire_after = '30 days'", 'ttl_pause = true', "ttl_expiration_expression = 'a''b'"] }),
+        )
+        .compile().sql,
       `alter table "t" set (ttl_expire_after = '30 days', ttl_pause = true, ttl_expiration_expression = 'a''b')`,
     )
   })

@@ -68,14 +68,24 @@ for (const variant of VARIANTS) {
     describe('createIndex', () => {
       it('hashSharded + storing: using hash storing (...) with (bucket_count = n), the issue example', () => {
         expectSql(
-          db.schema.createIndex('event_ts_idx').on('event').column('createdAt').$call(hashSharded({ bucketCount: 8 })).$call(storing(['id'])),
+          db.schema
+            .createIndex('event_ts_idx')
+            .on('event')
+            .column('createdAt')
+            .$call(hashSharded({ bucketCount: 8 }))
+            .$call(storing(['id'])),
           `create index "event_ts_idx" on ${T('event')} (${C('createdAt')}) using hash storing (${C('id')}) with (bucket_count = 8)`,
         )
       })
 
       it('markers before the columns are taken out as well', () => {
         expectSql(
-          db.schema.createIndex('i').on('event').$call(storing(['kindName', 'id'])).$call(hashSharded()).columns(['createdAt', 'tenantId desc']),
+          db.schema
+            .createIndex('i')
+            .on('event')
+            .$call(storing(['kindName', 'id']))
+            .$call(hashSharded())
+            .columns(['createdAt', 'tenantId desc']),
           `create index "i" on ${T('event')} (${C('createdAt')}, ${C('tenantId')} desc) using hash storing (${C('kindName')}, ${C('id')})`,
         )
       })
@@ -100,47 +110,137 @@ for (const variant of VARIANTS) {
           `create index "i" on ${T('event')} (${C('a')}) using hash storing (${C('b')}) with (bucket_count = 4) where ${C('isOpen')} = true visibility 0.25`,
         )
         expectSql(
-          db.schema.createIndex('i').on('t').column('a').where(sql.ref('b'), '>', 0).$call(notVisible({ visibility: 0.25 })),
+          db.schema
+            .createIndex('i')
+            .on('t')
+            .column('a')
+            .where(sql.ref('b'), '>', 0)
+            .$call(notVisible({ visibility: 0.25 })),
           `create index "i" on ${T('t')} (${C('a')}) where ${C('b')} > 0 visibility 0.25`,
         )
       })
 
       it('notVisible: not visible, visibility with a decimal point', () => {
-        expectSql(db.schema.createIndex('i').on('t').column('a').$call(notVisible()), `create index "i" on ${T('t')} (${C('a')}) not visible`)
-        expectSql(db.schema.createIndex('i').on('t').column('a').$call(notVisible({ visibility: 0 })), `create index "i" on ${T('t')} (${C('a')}) visibility 0.0`)
-        expectSql(db.schema.createIndex('i').on('t').column('a').$call(notVisible({ visibility: 1 })), `create index "i" on ${T('t')} (${C('a')}) visibility 1.0`)
         expectSql(
-          db.schema.createIndex('i').on('t').column('a').$call(storing(['b'])).$call(notVisible()),
+          db.schema.createIndex('i').on('t').column('a').$call(notVisible()),
+          `create index "i" on ${T('t')} (${C('a')}) not visible`,
+        )
+        expectSql(
+          db.schema
+            .createIndex('i')
+            .on('t')
+            .column('a')
+            .$call(notVisible({ visibility: 0 })),
+          `create index "i" on ${T('t')} (${C('a')}) visibility 0.0`,
+        )
+        expectSql(
+          db.schema
+            .createIndex('i')
+            .on('t')
+            .column('a')
+            .$call(notVisible({ visibility: 1 })),
+          `create index "i" on ${T('t')} (${C('a')}) visibility 1.0`,
+        )
+        expectSql(
+          db.schema
+            .createIndex('i')
+            .on('t')
+            .column('a')
+            .$call(storing(['b']))
+            .$call(notVisible()),
           `create index "i" on ${T('t')} (${C('a')}) storing (${C('b')}) not visible`,
         )
       })
 
       it('invertedIndex: using gin, the opclass after the last column (before its direction)', () => {
-        expectSql(db.schema.createIndex('doc_idx').on('t').column('docBody').$call(invertedIndex()), `create index "doc_idx" on ${T('t')} using gin (${C('docBody')})`)
         expectSql(
-          db.schema.createIndex('n').on('t').column('fullName').$call(invertedIndex({ opclass: 'gin_trgm_ops' })),
+          db.schema.createIndex('doc_idx').on('t').column('docBody').$call(invertedIndex()),
+          `create index "doc_idx" on ${T('t')} using gin (${C('docBody')})`,
+        )
+        expectSql(
+          db.schema
+            .createIndex('n')
+            .on('t')
+            .column('fullName')
+            .$call(invertedIndex({ opclass: 'gin_trgm_ops' })),
           `create index "n" on ${T('t')} using gin (${C('fullName')} gin_trgm_ops)`,
         )
         expectSql(
-          db.schema.createIndex('n').on('t').columns(['tenantId', 'fullName desc']).$call(invertedIndex({ opclass: 'gist_trgm_ops' })),
+          db.schema
+            .createIndex('n')
+            .on('t')
+            .columns(['tenantId', 'fullName desc'])
+            .$call(invertedIndex({ opclass: 'gist_trgm_ops' })),
           `create index "n" on ${T('t')} using gist (${C('tenantId')}, ${C('fullName')} gist_trgm_ops desc)`,
         )
       })
 
       it("Kysely's .using('gin') is untouched; .using('hash') is refused before sending", () => {
         expectSql(db.schema.createIndex('i').on('t').using('gin').column('doc'), `create index "i" on ${T('t')} using gin (${C('doc')})`)
-        expectRefused(() => db.schema.createIndex('i').on('t').using('hash').column('a').compile(), "createIndex().using('hash')", /hashSharded\(\)/)
-        expectRefused(() => db.schema.createIndex('i').on('t').using('brin').column('a').compile(), "createIndex().using('brin')", /no "brin"/)
-        expectRefused(() => db.schema.createIndex('i').on('t').column('a').nullsNotDistinct().compile(), 'createIndex().nullsNotDistinct()', /NULLS NOT DISTINCT/)
+        expectRefused(
+          () => db.schema.createIndex('i').on('t').using('hash').column('a').compile(),
+          "createIndex().using('hash')",
+          /hashSharded\(\)/,
+        )
+        expectRefused(
+          () => db.schema.createIndex('i').on('t').using('brin').column('a').compile(),
+          "createIndex().using('brin')",
+          /no "brin"/,
+        )
+        expectRefused(
+          () => db.schema.createIndex('i').on('t').column('a').nullsNotDistinct().compile(),
+          'createIndex().nullsNotDistinct()',
+          /NULLS NOT DISTINCT/,
+        )
       })
 
       it('refuses what CockroachDB would reject', () => {
-        expectRefused(() => db.schema.createIndex('i').on('t').column('a').$call(hashSharded()).$call(hashSharded()).compile(), 'hashSharded()', /twice/)
-        expectRefused(() => db.schema.createIndex('i').on('t').column('a').$call(hashSharded()).$call(invertedIndex()).compile(), 'hashSharded()', /inverted index cannot be hash-sharded/)
-        expectRefused(() => db.schema.createIndex('i').on('t').using('gin').column('a').$call(hashSharded()).compile(), 'hashSharded()', /inverted/)
-        expectRefused(() => db.schema.createIndex('i').on('t').column('a').$call(storing(['a'])).compile(), 'storing()', /already a key column/)
-        expectRefused(() => db.schema.createIndex('i').on('t').$call(storing(['a'])).compile(), 'storing()', /no columns/)
-        expectRefused(() => db.schema.createIndex('i').on('t').column('a').$call(rowLevelTtl({ expireAfter: '1 day' }) as never), 'rowLevelTtl()', /works on db\.schema\.createTable/)
+        expectRefused(
+          () => db.schema.createIndex('i').on('t').column('a').$call(hashSharded()).$call(hashSharded()).compile(),
+          'hashSharded()',
+          /twice/,
+        )
+        expectRefused(
+          () => db.schema.createIndex('i').on('t').column('a').$call(hashSharded()).$call(invertedIndex()).compile(),
+          'hashSharded()',
+          /inverted index cannot be hash-sharded/,
+        )
+        expectRefused(
+          () => db.schema.createIndex('i').on('t').using('gin').column('a').$call(hashSharded()).compile(),
+          'hashSharded()',
+          /inverted/,
+        )
+        expectRefused(
+          () =>
+            db.schema
+              .createIndex('i')
+              .on('t')
+              .column('a')
+              .$call(storing(['a']))
+              .compile(),
+          'storing()',
+          /already a key column/,
+        )
+        expectRefused(
+          () =>
+            db.schema
+              .createIndex('i')
+              .on('t')
+              .$call(storing(['a']))
+              .compile(),
+          'storing()',
+          /no columns/,
+        )
+        expectRefused(
+          () =>
+            db.schema
+              .createIndex('i')
+              .on('t')
+              .column('a')
+              .$call(rowLevelTtl({ expireAfter: '1 day' }) as never),
+          'rowLevelTtl()',
+          /works on db\.schema\.createTable/,
+        )
       })
     })
 
@@ -189,23 +289,42 @@ for (const variant of VARIANTS) {
 
       it('expirationExpression is a quoted string (quotes doubled); the other localities', () => {
         expectSql(
-          db.schema.createTable('t').addColumn('ts', 'timestamptz').$call(rowLevelTtl({ expirationExpression: "ts + interval '30 days'" })),
+          db.schema
+            .createTable('t')
+            .addColumn('ts', 'timestamptz')
+            .$call(rowLevelTtl({ expirationExpression: "ts + interval '30 days'" })),
           `create table ${T('t')} (${C('ts')} timestamptz) with (ttl_expiration_expression = 'ts + interval ''30 days''')`,
         )
-        expectSql(db.schema.createTable('t').addColumn('a', 'int8').$call(locality({ global: true })), `create table ${T('t')} (${C('a')} int8) locality global`)
         expectSql(
-          db.schema.createTable('t').addColumn('a', 'int8').$call(locality({ regionalByTable: true })),
+          db.schema
+            .createTable('t')
+            .addColumn('a', 'int8')
+            .$call(locality({ global: true })),
+          `create table ${T('t')} (${C('a')} int8) locality global`,
+        )
+        expectSql(
+          db.schema
+            .createTable('t')
+            .addColumn('a', 'int8')
+            .$call(locality({ regionalByTable: true })),
           `create table ${T('t')} (${C('a')} int8) locality regional by table in primary region`,
         )
         expectSql(
-          db.schema.createTable('t').addColumn('homeRegion', sql`crdb_internal_region`).$call(locality({ regionalByRow: { as: 'homeRegion' } })),
+          db.schema
+            .createTable('t')
+            .addColumn('homeRegion', sql`crdb_internal_region`)
+            .$call(locality({ regionalByRow: { as: 'homeRegion' } })),
           `create table ${T('t')} (${C('homeRegion')} crdb_internal_region) locality regional by row as ${C('homeRegion')}`,
         )
       })
 
       it("the user's own end modifiers print before WITH/LOCALITY", () => {
         expectSql(
-          db.schema.createTable('t').addColumn('a', 'int8').$call(locality({ global: true })).modifyEnd(sql`partition by nothing`),
+          db.schema
+            .createTable('t')
+            .addColumn('a', 'int8')
+            .$call(locality({ global: true }))
+            .modifyEnd(sql`partition by nothing`),
           `create table ${T('t')} (${C('a')} int8) partition by nothing locality global`,
         )
       })
@@ -222,7 +341,12 @@ for (const variant of VARIANTS) {
         expectSql(
           db.schema
             .createTable('child')
-            .addColumn('parentId', 'uuid', (col) => col.primaryKey().references('parent.id').modifyEnd(sql`not visible`))
+            .addColumn('parentId', 'uuid', (col) =>
+              col
+                .primaryKey()
+                .references('parent.id')
+                .modifyEnd(sql`not visible`),
+            )
             .$call(hashSharded()),
           `create table ${T('child')} (${C('parentId')} uuid references ${T('parent')} (${C('id')}) primary key using hash not visible)`,
         )
@@ -243,56 +367,120 @@ for (const variant of VARIANTS) {
       it('refusals', () => {
         expectRefused(() => db.schema.createTable('t').addColumn('a', 'int8').$call(hashSharded()).compile(), 'hashSharded()', /has none/)
         expectRefused(
-          () => db.schema.createTable('t').addColumn('a', 'int8', (c) => c.primaryKey()).addColumn('b', 'int8', (c) => c.primaryKey()).$call(hashSharded()).compile(),
+          () =>
+            db.schema
+              .createTable('t')
+              .addColumn('a', 'int8', (c) => c.primaryKey())
+              .addColumn('b', 'int8', (c) => c.primaryKey())
+              .$call(hashSharded())
+              .compile(),
           'hashSharded()',
           /several/,
         )
-        expectRefused(() => db.schema.createTable('t').temporary().addColumn('a', 'int8').$call(locality({ global: true })).compile(), 'locality()', /temporary/)
         expectRefused(
-          () => db.schema.createTable('t').as(sql`select 1`).$call(rowLevelTtl({ expireAfter: '1 day' })).compile(),
+          () =>
+            db.schema
+              .createTable('t')
+              .temporary()
+              .addColumn('a', 'int8')
+              .$call(locality({ global: true }))
+              .compile(),
+          'locality()',
+          /temporary/,
+        )
+        expectRefused(
+          () =>
+            db.schema
+              .createTable('t')
+              .as(sql`select 1`)
+              .$call(rowLevelTtl({ expireAfter: '1 day' }))
+              .compile(),
           'rowLevelTtl()',
           /CREATE TABLE AS/,
         )
         expectRefused(
-          () => db.schema.createTable('t').addColumn('a', 'int8').$call(locality({ global: true })).$call(locality({ global: true })).compile(),
+          () =>
+            db.schema
+              .createTable('t')
+              .addColumn('a', 'int8')
+              .$call(locality({ global: true }))
+              .$call(locality({ global: true }))
+              .compile(),
           'locality()',
           /twice/,
         )
-        expectRefused(() => db.schema.createTable('t').addColumn('a', 'int8').$call(rowLevelTtl(null, { pause: true })), 'rowLevelTtl()', /existing TTL/)
-        expectRefused(() => db.schema.createTable('t').addColumn('a', 'int8').$call(storing(['a']) as never), 'storing()', /createIndex/)
+        expectRefused(
+          () =>
+            db.schema
+              .createTable('t')
+              .addColumn('a', 'int8')
+              .$call(rowLevelTtl(null, { pause: true })),
+          'rowLevelTtl()',
+          /existing TTL/,
+        )
+        expectRefused(
+          () =>
+            db.schema
+              .createTable('t')
+              .addColumn('a', 'int8')
+              .$call(storing(['a']) as never),
+          'storing()',
+          /createIndex/,
+        )
       })
     })
 
     describe('alterTable and statements', () => {
       it('rowLevelTtl: set (...); resetRowLevelTtl: reset (...)', () => {
-        expectSql(db.schema.alterTable('event').$call(rowLevelTtl(null, { pause: true })), `alter table ${T('event')} set (ttl_pause = true)`)
+        expectSql(
+          db.schema.alterTable('event').$call(rowLevelTtl(null, { pause: true })),
+          `alter table ${T('event')} set (ttl_pause = true)`,
+        )
         expectSql(
           db.schema.alterTable('event').$call(rowLevelTtl({ expireAfter: '00:10:00' }, { jobCron: '@daily' })),
           `alter table ${T('event')} set (ttl_expire_after = '00:10:00', ttl_job_cron = '@daily')`,
         )
         expectSql(db.schema.alterTable('event').$call(resetRowLevelTtl()), `alter table ${T('event')} reset (ttl)`)
-        expectSql(db.schema.alterTable('event').$call(resetRowLevelTtl(['jobCron', 'pause'])), `alter table ${T('event')} reset (ttl_job_cron, ttl_pause)`)
+        expectSql(
+          db.schema.alterTable('event').$call(resetRowLevelTtl(['jobCron', 'pause'])),
+          `alter table ${T('event')} reset (ttl_job_cron, ttl_pause)`,
+        )
       })
 
       it('locality: set locality ...', () => {
-        expectSql(db.schema.alterTable('event').$call(locality({ regionalByTable: 'us-east1' })), `alter table ${T('event')} set locality regional by table in "us-east1"`)
-        expectSql(db.schema.alterTable('event').$call(locality({ regionalByRow: { as: 'homeRegion' } })), `alter table ${T('event')} set locality regional by row as ${C('homeRegion')}`)
+        expectSql(
+          db.schema.alterTable('event').$call(locality({ regionalByTable: 'us-east1' })),
+          `alter table ${T('event')} set locality regional by table in "us-east1"`,
+        )
+        expectSql(
+          db.schema.alterTable('event').$call(locality({ regionalByRow: { as: 'homeRegion' } })),
+          `alter table ${T('event')} set locality regional by row as ${C('homeRegion')}`,
+        )
         expectSql(db.schema.alterTable('event').$call(locality({ global: true })), `alter table ${T('event')} set locality global`)
       })
 
       it('alterPrimaryKey: alter primary key using columns (...) [using hash [with (...)]]', () => {
-        assert.equal(alterPrimaryKey('event', ['tenantId', 'id']).compile(db).sql, `alter table ${T('event')} alter primary key using columns (${C('tenantId')}, ${C('id')})`)
+        assert.equal(
+          alterPrimaryKey('event', ['tenantId', 'id']).compile(db).sql,
+          `alter table ${T('event')} alter primary key using columns (${C('tenantId')}, ${C('id')})`,
+        )
         assert.equal(
           alterPrimaryKey('event', ['tenantId', 'id'], { hashSharded: { bucketCount: 8 } }).compile(db).sql,
           `alter table ${T('event')} alter primary key using columns (${C('tenantId')}, ${C('id')}) using hash with (bucket_count = 8)`,
         )
-        assert.equal(alterPrimaryKey('event', ['id'], { hashSharded: true }).compile(db).sql, `alter table ${T('event')} alter primary key using columns (${C('id')}) using hash`)
+        assert.equal(
+          alterPrimaryKey('event', ['id'], { hashSharded: true }).compile(db).sql,
+          `alter table ${T('event')} alter primary key using columns (${C('id')}) using hash`,
+        )
       })
 
       it('database statements: names written as given (CamelCasePlugin does not rename them)', () => {
         assert.equal(setPrimaryRegion('myDb', 'us-east1').compile(db).sql, 'alter database "myDb" set primary region "us-east1"')
         assert.equal(addRegion('myDb', 'us-west1').compile(db).sql, 'alter database "myDb" add region "us-west1"')
-        assert.equal(addRegion('movr', 'us-west1', { ifNotExists: true }).compile(db).sql, 'alter database "movr" add region if not exists "us-west1"')
+        assert.equal(
+          addRegion('movr', 'us-west1', { ifNotExists: true }).compile(db).sql,
+          'alter database "movr" add region if not exists "us-west1"',
+        )
         assert.equal(surviveFailure('movr', 'region').compile(db).sql, 'alter database "movr" survive region failure')
         assert.equal(surviveFailure('movr', 'zone').compile(db).sql, 'alter database "movr" survive zone failure')
         assert.equal(setPrimaryRegion('a"b', 'r').compile(db).sql, 'alter database "a""b" set primary region "r"')
@@ -340,7 +528,11 @@ describe('schema helpers: validation before anything is built', () => {
       expectRefused(() => rowLevelTtl({ expireAfter }), 'rowLevelTtl()', /expireAfter/)
     }
     expectRefused(() => rowLevelTtl({ expirationExpression: '  ' }), 'rowLevelTtl()', /expirationExpression/)
-    expectRefused(() => rowLevelTtl({ expireAfter: '1 day' }, { deleteBatchSize: 0 }), 'rowLevelTtl()', /deleteBatchSize must be a positive integer/)
+    expectRefused(
+      () => rowLevelTtl({ expireAfter: '1 day' }, { deleteBatchSize: 0 }),
+      'rowLevelTtl()',
+      /deleteBatchSize must be a positive integer/,
+    )
     expectRefused(() => rowLevelTtl({ expireAfter: '1 day' }, { jobCron: 'daily' }), 'rowLevelTtl()', /jobCron/)
     expectRefused(() => rowLevelTtl({ expireAfter: '1 day' }, { jobCron: "0 3 * * '" }), 'rowLevelTtl()', /jobCron/)
     expectRefused(() => rowLevelTtl({ expireAfter: '1 day' }, { pause: 'yes' as never }), 'rowLevelTtl()', /pause must be true or false/)
@@ -368,10 +560,20 @@ describe('schema helpers: validation before anything is built', () => {
   it('a RawNode that merely looks like a marker is not taken', () => {
     const db = createDb()
     expectSql(
-      db.schema.createIndex('i').on('t').column('a').expression(sql`/*kysely-cockroachdb:storing:{}*/ x`),
+      db.schema
+        .createIndex('i')
+        .on('t')
+        .column('a')
+        .expression(sql`/*kysely-cockroachdb:storing:{}*/ x`),
       'create index "i" on "t" ("a", /*kysely-cockroachdb:storing:{}*/ x)',
     )
-    expectSql(db.schema.createTable('t').addColumn('a', 'int8').modifyEnd(sql`storing`), 'create table "t" ("a" int8) storing')
+    expectSql(
+      db.schema
+        .createTable('t')
+        .addColumn('a', 'int8')
+        .modifyEnd(sql`storing`),
+      'create table "t" ("a" int8) storing',
+    )
   })
 
   it('queries without markers compile exactly as with PostgresQueryCompiler', () => {
@@ -381,8 +583,15 @@ describe('schema helpers: validation before anything is built', () => {
       // (unique() with using('gin') is refused: CockroachDB's inverted indexes can't be unique)
       db.schema.createIndex('i').unique().on('t').using('btree').column('doc'),
       db.schema.createIndex('i').on('t').using('gin').column('doc'),
-      db.schema.createTable('t').addColumn('id', 'uuid', (c) => c.primaryKey().defaultTo(sql`gen_random_uuid()`)).modifyEnd(sql`with (x = 1)`),
-      db.schema.createTable('t').ifNotExists().addColumn('a', 'int8', (c) => c.notNull().references('u.id')).addUniqueConstraint('u', ['a'] as never),
+      db.schema
+        .createTable('t')
+        .addColumn('id', 'uuid', (c) => c.primaryKey().defaultTo(sql`gen_random_uuid()`))
+        .modifyEnd(sql`with (x = 1)`),
+      db.schema
+        .createTable('t')
+        .ifNotExists()
+        .addColumn('a', 'int8', (c) => c.notNull().references('u.id'))
+        .addUniqueConstraint('u', ['a'] as never),
       db.schema.alterTable('t').addColumn('b', 'text'),
       db.schema.alterTable('t').addCheckConstraint('c', sql`b <> ''`),
     ]

@@ -56,7 +56,11 @@ describe('hasStatementAsOfSystemTime()', () => {
     it(`does not flag queries without it (${label})`, () => {
       const queries = [
         db.selectFrom('account').selectAll().compile(),
-        db.selectFrom('account').selectAll().modifyEnd(sql`-- as of system time '-1s'`).compile(),
+        db
+          .selectFrom('account')
+          .selectAll()
+          .modifyEnd(sql`-- as of system time '-1s'`)
+          .compile(),
         db.updateTable('account').set({ balance: '1' }).compile(),
         // readAt() sets the transaction's own timestamp with a raw statement: that is the fix, not the problem.
         sql`set transaction as of system time '-10s'`.compile(db),
@@ -85,7 +89,10 @@ describe('asOfSystemTime() in a transaction, scripted connection', () => {
   it('db.transaction(), startTransaction() with a savepoint, withRetry(), and stream() in a transaction', async () => {
     const sent: string[] = []
     const db = recordingKysely<DB>(sent, { cockroachConnection: true })
-    await assert.rejects(db.transaction().execute((trx) => historical(trx).execute()), REFUSED)
+    await assert.rejects(
+      db.transaction().execute((trx) => historical(trx).execute()),
+      REFUSED,
+    )
     const trx = await db.startTransaction().execute()
     const sp = await trx.savepoint('sp').execute()
     await assert.rejects(historical(sp).execute(), REFUSED)
@@ -105,7 +112,10 @@ describe('asOfSystemTime() in a transaction, scripted connection', () => {
     )
     await sp.rollbackToSavepoint('sp').execute()
     await trx.rollback().execute()
-    await assert.rejects(withRetry(db, (t) => historical(t).execute(), { maxAttempts: 3 }), REFUSED)
+    await assert.rejects(
+      withRetry(db, (t) => historical(t).execute(), { maxAttempts: 3 }),
+      REFUSED,
+    )
     assert.ok(!sent.some((s) => /as of system time/.test(s)), sent.join('\n'))
     // Outside a transaction the same query is sent as it is.
     await historical(db).execute()

@@ -94,7 +94,12 @@ describe('refused queries send nothing', () => {
     const sent: string[] = []
     const db = recordingKysely<DB>(sent)
     await upsertInto(db, 'account').values({ id: 1, balance: '1' }).execute()
-    await db.selectFrom('account').selectAll().where('id', '=', 1).$call(asOfSystemTime({ seconds: 30 })).execute()
+    await db
+      .selectFrom('account')
+      .selectAll()
+      .where('id', '=', 1)
+      .$call(asOfSystemTime({ seconds: 30 }))
+      .execute()
     assert.deepEqual(sent, [
       'upsert into "account" ("id", "balance") values ($1, $2)',
       `select * from "account" as of system time '-30s' where "id" = $1`,
@@ -118,9 +123,15 @@ describe('explain()', () => {
     await query(db).explain(undefined, sql`ANALYZE, verbose`)
     await query(db).explain(undefined, sql`verbose`)
     await query(db).explain('text', sql`analyze true, verbose false, costs off`)
-    await db.updateTable('account').set({ balance: '1' }).where('id', '=', 1).explain(undefined, sql`analyze`)
+    await db
+      .updateTable('account')
+      .set({ balance: '1' })
+      .where('id', '=', 1)
+      .explain(undefined, sql`analyze`)
     await db.deleteFrom('account').where('id', '=', 1).explain()
-    await upsertInto(db, 'account').values({ id: 1, balance: '1' }).explain(undefined, sql`opt, verbose`)
+    await upsertInto(db, 'account')
+      .values({ id: 1, balance: '1' })
+      .explain(undefined, sql`opt, verbose`)
     assert.deepEqual(sent, [
       `explain ${SELECT}`,
       `explain ${SELECT}`,
@@ -137,13 +148,22 @@ describe('explain()', () => {
   it('refuses the PostgreSQL forms CockroachDB has no equivalent for, naming the CockroachDB form', async () => {
     const sent: string[] = []
     const db = recordingKysely<DB>(sent)
-    await assert.rejects(query(db).explain('json'), { name: 'QueryRefusedError', message: /^explain\(\): CockroachDB has no EXPLAIN \(FORMAT JSON\)\. .*EXPLAIN \(DISTSQL, JSON\)/ })
-    await assert.rejects(query(db).explain(undefined, sql`format json`), { message: /EXPLAIN \(DISTSQL, JSON\)/ })
-    await assert.rejects(query(db).explain('yaml'), { name: 'QueryRefusedError', message: /^explain\(\): CockroachDB has no EXPLAIN FORMAT YAML/ })
-    await assert.rejects(query(db).explain(undefined, sql`analyze, buffers`), {
-      message: /^explain\(\): BUFFERS is a PostgreSQL EXPLAIN option\. Use what CockroachDB has: EXPLAIN \[ANALYZE\] .*EXPLAIN ANALYZE \(DISTSQL\)/,
+    await assert.rejects(query(db).explain('json'), {
+      name: 'QueryRefusedError',
+      message: /^explain\(\): CockroachDB has no EXPLAIN \(FORMAT JSON\)\. .*EXPLAIN \(DISTSQL, JSON\)/,
     })
-    await assert.rejects(query(db).explain(undefined, sql`settings = on`), { message: /"settings = on" is not a CockroachDB EXPLAIN option/ })
+    await assert.rejects(query(db).explain(undefined, sql`format json`), { message: /EXPLAIN \(DISTSQL, JSON\)/ })
+    await assert.rejects(query(db).explain('yaml'), {
+      name: 'QueryRefusedError',
+      message: /^explain\(\): CockroachDB has no EXPLAIN FORMAT YAML/,
+    })
+    await assert.rejects(query(db).explain(undefined, sql`analyze, buffers`), {
+      message:
+        /^explain\(\): BUFFERS is a PostgreSQL EXPLAIN option\. Use what CockroachDB has: EXPLAIN \[ANALYZE\] .*EXPLAIN ANALYZE \(DISTSQL\)/,
+    })
+    await assert.rejects(query(db).explain(undefined, sql`settings = on`), {
+      message: /"settings = on" is not a CockroachDB EXPLAIN option/,
+    })
     await assert.rejects(query(db).explain(undefined, sql`${'verbose'}`), { message: /EXPLAIN options are single words/ })
     assert.deepEqual(sent, [])
   })
@@ -193,7 +213,10 @@ describe('explain()', () => {
     for (const [options, message] of refused) {
       await assert.rejects(explain(query(db), options as CockroachExplainOptions), { message }, JSON.stringify(options))
     }
-    await assert.rejects(explain({} as never), { name: 'QueryRefusedError', message: /^explain\(\): the first argument must be a query builder/ })
+    await assert.rejects(explain({} as never), {
+      name: 'QueryRefusedError',
+      message: /^explain\(\): the first argument must be a query builder/,
+    })
     assert.deepEqual(sent, [])
   })
 })

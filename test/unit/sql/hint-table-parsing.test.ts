@@ -46,8 +46,18 @@ describe("hinted tables are parsed by Kysely's parseTable", () => {
       for (const plugins of [false, true]) {
         const target = createDb(plugins)
         const plain = target.selectFrom(name).selectAll().compile().sql
-        assert.equal(target.selectFrom(indexHint(target, name, 'idx')).selectAll().compile().sql, `${plain}@"idx"`)
-        const joined = target.selectFrom('other').innerJoin(name, (join) => join.onTrue()).selectAll().compile().sql
+        assert.equal(
+          target
+            .selectFrom(indexHint(target, name, 'idx'))
+            .selectAll()
+            .compile().sql,
+          `${plain}@"idx"`,
+        )
+        const joined = target
+          .selectFrom('other')
+          .innerJoin(name, (join) => join.onTrue())
+          .selectAll()
+          .compile().sql
         const hinted = target
           .selectFrom('other')
           .innerJoin(joinHint('hash', target, name), (join) => join.onTrue())

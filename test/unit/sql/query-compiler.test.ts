@@ -60,8 +60,7 @@ const DATE = new Date('2024-05-01T12:00:00.000Z')
 for (const variant of VARIANTS) {
   const db = createDb(variant.plugins)
   // Column and alias names as the plugins print them; `T` also qualifies tables with the schema.
-  const C = (name: string): string =>
-    `"${variant.camel ? name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : name}"`
+  const C = (name: string): string => `"${variant.camel ? name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : name}"`
   const T = (name: string): string => (variant.schema ? `"app".${C(name)}` : C(name))
 
   describe(`CockroachQueryCompiler (${variant.label})`, () => {
@@ -110,7 +109,10 @@ for (const variant of VARIANTS) {
         const query = upsertInto(db, 'pet')
           .values({ id: 1, ownerId: 2, name: 'Rex' })
           .onConflict((oc) => oc.column('id').doNothing())
-        assert.throws(() => query.compile(), { name: 'QueryRefusedError', message: /^upsertInto\(\): UPSERT does not support onConflict\(\) \(UPSERT always resolves conflicts on the primary key/ })
+        assert.throws(() => query.compile(), {
+          name: 'QueryRefusedError',
+          message: /^upsertInto\(\): UPSERT does not support onConflict\(\) \(UPSERT always resolves conflicts on the primary key/,
+        })
       })
 
       it('leaves insertInto().onConflict() as PostgreSQL writes it', () => {
@@ -201,7 +203,11 @@ for (const variant of VARIANTS) {
       })
 
       it('keeps FOR UPDATE-free end modifiers where they were', () => {
-        const query = db.selectFrom('person').select('id').$call(asOfSystemTime('-10s')).modifyEnd(sql`-- audit`)
+        const query = db
+          .selectFrom('person')
+          .select('id')
+          .$call(asOfSystemTime('-10s'))
+          .modifyEnd(sql`-- audit`)
         expectSql(query, `select ${C('id')} from ${T('person')} as of system time '-10s' -- audit`)
       })
 
@@ -249,7 +255,10 @@ for (const variant of VARIANTS) {
           .selectFrom('person')
           .selectAll()
           .where('id', 'in', (eb) => eb.selectFrom('pet').select('ownerId').$call(asOfSystemTime('-10s')))
-        assert.throws(() => query.compile(), { name: 'QueryRefusedError', message: /^asOfSystemTime\(\): AS OF SYSTEM TIME must be on the top-level SELECT/ })
+        assert.throws(() => query.compile(), {
+          name: 'QueryRefusedError',
+          message: /^asOfSystemTime\(\): AS OF SYSTEM TIME must be on the top-level SELECT/,
+        })
       })
 
       it('refuses different values in one statement', () => {
@@ -281,7 +290,10 @@ for (const variant of VARIANTS) {
           .selectAll()
           .where('id', 'in', (eb) => eb.selectFrom('pet').select('ownerId').$call(asOfSystemTime(1714564800000000001n)))
           .$call(asOfSystemTime(DATE))
-        assert.throws(() => different.compile(), { name: 'QueryRefusedError', message: /^asOfSystemTime\(\): all AS OF SYSTEM TIME clauses of a statement must read at the same time/ })
+        assert.throws(() => different.compile(), {
+          name: 'QueryRefusedError',
+          message: /^asOfSystemTime\(\): all AS OF SYSTEM TIME clauses of a statement must read at the same time/,
+        })
       })
 
       it('accepts negative intervals of the same length however they are spelled', () => {
@@ -316,7 +328,14 @@ for (const variant of VARIANTS) {
           ['-1d', '-24h'],
           ['-1us', '-2us'],
         ] as const) {
-          assert.throws(() => nested(outer, inner).compile(), { name: 'QueryRefusedError', message: /^asOfSystemTime\(\): all AS OF SYSTEM TIME clauses of a statement must read at the same time/ }, `${outer} and ${inner}`)
+          assert.throws(
+            () => nested(outer, inner).compile(),
+            {
+              name: 'QueryRefusedError',
+              message: /^asOfSystemTime\(\): all AS OF SYSTEM TIME clauses of a statement must read at the same time/,
+            },
+            `${outer} and ${inner}`,
+          )
         }
         // An interval and an absolute instant never agree.
         const mixed = db
@@ -324,7 +343,10 @@ for (const variant of VARIANTS) {
           .selectAll()
           .where('id', 'in', (eb) => eb.selectFrom('pet').select('ownerId').$call(asOfSystemTime(DATE)))
           .$call(asOfSystemTime('-10s'))
-        assert.throws(() => mixed.compile(), { name: 'QueryRefusedError', message: /^asOfSystemTime\(\): all AS OF SYSTEM TIME clauses of a statement must read at the same time/ })
+        assert.throws(() => mixed.compile(), {
+          name: 'QueryRefusedError',
+          message: /^asOfSystemTime\(\): all AS OF SYSTEM TIME clauses of a statement must read at the same time/,
+        })
       })
 
       it('refuses bounded staleness with limit(), as CockroachDB does', () => {
@@ -388,7 +410,11 @@ for (const variant of VARIANTS) {
         }
         // One table, no subquery: compiled as before.
         expectSql(
-          db.selectFrom('person').select('id').where('id', '=', 1).$call(asOfSystemTime(withMaxStaleness('10s'))),
+          db
+            .selectFrom('person')
+            .select('id')
+            .where('id', '=', 1)
+            .$call(asOfSystemTime(withMaxStaleness('10s'))),
           `select ${C('id')} from ${T('person')} as of system time with_max_staleness('10s') where ${C('id')} = $1`,
           [1],
         )
@@ -407,9 +433,18 @@ for (const variant of VARIANTS) {
 
       it('refuses the clause on a top-level UNION', () => {
         const onOuter = db.selectFrom('person').select('id').union(db.selectFrom('pet').select('id')).$call(asOfSystemTime('-1s'))
-        assert.throws(() => onOuter.compile(), { name: 'QueryRefusedError', message: /^asOfSystemTime\(\): AS OF SYSTEM TIME cannot be on a top-level UNION/ })
-        const onBranch = db.selectFrom('person').select('id').union(db.selectFrom('pet').select('id').$call(asOfSystemTime('-1s')))
-        assert.throws(() => onBranch.compile(), { name: 'QueryRefusedError', message: /^asOfSystemTime\(\): AS OF SYSTEM TIME must be on the top-level SELECT/ })
+        assert.throws(() => onOuter.compile(), {
+          name: 'QueryRefusedError',
+          message: /^asOfSystemTime\(\): AS OF SYSTEM TIME cannot be on a top-level UNION/,
+        })
+        const onBranch = db
+          .selectFrom('person')
+          .select('id')
+          .union(db.selectFrom('pet').select('id').$call(asOfSystemTime('-1s')))
+        assert.throws(() => onBranch.compile(), {
+          name: 'QueryRefusedError',
+          message: /^asOfSystemTime\(\): AS OF SYSTEM TIME must be on the top-level SELECT/,
+        })
       })
 
       it('refuses a SELECT without FROM', () => {
@@ -426,13 +461,16 @@ for (const variant of VARIANTS) {
         // The helper is typed for selects; a cast is the only way to reach a write with it.
         const onWrite = asOfSystemTime('-1s') as unknown as (qb: object) => Compilable
         assert.throws(() => onWrite(db.updateTable('person').set({ firstName: 'x' })).compile(), {
-          message: 'asOfSystemTime(): AS OF SYSTEM TIME is for reads only; CockroachDB refuses it on UPDATE. Drop asOfSystemTime() from the write.',
+          message:
+            'asOfSystemTime(): AS OF SYSTEM TIME is for reads only; CockroachDB refuses it on UPDATE. Drop asOfSystemTime() from the write.',
         })
         assert.throws(() => onWrite(db.deleteFrom('person')).compile(), {
-          message: 'asOfSystemTime(): AS OF SYSTEM TIME is for reads only; CockroachDB refuses it on DELETE. Drop asOfSystemTime() from the write.',
+          message:
+            'asOfSystemTime(): AS OF SYSTEM TIME is for reads only; CockroachDB refuses it on DELETE. Drop asOfSystemTime() from the write.',
         })
         assert.throws(() => onWrite(db.insertInto('person').values({ firstName: 'x', tags: [] })).compile(), {
-          message: 'asOfSystemTime(): AS OF SYSTEM TIME is for reads only; CockroachDB refuses it on INSERT. Drop asOfSystemTime() from the write.',
+          message:
+            'asOfSystemTime(): AS OF SYSTEM TIME is for reads only; CockroachDB refuses it on INSERT. Drop asOfSystemTime() from the write.',
         })
         const withWrite = db
           .with('added', (qc) => qc.insertInto('pet').values({ ownerId: 1, name: 'x' }).returning('id'))
@@ -440,7 +478,8 @@ for (const variant of VARIANTS) {
           .selectAll()
           .$call(asOfSystemTime('-1s'))
         assert.throws(() => withWrite.compile(), {
-          message: 'asOfSystemTime(): AS OF SYSTEM TIME statements are read-only: INSERT cannot appear in them. Run the write as a statement of its own.',
+          message:
+            'asOfSystemTime(): AS OF SYSTEM TIME statements are read-only: INSERT cannot appear in them. Run the write as a statement of its own.',
         })
       })
     })
@@ -483,32 +522,52 @@ for (const variant of VARIANTS) {
         ['NO_INDEX_JOIN', { noIndexJoin: true }, '{NO_INDEX_JOIN}'],
         ['NO_ZIGZAG_JOIN', { noZigzagJoin: true }, '{NO_ZIGZAG_JOIN}'],
         ['FORCE_ZIGZAG', { forceZigzag: true }, '{FORCE_ZIGZAG}'],
-        ['FORCE_ZIGZAG with index names', { forceZigzag: ['pet_owner_idx', 'pet_name_idx'] }, '{FORCE_ZIGZAG="pet_owner_idx",FORCE_ZIGZAG="pet_name_idx"}'],
+        [
+          'FORCE_ZIGZAG with index names',
+          { forceZigzag: ['pet_owner_idx', 'pet_name_idx'] },
+          '{FORCE_ZIGZAG="pet_owner_idx",FORCE_ZIGZAG="pet_name_idx"}',
+        ],
         ['FORCE_INDEX=primary,ASC', { forceIndex: 'primary', direction: 'asc' }, '{FORCE_INDEX="primary",ASC}'],
-        ['several flags', { noIndexJoin: true, noZigzagJoin: true, noFullScan: true, avoidFullScan: false }, '{NO_INDEX_JOIN,NO_ZIGZAG_JOIN,NO_FULL_SCAN}'],
+        [
+          'several flags',
+          { noIndexJoin: true, noZigzagJoin: true, noFullScan: true, avoidFullScan: false },
+          '{NO_INDEX_JOIN,NO_ZIGZAG_JOIN,NO_FULL_SCAN}',
+        ],
         ['a quote in the index name', 'we"ird idx', '"we""ird idx"'],
         ['SQL in the index name', 'x"; drop table pet; --', '"x""; drop table pet; --"'],
       ]
       for (const [label, hint, rendered] of flags) {
         it(label, () => {
-          expectSql(db.selectFrom(indexHint(db, 'pet', hint)).select('pet.name'), `select ${T('pet')}.${C('name')} from ${T('pet')}@${rendered}`)
+          expectSql(
+            db.selectFrom(indexHint(db, 'pet', hint)).select('pet.name'),
+            `select ${T('pet')}.${C('name')} from ${T('pet')}@${rendered}`,
+          )
         })
       }
 
       it('on UPDATE', () => {
-        const query = db.updateTable(indexHint(db, 'person', 'person_first_name_idx')).set({ firstName: 'Ann' }).where('id', '=', 1)
+        const query = db
+          .updateTable(indexHint(db, 'person', 'person_first_name_idx'))
+          .set({ firstName: 'Ann' })
+          .where('id', '=', 1)
         expectSql(query, `update ${T('person')}@"person_first_name_idx" set ${C('firstName')} = $1 where ${C('id')} = $2`, ['Ann', 1])
       })
 
       it('together with AS OF SYSTEM TIME', () => {
-        const query = db.selectFrom(indexHint(db, 'person', { noFullScan: true }).as('p')).select('p.id').$call(asOfSystemTime('-10s'))
+        const query = db
+          .selectFrom(indexHint(db, 'person', { noFullScan: true }).as('p'))
+          .select('p.id')
+          .$call(asOfSystemTime('-10s'))
         expectSql(query, `select ${C('p')}.${C('id')} from ${T('person')}@{NO_FULL_SCAN} as ${C('p')} as of system time '-10s'`)
       })
     })
 
     describe('join hints', () => {
       it('inner hash join', () => {
-        const query = db.selectFrom('person').innerJoin(joinHint('hash', db, 'pet'), 'pet.ownerId', 'person.id').select('pet.name')
+        const query = db
+          .selectFrom('person')
+          .innerJoin(joinHint('hash', db, 'pet'), 'pet.ownerId', 'person.id')
+          .select('pet.name')
         expectSql(
           query,
           `select ${T('pet')}.${C('name')} from ${T('person')} inner hash join ${T('pet')} on ${T('pet')}.${C('ownerId')} = ${T('person')}.${C('id')}`,
@@ -517,15 +576,24 @@ for (const variant of VARIANTS) {
 
       it('left merge join, full hash join, cross hash join', () => {
         expectSql(
-          db.selectFrom('person').leftJoin(joinHint('merge', db, 'pet'), 'pet.ownerId', 'person.id').select('person.id'),
+          db
+            .selectFrom('person')
+            .leftJoin(joinHint('merge', db, 'pet'), 'pet.ownerId', 'person.id')
+            .select('person.id'),
           `select ${T('person')}.${C('id')} from ${T('person')} left merge join ${T('pet')} on ${T('pet')}.${C('ownerId')} = ${T('person')}.${C('id')}`,
         )
         expectSql(
-          db.selectFrom('person').fullJoin(joinHint('hash', db, 'pet'), 'pet.ownerId', 'person.id').select('person.id'),
+          db
+            .selectFrom('person')
+            .fullJoin(joinHint('hash', db, 'pet'), 'pet.ownerId', 'person.id')
+            .select('person.id'),
           `select ${T('person')}.${C('id')} from ${T('person')} full hash join ${T('pet')} on ${T('pet')}.${C('ownerId')} = ${T('person')}.${C('id')}`,
         )
         expectSql(
-          db.selectFrom('person').crossJoin(joinHint('hash', db, 'pet')).select('person.id'),
+          db
+            .selectFrom('person')
+            .crossJoin(joinHint('hash', db, 'pet'))
+            .select('person.id'),
           `select ${T('person')}.${C('id')} from ${T('person')} cross hash join ${T('pet')}`,
         )
       })
@@ -570,43 +638,88 @@ for (const variant of VARIANTS) {
         // A merge join needs equality columns; a cross join has none, so the optimizer cannot honour
         // the hint (GenerateMergeJoins in pkg/sql/opt/xform/join_funcs.go returns without any) and
         // execbuilder fails with "could not produce a query plan conforming to the MERGE JOIN hint".
-        assert.throws(() => db.selectFrom('person').crossJoin(joinHint('merge', db, 'pet')).selectAll().compile(), {
-          message: /^joinHint\(\): joinHint\('merge', \.\.\.\) cannot be used with a cross join: a merge join needs an equality condition/,
-        })
+        assert.throws(
+          () =>
+            db
+              .selectFrom('person')
+              .crossJoin(joinHint('merge', db, 'pet'))
+              .selectAll()
+              .compile(),
+          {
+            message:
+              /^joinHint\(\): joinHint\('merge', \.\.\.\) cannot be used with a cross join: a merge join needs an equality condition/,
+          },
+        )
       })
 
       it('inner, left and right straight joins', () => {
         expectSql(
-          db.selectFrom('person').innerJoin(joinHint('straight', db, 'pet'), 'pet.ownerId', 'person.id').select('pet.name'),
+          db
+            .selectFrom('person')
+            .innerJoin(joinHint('straight', db, 'pet'), 'pet.ownerId', 'person.id')
+            .select('pet.name'),
           `select ${T('pet')}.${C('name')} from ${T('person')} inner straight join ${T('pet')} on ${T('pet')}.${C('ownerId')} = ${T('person')}.${C('id')}`,
         )
         expectSql(
-          db.selectFrom('person').leftJoin(joinHint('straight', db, 'pet'), 'pet.ownerId', 'person.id').select('person.id'),
+          db
+            .selectFrom('person')
+            .leftJoin(joinHint('straight', db, 'pet'), 'pet.ownerId', 'person.id')
+            .select('person.id'),
           `select ${T('person')}.${C('id')} from ${T('person')} left straight join ${T('pet')} on ${T('pet')}.${C('ownerId')} = ${T('person')}.${C('id')}`,
         )
         expectSql(
-          db.selectFrom('person').rightJoin(joinHint('straight', db, 'pet'), 'pet.ownerId', 'person.id').select('pet.id'),
+          db
+            .selectFrom('person')
+            .rightJoin(joinHint('straight', db, 'pet'), 'pet.ownerId', 'person.id')
+            .select('pet.id'),
           `select ${T('pet')}.${C('id')} from ${T('person')} right straight join ${T('pet')} on ${T('pet')}.${C('ownerId')} = ${T('person')}.${C('id')}`,
         )
-        assert.throws(() => db.selectFrom('person').fullJoin(joinHint('straight', db, 'pet'), 'pet.ownerId', 'person.id').selectAll().compile(), {
-          message: "joinHint(): joinHint('straight', ...) works with inner, left and right joins only, not with a full join. Use innerJoin, leftJoin or rightJoin.",
-        })
+        assert.throws(
+          () =>
+            db
+              .selectFrom('person')
+              .fullJoin(joinHint('straight', db, 'pet'), 'pet.ownerId', 'person.id')
+              .selectAll()
+              .compile(),
+          {
+            message:
+              "joinHint(): joinHint('straight', ...) works with inner, left and right joins only, not with a full join. Use innerJoin, leftJoin or rightJoin.",
+          },
+        )
       })
 
       it('refuses lookup and inverted joins other than inner and left', () => {
-        const query = db.selectFrom('person').rightJoin(joinHint('lookup', db, 'pet'), 'pet.ownerId', 'person.id').selectAll()
-        assert.throws(() => query.compile(), { name: 'QueryRefusedError', message: "joinHint(): joinHint('lookup', ...) works with inner and left joins only, not with a right join. Use innerJoin or leftJoin." })
+        const query = db
+          .selectFrom('person')
+          .rightJoin(joinHint('lookup', db, 'pet'), 'pet.ownerId', 'person.id')
+          .selectAll()
+        assert.throws(() => query.compile(), {
+          name: 'QueryRefusedError',
+          message:
+            "joinHint(): joinHint('lookup', ...) works with inner and left joins only, not with a right join. Use innerJoin or leftJoin.",
+        })
       })
 
       it('refuses a join hint in FROM and on a lateral join', () => {
-        assert.throws(() => db.selectFrom(joinHint('hash', db, 'pet')).selectAll().compile(), {
-          message: "joinHint(): joinHint('hash', ...) is only valid as the table of a join (innerJoin, leftJoin, ...), not in FROM. Pass it to a join instead of selectFrom.",
-        })
+        assert.throws(
+          () =>
+            db
+              .selectFrom(joinHint('hash', db, 'pet'))
+              .selectAll()
+              .compile(),
+          {
+            message:
+              "joinHint(): joinHint('hash', ...) is only valid as the table of a join (innerJoin, leftJoin, ...), not in FROM. Pass it to a join instead of selectFrom.",
+          },
+        )
         const lateral = db
           .selectFrom('person')
           .innerJoinLateral(joinHint('hash', db.selectFrom('pet').select('name').as('p')), (join) => join.onTrue())
           .selectAll()
-        assert.throws(() => lateral.compile(), { name: 'QueryRefusedError', message: /^joinHint\(\): joinHint\('hash', \.\.\.\) cannot be used with a LateralInnerJoin/ })
+        assert.throws(() => lateral.compile(), {
+          name: 'QueryRefusedError',
+          message: /^joinHint\(\): joinHint\('hash', \.\.\.\) cannot be used with a LateralInnerJoin/,
+        })
       })
     })
 
@@ -633,10 +746,7 @@ for (const variant of VARIANTS) {
       })
 
       it('ORDER BY alone, LIMIT alone', () => {
-        expectSql(
-          db.deleteFrom('pet').orderBy('id').returning('id'),
-          `delete from ${T('pet')} order by ${C('id')} returning ${C('id')}`,
-        )
+        expectSql(db.deleteFrom('pet').orderBy('id').returning('id'), `delete from ${T('pet')} order by ${C('id')} returning ${C('id')}`)
         expectSql(
           db.updateTable('pet').set({ name: 'x' }).limit(2).returning('id'),
           `update ${T('pet')} set ${C('name')} = $1 limit $2 returning ${C('id')}`,
@@ -656,7 +766,11 @@ for (const variant of VARIANTS) {
           [1, 10],
         )
         expectSql(
-          db.deleteFrom('pet').limit(1).returning('id').modifyEnd(sql`-- audit`),
+          db
+            .deleteFrom('pet')
+            .limit(1)
+            .returning('id')
+            .modifyEnd(sql`-- audit`),
           `delete from ${T('pet')} limit $1 returning ${C('id')} -- audit`,
           [1],
         )
@@ -688,7 +802,11 @@ for (const variant of VARIANTS) {
 
 describe('AS OF SYSTEM TIME values refused before any SQL exists', () => {
   const refused: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
-    ['a positive interval', () => asOfSystemTime('10s' as `-${string}`), /an interval must be negative, i\.e\. in the past, such as '-10s'; got "10s"/],
+    [
+      'a positive interval',
+      () => asOfSystemTime('10s' as `-${string}`),
+      /an interval must be negative, i\.e\. in the past, such as '-10s'; got "10s"/,
+    ],
     ['a zero interval', () => asOfSystemTime('-0s'), /"-0s" is shorter than 1 microsecond/],
     ['less than a microsecond', () => asOfSystemTime('-0.1us'), /shorter than 1 microsecond/],
     ['Postgres interval words', () => asOfSystemTime('-10 seconds'), /"-10 seconds" is not an interval this package accepts/],
@@ -710,9 +828,17 @@ describe('AS OF SYSTEM TIME values refused before any SQL exists', () => {
     ['an empty object', () => asOfSystemTime({}), /the interval is zero/],
     ['an unknown part', () => asOfSystemTime({ weeks: 1 } as never), /unknown property "weeks"/],
     ['an unknown kind', () => asOfSystemTime({ kind: 'now' } as never), /expected a Date/],
-    ['a forged descriptor', () => asOfSystemTime({ kind: 'maxStaleness', interval: "1s'); drop table x; --", nearestOnly: false }), /not an interval this package accepts/],
+    [
+      'a forged descriptor',
+      () => asOfSystemTime({ kind: 'maxStaleness', interval: "1s'); drop table x; --", nearestOnly: false }),
+      /not an interval this package accepts/,
+    ],
     ['a negative max staleness', () => withMaxStaleness('-10s'), /the maximum staleness is a positive interval such as '10s'/],
-    ['a non-boolean nearestOnly', () => withMaxStaleness('10s', { nearestOnly: 'yes' as unknown as boolean }), /nearestOnly must be a boolean/],
+    [
+      'a non-boolean nearestOnly',
+      () => withMaxStaleness('10s', { nearestOnly: 'yes' as unknown as boolean }),
+      /nearestOnly must be a boolean/,
+    ],
     ['an unknown option', () => withMinTimestamp(DATE, { nearest: true } as never), /unknown option "nearest"/],
     ['an invalid min timestamp', () => withMinTimestamp(new Date('x')), /withMinTimestamp\(\): the Date is invalid/],
     ['a string min timestamp', () => withMinTimestamp('2024-01-01' as unknown as Date), /withMinTimestamp\(\): expected a Date/],
@@ -728,9 +854,21 @@ describe('index and join hints refused before any SQL exists', () => {
   const db = createDb()
   const refused: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
     ['a direction without an index', () => indexHint(db, 'pet', { direction: 'desc' }), /direction needs forceIndex/],
-    ['forceIndex with noIndexJoin', () => indexHint(db, 'pet', { forceIndex: 'a', noIndexJoin: true }), /forceIndex and noIndexJoin cannot be combined/],
-    ['forceZigzag with forceIndex', () => indexHint(db, 'pet', { forceIndex: 'a', forceZigzag: true }), /forceZigzag cannot be combined with forceIndex/],
-    ['forceZigzag with noZigzagJoin', () => indexHint(db, 'pet', { noZigzagJoin: true, forceZigzag: 'a' }), /forceZigzag cannot be combined with noZigzagJoin/],
+    [
+      'forceIndex with noIndexJoin',
+      () => indexHint(db, 'pet', { forceIndex: 'a', noIndexJoin: true }),
+      /forceIndex and noIndexJoin cannot be combined/,
+    ],
+    [
+      'forceZigzag with forceIndex',
+      () => indexHint(db, 'pet', { forceIndex: 'a', forceZigzag: true }),
+      /forceZigzag cannot be combined with forceIndex/,
+    ],
+    [
+      'forceZigzag with noZigzagJoin',
+      () => indexHint(db, 'pet', { noZigzagJoin: true, forceZigzag: 'a' }),
+      /forceZigzag cannot be combined with noZigzagJoin/,
+    ],
     ['no hint', () => indexHint(db, 'pet', {}), /no hint given/],
     ['only false flags', () => indexHint(db, 'pet', { noFullScan: false }), /no hint given/],
     ['an unknown option', () => indexHint(db, 'pet', { force_index: 'a' } as never), /unknown option "force_index"/],
@@ -755,10 +893,20 @@ describe('queries without CockroachDB features', () => {
     const db = createDb()
     const queries: Compilable[] = [
       db.selectFrom('person').selectAll(),
-      db.selectFrom('person').innerJoin('pet', 'pet.ownerId', 'person.id').select(['person.id', 'pet.name as petName']).where('pet.name', 'like', 'R%'),
+      db
+        .selectFrom('person')
+        .innerJoin('pet', 'pet.ownerId', 'person.id')
+        .select(['person.id', 'pet.name as petName'])
+        .where('pet.name', 'like', 'R%'),
       db.selectFrom('person').select('id').union(db.selectFrom('pet').select('id')).orderBy('id').limit(3),
-      db.selectFrom('person').select((eb) => eb.selectFrom('pet').select('name').whereRef('pet.ownerId', '=', 'person.id').limit(1).as('pet')),
-      db.insertInto('pet').values({ ownerId: 1, name: 'Rex' }).onConflict((oc) => oc.column('id').doNothing()).returning('id'),
+      db
+        .selectFrom('person')
+        .select((eb) => eb.selectFrom('pet').select('name').whereRef('pet.ownerId', '=', 'person.id').limit(1).as('pet')),
+      db
+        .insertInto('pet')
+        .values({ ownerId: 1, name: 'Rex' })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .returning('id'),
       db.updateTable('person').set({ firstName: 'Ann' }).where('id', '=', 1),
       db.deleteFrom('pet').where('ownerId', 'in', [1, 2]),
       // RETURNING moves only when ORDER BY or LIMIT follows it; these stay as Kysely prints them.

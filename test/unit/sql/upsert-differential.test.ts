@@ -121,11 +121,15 @@ const CORPUS: readonly (readonly [string, (db: Kysely<DB>) => Compilable])[] = [
         .columns(['ownerId', 'name'])
         .expression((eb) => eb.selectFrom('u').select(['u.id', sql.lit('Rex').as('name')])),
   ],
+  ['inside a raw sql template', (db) => ({ compile: () => sql`${db.replaceInto('pet').values({ ownerId: 1, name: 'Rex' })}`.compile(db) })],
   [
-    'inside a raw sql template',
-    (db) => ({ compile: () => sql`${db.replaceInto('pet').values({ ownerId: 1, name: 'Rex' })}`.compile(db) }),
+    'with an end modifier',
+    (db) =>
+      db
+        .replaceInto('pet')
+        .values({ ownerId: 1, name: 'Rex' })
+        .modifyEnd(sql`-- end`),
   ],
-  ['with an end modifier', (db) => db.replaceInto('pet').values({ ownerId: 1, name: 'Rex' }).modifyEnd(sql`-- end`)],
   [
     "a column, a literal and a raw fragment spelled 'replace'",
     (db) =>

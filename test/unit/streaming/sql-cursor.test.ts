@@ -47,7 +47,11 @@ describe('readSqlCursor', () => {
   it('reads a query through DECLARE, FETCH and CLOSE', async () => {
     const { execute, sent } = scripted(five)
     const query = db.selectFrom('item').select('id').where('id', '>', 0).compile()
-    assert.deepEqual(await chunks(readSqlCursor(execute, query, 2, 'stream()')), [[{ id: 1 }, { id: 2 }], [{ id: 3 }, { id: 4 }], [{ id: 5 }]])
+    assert.deepEqual(await chunks(readSqlCursor(execute, query, 2, 'stream()')), [
+      [{ id: 1 }, { id: 2 }],
+      [{ id: 3 }, { id: 4 }],
+      [{ id: 5 }],
+    ])
     assert.equal(sent.length, 5)
     assert.match(sent[0]!, /^declare kysely_cursor_\d+ cursor for select "id" from "item" where "id" > \$1$/)
     assert.deepEqual(
@@ -75,14 +79,27 @@ describe('readSqlCursor', () => {
       const { execute, sent } = scripted(five)
       const query = compile()
       assert.equal(canDeclareCursorFor(query.query), false)
-      assert.deepEqual(await chunks(readSqlCursor(execute, query, 2, 'stream()')), [[{ id: 1 }, { id: 2 }], [{ id: 3 }, { id: 4 }], [{ id: 5 }]])
+      assert.deepEqual(await chunks(readSqlCursor(execute, query, 2, 'stream()')), [
+        [{ id: 1 }, { id: 2 }],
+        [{ id: 3 }, { id: 4 }],
+        [{ id: 5 }],
+      ])
       assert.deepEqual(sent, [query.sql])
     })
   }
 
   it('wraps queries, and raw SQL it cannot see into, in a cursor', () => {
     assert.equal(canDeclareCursorFor(db.selectFrom('item').selectAll().compile().query), true)
-    assert.equal(canDeclareCursorFor(db.with('x', (q) => q.selectFrom('item').select('id')).selectFrom('x').selectAll().compile().query), true)
+    assert.equal(
+      canDeclareCursorFor(
+        db
+          .with('x', (q) => q.selectFrom('item').select('id'))
+          .selectFrom('x')
+          .selectAll()
+          .compile().query,
+      ),
+      true,
+    )
     assert.equal(canDeclareCursorFor(CompiledQuery.raw('select 1').query), true)
   })
 
@@ -91,9 +108,15 @@ describe('readSqlCursor', () => {
     assert.deepEqual(await chunks(readSqlCursor(empty.execute, db.deleteFrom('item').returning('id').compile(), 10, 'stream()')), [])
     assert.equal(empty.sent.length, 1)
     const none = scripted(five)
-    await assert.rejects(chunks(readSqlCursor(none.execute, db.deleteFrom('item').returning('id').compile(), 0, 'stream()')), { name: 'QueryRefusedError', message: /^stream\(\): chunkSize must be a positive integer/ })
+    await assert.rejects(chunks(readSqlCursor(none.execute, db.deleteFrom('item').returning('id').compile(), 0, 'stream()')), {
+      name: 'QueryRefusedError',
+      message: /^stream\(\): chunkSize must be a positive integer/,
+    })
     // The API the user called, not the shared reader, is the one the message names.
-    await assert.rejects(chunks(readSqlCursor(none.execute, db.deleteFrom('item').returning('id').compile(), 0, 'streamWithSqlCursor()')), { name: 'QueryRefusedError', message: /^streamWithSqlCursor\(\): chunkSize must be a positive integer, got number 0\./ })
+    await assert.rejects(chunks(readSqlCursor(none.execute, db.deleteFrom('item').returning('id').compile(), 0, 'streamWithSqlCursor()')), {
+      name: 'QueryRefusedError',
+      message: /^streamWithSqlCursor\(\): chunkSize must be a positive integer, got number 0\./,
+    })
     assert.deepEqual(none.sent, [])
   })
 })

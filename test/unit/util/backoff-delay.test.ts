@@ -23,15 +23,30 @@ function oldLockDelay(attempt: number, r: number): number {
 describe('backoffDelay', () => {
   it("'full' jitter: from 0 up to a ceiling that doubles from baseDelayMs to maxDelayMs", () => {
     const backoff = { baseDelayMs: 10, maxDelayMs: 100, jitter: 'full' } as const
-    assert.deepEqual([0, 1, 2, 3, 4, 5].map((attempt) => backoffDelay(attempt, backoff, 0.5)), [5, 10, 20, 40, 50, 50])
-    assert.deepEqual([0, 1, 2, 3].map((attempt) => backoffDelay(attempt, backoff, 0)), [0, 0, 0, 0])
-    assert.deepEqual([0, 1, 2, 3, 4].map((attempt) => backoffDelay(attempt, backoff, 0.999)), [10, 20, 40, 80, 100])
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5].map((attempt) => backoffDelay(attempt, backoff, 0.5)),
+      [5, 10, 20, 40, 50, 50],
+    )
+    assert.deepEqual(
+      [0, 1, 2, 3].map((attempt) => backoffDelay(attempt, backoff, 0)),
+      [0, 0, 0, 0],
+    )
+    assert.deepEqual(
+      [0, 1, 2, 3, 4].map((attempt) => backoffDelay(attempt, backoff, 0.999)),
+      [10, 20, 40, 80, 100],
+    )
   })
 
   it("'equal' jitter: the upper half of the ceiling, rounded up", () => {
     const backoff = { baseDelayMs: 50, maxDelayMs: 1_000, jitter: 'equal' } as const
-    assert.deepEqual([0, 1, 2, 3, 4, 5].map((attempt) => backoffDelay(attempt, backoff, 0)), [25, 50, 100, 200, 400, 500])
-    assert.deepEqual([0, 1, 2, 3, 4, 5].map((attempt) => backoffDelay(attempt, backoff, 0.999_999)), [50, 100, 200, 400, 800, 1_000])
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5].map((attempt) => backoffDelay(attempt, backoff, 0)),
+      [25, 50, 100, 200, 400, 500],
+    )
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5].map((attempt) => backoffDelay(attempt, backoff, 0.999_999)),
+      [50, 100, 200, 400, 800, 1_000],
+    )
     assert.equal(backoffDelay(0, { baseDelayMs: 10, maxDelayMs: 10, jitter: 'equal' }, 0.05), 6, '5.25 rounds up')
   })
 
@@ -42,7 +57,7 @@ describe('backoffDelay', () => {
     assert.equal(backoffDelay(-3, { baseDelayMs: 50, maxDelayMs: 1_000, jitter: 'equal' }, 0), 25)
   })
 
-  it("gives retryDelay (full jitter) exactly the results of its former formula", () => {
+  it('gives retryDelay (full jitter) exactly the results of its former formula', () => {
     const limitsList = [
       { baseDelayMs: 0, maxDelayMs: 0 },
       { baseDelayMs: 0, maxDelayMs: 1_000 },
@@ -54,7 +69,11 @@ describe('backoffDelay', () => {
     for (const limits of limitsList) {
       for (const retry of [1, 2, 3, 5, 8, 13, 40, 53, 54, 100, 10_000]) {
         for (const r of DRAWS) {
-          assert.equal(retryDelay(retry, limits, () => r), oldRetryDelay(retry, limits, r), JSON.stringify({ limits, retry, r }))
+          assert.equal(
+            retryDelay(retry, limits, () => r),
+            oldRetryDelay(retry, limits, r),
+            JSON.stringify({ limits, retry, r }),
+          )
         }
       }
     }
@@ -63,7 +82,11 @@ describe('backoffDelay', () => {
   it('gives migrationLockRetryDelay (equal jitter) exactly the results of its former formula', () => {
     for (const attempt of [-1, 0, 1, 2, 3, 4, 5, 6, 10, 11, 52, 53, 10_000]) {
       for (const r of DRAWS) {
-        assert.equal(migrationLockRetryDelay(attempt, () => r), oldLockDelay(attempt, r), JSON.stringify({ attempt, r }))
+        assert.equal(
+          migrationLockRetryDelay(attempt, () => r),
+          oldLockDelay(attempt, r),
+          JSON.stringify({ attempt, r }),
+        )
       }
     }
   })

@@ -139,12 +139,12 @@ function migrationModule(kyselyVersion: string): string {
 }
 
 // The package.json inside the tarball, whose ranges users' installs are checked against.
-const packed = JSON.parse(
-  execFileSync('tar', ['-xzOf', packageTarball(), 'package/package.json']).toString(),
-) as PackedPackage
+const packed = JSON.parse(execFileSync('tar', ['-xzOf', packageTarball(), 'package/package.json']).toString()) as PackedPackage
 
 for (const consumer of matrix.consumers) {
-  describe(`peers: ${consumer.name} (${Object.entries(consumer.peers).map(([n, v]) => `${n}@${v}`).join(', ')})`, () => {
+  describe(`peers: ${consumer.name} (${Object.entries(consumer.peers)
+    .map(([n, v]) => `${n}@${v}`)
+    .join(', ')})`, () => {
     let work: string
     const databases = new Map<'module' | 'commonjs', TestDatabase>()
     const dirs = new Map<'module' | 'commonjs', string>()
@@ -205,18 +205,19 @@ for (const consumer of matrix.consumers) {
 
     // kysely-codegen is an optional peer: the floor and the newest consumers install it.
     const codegen = consumer.peers['kysely-codegen']
-    if (codegen) it(`the codegen command runs kysely-codegen ${codegen}`, async () => {
-      // After the import test above, whose migrations created the tables.
-      const dir = dirs.get('module')!
-      const cli = join(dir, 'node_modules', 'kysely-cockroachdb', 'dist', 'esm', 'codegen', 'codegen-cli.js')
-      const { stdout } = await execFileAsync(consumer.node, [cli, 'codegen', '--url', databases.get('module')!.url, '--print'], {
-        cwd: dir,
-        env: { ...process.env, NODE_OPTIONS: '' },
-        timeout: 120_000,
+    if (codegen)
+      it(`the codegen command runs kysely-codegen ${codegen}`, async () => {
+        // After the import test above, whose migrations created the tables.
+        const dir = dirs.get('module')!
+        const cli = join(dir, 'node_modules', 'kysely-cockroachdb', 'dist', 'esm', 'codegen', 'codegen-cli.js')
+        const { stdout } = await execFileAsync(consumer.node, [cli, 'codegen', '--url', databases.get('module')!.url, '--print'], {
+          cwd: dir,
+          env: { ...process.env, NODE_OPTIONS: '' },
+          timeout: 120_000,
+        })
+        assert.match(stdout, /export interface Item \{\s+id: number;\s+name: string \| null;\s+\}/)
+        assert.match(stdout, /export interface Ledger \{/)
       })
-      assert.match(stdout, /export interface Item \{\s+id: number;\s+name: string \| null;\s+\}/)
-      assert.match(stdout, /export interface Ledger \{/)
-    })
   })
 }
 

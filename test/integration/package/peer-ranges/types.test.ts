@@ -30,9 +30,21 @@ interface Program {
 // and nodenext; under bundler, `module: preserve` resolves `import` with the "import" condition and
 // `import x = require()` with "require"), so the libraries' declarations are checked once for both.
 const PROGRAMS: readonly Program[] = [
-  { name: 'node16', compilerOptions: { module: 'node16', moduleResolution: 'node16' }, files: { 'esm.mts': 'import', 'cjs.cts': 'import' } },
-  { name: 'nodenext', compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext' }, files: { 'esm.mts': 'import', 'cjs.cts': 'import' } },
-  { name: 'bundler', compilerOptions: { module: 'preserve', moduleResolution: 'bundler' }, files: { 'esm.ts': 'import', 'cjs.ts': 'require' } },
+  {
+    name: 'node16',
+    compilerOptions: { module: 'node16', moduleResolution: 'node16' },
+    files: { 'esm.mts': 'import', 'cjs.cts': 'import' },
+  },
+  {
+    name: 'nodenext',
+    compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext' },
+    files: { 'esm.mts': 'import', 'cjs.cts': 'import' },
+  },
+  {
+    name: 'bundler',
+    compilerOptions: { module: 'preserve', moduleResolution: 'bundler' },
+    files: { 'esm.ts': 'import', 'cjs.ts': 'require' },
+  },
 ]
 
 const VALUES = [
@@ -146,52 +158,79 @@ function expectedErrors(kyselyVersion: string, program: Program): (d: Diagnostic
 }
 
 for (const consumer of matrix.consumers) {
-  describe(`declarations: ${consumer.name} (kysely@${consumer.peers.kysely}, @types/pg@${consumer.peers['@types/pg']})`, { concurrency: 2 }, () => {
-    const projects = new Map<Program, string>()
-    let held: ReturnType<typeof reusableDir> | undefined
+  describe(
+    `declarations: ${consumer.name} (kysely@${consumer.peers.kysely}, @types/pg@${consumer.peers['@types/pg']})`,
+    { concurrency: 2 },
+    () => {
+      const projects = new Map<Program, string>()
+      let held: ReturnType<typeof reusableDir> | undefined
 
-    before(() => {
-      held = reusableDir(`types-${consumer.name}`)
-      for (const program of PROGRAMS) {
-        const dir = createConsumer(join(held.dir, program.name), consumer, 'commonjs')
-        for (const [file, syntax] of Object.entries(program.files)) writeFileSync(join(dir, file), PRELUDE[syntax] + BODY)
-        writeJson(join(dir, 'tsconfig.json'), {
-          compilerOptions: { ...program.compilerOptions, target: 'es2022', strict: true, skipLibCheck: false, esModuleInterop: true, noEmit: true },
-          files: Object.keys(program.files),
-        })
-        projects.set(program, dir)
+      before(() => {
+        held = reusableDir(`types-${consumer.name}`)
+        for (const program of PROGRAMS) {
+          const dir = createConsumer(join(held.dir, program.name), consumer, 'commonjs')
+          for (const [file, syntax] of Object.entries(program.files)) writeFileSync(join(dir, file), PRELUDE[syntax] + BODY)
+          writeJson(join(dir, 'tsconfig.json'), {
+            compilerOptions: {
+              ...program.compilerOptions,
+              target: 'es2022',
+              strict: true,
+              skipLibCheck: false,
+              esModuleInterop: true,
+              noEmit: true,
+            },
+            files: Object.keys(program.files),
+          })
+          projects.set(program, dir)
+        }
+      })
+
+      after(() => held?.release())
+
+      for (const typescript of matrix.typescripts) {
+        for (const program of PROGRAMS) {
+          const files = Object.keys(program.files).join(' + ')
+          it(`TypeScript ${typescript.version}, ${program.name} (${files}): type-checks with skipLibCheck false`, async () => {
+            const dir = projects.get(program)!
+            const tsc = join(typescript.modules, 'typescript', 'bin', 'tsc')
+            // Incremental: a later run re-checks only the files whose contents changed (the package's).
+            const args = [
+              tsc,
+              '-p',
+              '.',
+              '--pretty',
+              'false',
+              '--incremental',
+              '--tsBuildInfoFile',
+              join(dir, `.tsbuildinfo-${typescript.version}`),
+            ]
+            const { failed, output } = await execFileAsync(process.execPath, args, { cwd: dir, timeout: 300_000 }).then(
+              () => ({ failed: false, output: '' }),
+              (error: { stdout?: string; stderr?: string }) => ({
+                failed: true,
+                output: `${error.stdout ?? ''}${error.stderr ?? ''}` || String(error),
+              }),
+            )
+            const diagnostics = parseDiagnostics(output)
+            // A non-zero exit always means something failed; with nothing parsed, the output says what.
+            assert.ok(!failed || diagnostics.length > 0, `tsc failed without a diagnostic:\n${output}`)
+            const expected = expectedErrors(consumer.peers.kysely!, program)
+            const unexpected = diagnostics.filter((d) => !expected(d))
+            assert.deepEqual(
+              unexpected.map((d) => d.text),
+              [],
+              output && !diagnostics.length ? output : undefined,
+            )
+            if (diagnostics.length) {
+              // The expected refusal really is kysely's: the consumer's own CommonJS import of it.
+              assert.ok(
+                diagnostics.some((d) => d.file === 'cjs.cts' && d.code === 1479),
+                diagnostics.map((d) => d.text).join('\n'),
+              )
+            }
+          })
+        }
       }
-    })
-
-    after(() => held?.release())
-
-    for (const typescript of matrix.typescripts) {
-      for (const program of PROGRAMS) {
-        const files = Object.keys(program.files).join(' + ')
-        it(`TypeScript ${typescript.version}, ${program.name} (${files}): type-checks with skipLibCheck false`, async () => {
-          const dir = projects.get(program)!
-          const tsc = join(typescript.modules, 'typescript', 'bin', 'tsc')
-          // Incremental: a later run re-checks only the files whose contents changed (the package's).
-          const args = [tsc, '-p', '.', '--pretty', 'false', '--incremental', '--tsBuildInfoFile', join(dir, `.tsbuildinfo-${typescript.version}`)]
-          const { failed, output } = await execFileAsync(process.execPath, args, { cwd: dir, timeout: 300_000 }).then(
-            () => ({ failed: false, output: '' }),
-            (error: { stdout?: string; stderr?: string }) => ({
-              failed: true,
-              output: `${error.stdout ?? ''}${error.stderr ?? ''}` || String(error),
-            }),
-          )
-          const diagnostics = parseDiagnostics(output)
-          // A non-zero exit always means something failed; with nothing parsed, the output says what.
-          assert.ok(!failed || diagnostics.length > 0, `tsc failed without a diagnostic:\n${output}`)
-          const expected = expectedErrors(consumer.peers.kysely!, program)
-          const unexpected = diagnostics.filter((d) => !expected(d))
-          assert.deepEqual(unexpected.map((d) => d.text), [], output && !diagnostics.length ? output : undefined)
-          if (diagnostics.length) {
-            // The expected refusal really is kysely's: the consumer's own CommonJS import of it.
-            assert.ok(diagnostics.some((d) => d.file === 'cjs.cts' && d.code === 1479), diagnostics.map((d) => d.text).join('\n'))
-          }
-        })
-      }
-    }
-  })
+    },
+  )
 }
