@@ -234,3 +234,18 @@ export function checkCommon(
 }
 
 export { DEFAULT_BATCH_SIZE }
+
+/**
+ * Refuses `rows` that are not an array, an iterable or an async iterable, before anything is sent.
+ *
+ * @internal
+ */
+export function checkRowSource(api: string, rows: unknown): void {
+  if (rows === null || typeof rows !== 'object' || !(Symbol.iterator in rows || Symbol.asyncIterator in rows)) {
+    throw new QueryRefusedError(
+      api,
+      'rows must be an array, an iterable or an async iterable of row objects',
+      'Pass e.g. [{ id: 1, name: "Ada" }]',
+    )
+  }
+}

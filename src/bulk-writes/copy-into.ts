@@ -3,7 +3,7 @@ import type { DatabaseConnection, InsertObject, Kysely, Transaction } from 'kyse
 import { QueryRefusedError } from '../errors/query-refused-error.js'
 import { BatchRunner, nextBatch } from './batch-runner.js'
 import { DEFAULT_CHUNK_ROWS, pipelineBatches, planBatches } from './batch-planning.js'
-import { checkBytes, checkCommon, checkCount, checkTable } from './bulk-write-options.js'
+import { checkBytes, checkCommon, checkCount, checkTable, checkRowSource } from './bulk-write-options.js'
 import type { BulkProgress, CopyFromFunction, CopyFromStream, CopyIntoOptions } from './bulk-write-options.js'
 import type { ColumnType } from './column-encoding.js'
 import { csvEncoder, csvRecord, joinIntoPieces } from './csv-encoding.js'
@@ -84,13 +84,7 @@ export async function copyInto<DB, T extends keyof DB & string>(
       "Pass { copyFrom: from } after import { from } from 'pg-copy-streams'",
     )
   }
-  if (rows === null || typeof rows !== 'object' || !(Symbol.iterator in rows || Symbol.asyncIterator in rows)) {
-    throw new QueryRefusedError(
-      API,
-      'rows must be an array, an iterable or an async iterable of row objects',
-      'Pass e.g. [{ id: 1, name: "Ada" }]',
-    )
-  }
+  checkRowSource(API, rows)
 
   // An already aborted signal: no catalog query, no connection (review-14 #8).
   options?.signal?.throwIfAborted()

@@ -3,7 +3,7 @@ import { CockroachIntrospector } from '../dialect/cockroach-introspector.js'
 import { QueryRefusedError } from '../errors/query-refused-error.js'
 import { BatchRunner, nextBatch } from './batch-runner.js'
 import { DEFAULT_BATCH_SIZE, pipelineBatches, planBatches } from './batch-planning.js'
-import { checkBytes, checkCommon, checkCount, checkTable } from './bulk-write-options.js'
+import { checkBytes, checkCommon, checkCount, checkTable, checkRowSource } from './bulk-write-options.js'
 import type { BulkResult, BulkWriteOptions, UpsertManyOptions } from './bulk-write-options.js'
 import type { ColumnType } from './column-encoding.js'
 import { checkSameKeys, definedKeys } from './key-sets.js'
@@ -141,13 +141,7 @@ async function writeMany(
       "Pass e.g. { returning: ['id'] }, or leave it out",
     )
   }
-  if (rows === null || typeof rows !== 'object' || !(Symbol.iterator in rows || Symbol.asyncIterator in rows)) {
-    throw new QueryRefusedError(
-      api,
-      'rows must be an array, an iterable or an async iterable of row objects',
-      'Pass e.g. [{ id: 1, name: "Ada" }]',
-    )
-  }
+  checkRowSource(api, rows)
 
   // An already aborted signal: no catalog query, no connection (review-14 #8).
   options?.signal?.throwIfAborted()

@@ -213,21 +213,9 @@ function checkRawStatement(statement: RawStatement, index: number, createdTables
   const { sql, code } = statement
   const fix = BACKGROUND_FIX
   if (/^\s*alter\s+table\b[\s\S]*\balter\s+primary\s+key\b/i.test(code)) {
-    out.push({
-      rule: 'background-job',
-      statement: index,
-      sql,
-      message: 'ALTER PRIMARY KEY rewrites the whole table in a background job',
-      fix,
-    })
+    out.push(backgroundJobFinding(index, sql, 'ALTER PRIMARY KEY rewrites the whole table in a background job', fix))
   } else if (RAW_ALTER_TYPE.test(code)) {
-    out.push({
-      rule: 'background-job',
-      statement: index,
-      sql,
-      message: "changing a column's type rewrites the table in a background job",
-      fix,
-    })
+    out.push(backgroundJobFinding(index, sql, "changing a column's type rewrites the table in a background job", fix))
   }
   const createIndex = readRawCreateIndex(statement)
   if (createIndex === undefined) return
@@ -242,13 +230,9 @@ function checkRawStatement(statement: RawStatement, index: number, createdTables
     })
   }
   if (!createdTables.has(createIndex.table)) {
-    out.push({
-      rule: 'background-job',
-      statement: index,
-      sql,
-      message: `a new index on the existing table ${createIndex.table} is built by a background backfill`,
-      fix,
-    })
+    out.push(
+      backgroundJobFinding(index, sql, `a new index on the existing table ${createIndex.table} is built by a background backfill`, fix),
+    )
   }
 }
 
@@ -257,13 +241,14 @@ function backgroundJob(node: RootOperationNode, index: number, sql: string, crea
   if (node.kind === 'CreateIndexNode') {
     const table = tableName(node)
     if (!createdTables.has(table)) {
-      out.push({
-        rule: 'background-job',
-        statement: index,
-        sql,
-        message: `a new index on the existing table ${table || '(unknown)'} is built by a background backfill`,
-        fix,
-      })
+      out.push(
+        backgroundJobFinding(
+          index,
+          sql,
+          `a new index on the existing table ${table || '(unknown)'} is built by a background backfill`,
+          fix,
+        ),
+      )
     }
     return
   }
@@ -275,23 +260,11 @@ function backgroundJob(node: RootOperationNode, index: number, sql: string, crea
       columnAlterations?: readonly { kind: string; dataType?: unknown; dataTypeExpression?: unknown }[]
     }
     if (readSchemaMarker(alter.addConstraint?.constraint.expression)?.kind === 'alter-pk') {
-      out.push({
-        rule: 'background-job',
-        statement: index,
-        sql,
-        message: 'ALTER PRIMARY KEY rewrites the whole table in a background job',
-        fix,
-      })
+      out.push(backgroundJobFinding(index, sql, 'ALTER PRIMARY KEY rewrites the whole table in a background job', fix))
       return
     }
     if (alter.columnAlterations?.some((a) => a.kind === 'AlterColumnNode' && (a.dataType ?? a.dataTypeExpression) !== undefined)) {
-      out.push({
-        rule: 'background-job',
-        statement: index,
-        sql,
-        message: "changing a column's type rewrites the table in a background job",
-        fix,
-      })
+      out.push(backgroundJobFinding(index, sql, "changing a column's type rewrites the table in a background job", fix))
     }
     return
   }
@@ -421,4 +394,9 @@ export function classifyFindings(
     else warnings.push(finding)
   }
   return { errors, warnings, acknowledged }
+}
+
+/** A background-job finding: the statement runs as a CockroachDB job that outlives the migration's transaction. */
+function backgroundJobFinding(statement: number, sql: string, message: string, fix: string): Draft {
+  return { rule: 'background-job', statement, sql, message, fix }
 }
