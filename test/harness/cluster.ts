@@ -35,6 +35,19 @@ export class ProxyCluster {
     return `127.0.0.1:${this.proxies[i]!.port}`
   }
 
+  /**
+   * After a test: every proxy back up with no rules, then waits until no proxied connection and no
+   * backend with `applicationName` is left (so a test that leaked a client fails here, by name).
+   */
+  async resetAfterTest(adminUrl: string, applicationName: string): Promise<void> {
+    for (const proxy of this.proxies) {
+      proxy.clearRules()
+      await proxy.up()
+    }
+    await pollUntil(() => this.proxies.every((p) => p.openConnections === 0), 'the proxies to have no open connection')
+    await pollUntil(async () => (await backendsOf(adminUrl, applicationName)) === 0, 'no backend of the test left')
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.proxies.map((p) => p.close()))
   }

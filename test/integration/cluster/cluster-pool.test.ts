@@ -6,7 +6,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
 import { Kysely, sql } from 'kysely'
 import { CockroachDialect } from '../../../src/index.js'
 import type { ClusterEvent, ClusterOptions, CockroachDialectConfig } from '../../../src/index.js'
-import { backendsOf, pollUntil, ProxyCluster } from '../../harness/cluster.js'
+import { pollUntil, ProxyCluster } from '../../harness/cluster.js'
 import { createTestDatabase, postgresTarget } from '../../harness/targets.js'
 import type { TestDatabase } from '../../harness/targets.js'
 
@@ -31,13 +31,8 @@ describe('cluster pool over three proxied nodes', { timeout: 120_000 }, () => {
   afterEach(async () => {
     await db?.destroy()
     db = undefined
-    for (const proxy of cluster.proxies) {
-      proxy.clearRules()
-      await proxy.up()
-    }
     // No client leaked: every proxied connection and every backend of the test is gone.
-    await pollUntil(() => cluster.proxies.every((p) => p.openConnections === 0), 'the proxies to have no open connection')
-    await pollUntil(async () => (await backendsOf(postgresTarget.adminUrl, APP)) === 0, 'no backend of the test left')
+    await cluster.resetAfterTest(postgresTarget.adminUrl, APP)
   })
 
   after(async () => {

@@ -12,7 +12,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
 import { Kysely, sql } from 'kysely'
 import { CockroachDialect, withRetry } from '../../../src/index.js'
 import type { ClusterEvent, RetryStrategy } from '../../../src/index.js'
-import { backendsOf, pollUntil, ProxyCluster } from '../../harness/cluster.js'
+import { pollUntil, ProxyCluster } from '../../harness/cluster.js'
 import { createTestDatabase, postgresTarget } from '../../harness/targets.js'
 import type { TestDatabase } from '../../harness/targets.js'
 import type { CutTiming } from '../../harness/tcp-proxy.js'
@@ -53,12 +53,8 @@ describe('commit resolution on a cluster: where the fence runs', () => {
   afterEach(async () => {
     await db?.destroy()
     db = undefined
-    for (const proxy of cluster.proxies) {
-      proxy.clearRules()
-      await proxy.up()
-    }
-    await pollUntil(() => cluster.proxies.every((p) => p.openConnections === 0), 'the proxies to have no open connection')
-    await pollUntil(async () => (await backendsOf(postgresTarget.adminUrl, APP)) === 0, 'no backend of the test left')
+    // No client leaked: every proxied connection and every backend of the test is gone.
+    await cluster.resetAfterTest(postgresTarget.adminUrl, APP)
   })
 
   after(async () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { after, afterEach, before, describe, it } from 'node:test'
 import { Kysely, sql } from 'kysely'
 import { CockroachDialect } from '../../../src/index.js'
-import { backendsOf, pollUntil, ProxyCluster } from '../../harness/cluster.js'
+import { ProxyCluster } from '../../harness/cluster.js'
 import { createTestDatabase, postgresTarget } from '../../harness/targets.js'
 import type { TestDatabase } from '../../harness/targets.js'
 
@@ -36,12 +36,8 @@ describe('plain queries on a cluster when a node fails', () => {
   afterEach(async () => {
     await db?.destroy()
     db = undefined
-    for (const proxy of cluster.proxies) {
-      proxy.clearRules()
-      await proxy.up()
-    }
-    await pollUntil(() => cluster.proxies.every((p) => p.openConnections === 0), 'the proxies to have no open connection')
-    await pollUntil(async () => (await backendsOf(postgresTarget.adminUrl, APP)) === 0, 'no backend of the test left')
+    // No client leaked: every proxied connection and every backend of the test is gone.
+    await cluster.resetAfterTest(postgresTarget.adminUrl, APP)
   })
 
   after(async () => {
