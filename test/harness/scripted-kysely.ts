@@ -1,7 +1,16 @@
 // A Kysely whose one connection answers from a script: for tests of code that reads what the
 // server answers (the migration lock, the introspector) without a server.
 import { Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler } from 'kysely'
-import type { CompiledQuery, DatabaseConnection, DatabaseIntrospector, DialectAdapter, Driver, KyselyPlugin, QueryResult } from 'kysely'
+import type {
+  CompiledQuery,
+  DatabaseConnection,
+  DatabaseIntrospector,
+  Dialect,
+  DialectAdapter,
+  Driver,
+  KyselyPlugin,
+  QueryResult,
+} from 'kysely'
 
 /** The rows a statement returns, or the error it fails with. */
 export type ScriptedAnswer = ReadonlyArray<Record<string, unknown>> | Error
@@ -14,6 +23,8 @@ export interface ScriptedKyselyOptions {
   /** Default: Kysely's PostgresIntrospector. */
   readonly introspector?: (db: Kysely<unknown>) => DatabaseIntrospector
   readonly plugins?: readonly KyselyPlugin[]
+  /** The `numAffectedRows` of a statement's result, by its SQL (default: none). */
+  readonly affected?: (sql: string) => bigint | undefined
 }
 
 /**
@@ -28,6 +39,15 @@ export interface ScriptedKyselyOptions {
  * ```
  */
 export function scriptedKysely<DB = unknown>(options: ScriptedKyselyOptions): { db: Kysely<DB>; sent: string[] } {
+  const { dialect, sent } = scriptedDialect(options)
+  return { db: new Kysely<DB>({ dialect, plugins: [...(options.plugins ?? [])] }), sent }
+}
+
+/**
+ * The dialect behind {@link scriptedKysely}, for tests that build several Kysely instances on one
+ * dialect. `plugins` is ignored: each Kysely built on the dialect takes its own.
+ */
+export function scriptedDialect(options: ScriptedKyselyOptions): { dialect: Dialect; sent: string[] } {
   const sent: string[] = []
   const connection: DatabaseConnection = {
     async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
@@ -36,7 +56,8 @@ export function scriptedKysely<DB = unknown>(options: ScriptedKyselyOptions): { 
       if (result instanceof Error) {
         throw result
       }
-      return { rows: result as R[] }
+      const numAffectedRows = options.affected?.(query.sql)
+      return numAffectedRows === undefined ? { rows: result as R[] } : { rows: result as R[], numAffectedRows }
     },
     // eslint-disable-next-line require-yield -- nothing scripted streams
     async *streamQuery() {
@@ -54,14 +75,11 @@ export function scriptedKysely<DB = unknown>(options: ScriptedKyselyOptions): { 
     async releaseConnection() {},
     async destroy() {},
   }
-  const db = new Kysely<DB>({
-    dialect: {
-      createAdapter: () => options.adapter ?? new PostgresAdapter(),
-      createDriver: () => driver,
-      createQueryCompiler: () => new PostgresQueryCompiler(),
-      createIntrospector: (db) => (options.introspector ?? ((k) => new PostgresIntrospector(k)))(db as Kysely<unknown>),
-    },
-    plugins: [...(options.plugins ?? [])],
-  })
-  return { db, sent }
+  const dialect: Dialect = {
+    createAdapter: () => options.adapter ?? new PostgresAdapter(),
+    createDriver: () => driver,
+    createQueryCompiler: () => new PostgresQueryCompiler(),
+    createIntrospector: (db) => (options.introspector ?? ((k) => new PostgresIntrospector(k)))(db as Kysely<unknown>),
+  }
+  return { dialect, sent }
 }

@@ -3,46 +3,21 @@
 // share the dialect's adapter and connections. A recording driver stands in for the server.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { CamelCasePlugin, DefaultQueryCompiler, Kysely, PostgresAdapter, PostgresIntrospector } from 'kysely'
-import type { CompiledQuery, DatabaseConnection, Dialect, Driver, QueryResult } from 'kysely'
+import { CamelCasePlugin, Kysely } from 'kysely'
+import type { Dialect } from 'kysely'
 import { ensureMarkerTable } from '../../../src/retry/marker-table.js'
 import { pollUntil } from '../../harness/cluster.js'
+import { scriptedDialect } from '../../harness/scripted-kysely.js'
 
-function recordingDialect(sent: string[], affected: (text: string) => bigint | undefined = () => undefined): Dialect {
-  const connection: DatabaseConnection = {
-    async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-      sent.push(query.sql)
-      const rows = query.sql.startsWith('select version()') ? [{ version: 'PostgreSQL 16.4' }] : []
-      const numAffectedRows = affected(query.sql)
-      return numAffectedRows === undefined ? { rows: rows as R[] } : { rows: rows as R[], numAffectedRows }
-    },
-    async *streamQuery() {
-      yield { rows: [] }
-    },
-  }
-  const driver: Driver = {
-    async init() {},
-    async acquireConnection() {
-      return connection
-    },
-    async beginTransaction() {},
-    async commitTransaction() {},
-    async rollbackTransaction() {},
-    async releaseConnection() {},
-    async destroy() {},
-  }
-  return {
-    createAdapter: () => new PostgresAdapter(),
-    createDriver: () => driver,
-    createIntrospector: (db) => new PostgresIntrospector(db),
-    createQueryCompiler: () => new DefaultQueryCompiler(),
-  }
+/** A dialect whose connection records every statement (`sent`) and answers version() as PostgreSQL 16. */
+function recordingDialect(affected?: (text: string) => bigint | undefined): { dialect: Dialect; sent: string[] } {
+  return scriptedDialect({ answer: (text) => (text.startsWith('select version()') ? [{ version: 'PostgreSQL 16.4' }] : []), affected })
 }
 
 describe('ensureMarkerTable', () => {
   it('creates the table once for a Kysely and the instances derived from it', async () => {
-    const sent: string[] = []
-    const db = new Kysely<unknown>({ dialect: recordingDialect(sent) })
+    const { dialect, sent } = recordingDialect()
+    const db = new Kysely<unknown>({ dialect })
     await ensureMarkerTable(db)
     await ensureMarkerTable(db.withSchema('other'))
     await ensureMarkerTable(db.withPlugin(new CamelCasePlugin()))
@@ -53,8 +28,7 @@ describe('ensureMarkerTable', () => {
   })
 
   it('a separate Kysely sets it up again', async () => {
-    const sent: string[] = []
-    const dialect = recordingDialect(sent)
+    const { dialect, sent } = recordingDialect()
     const first = new Kysely<unknown>({ dialect })
     const second = new Kysely<unknown>({ dialect })
     await ensureMarkerTable(first)
@@ -68,8 +42,7 @@ const CLEANUP_BATCH = 10_000
 
 describe('marker table cleanup on PostgreSQL', () => {
   it('runs at first use and keeps deleting while a batch comes back full', async () => {
-    const sent: string[] = []
-    const dialect = recordingDialect(sent, (text) => {
+    const { dialect, sent } = recordingDialect((text) => {
       if (!text.startsWith('delete')) return undefined
       // Two full batches, then a short one.
       const deletes = sent.filter((t) => t.startsWith('delete')).length
